@@ -1,0 +1,64 @@
+"""The ``codekd`` command-line program.
+
+Each stage lives in its own sub-module as a Typer sub-app; every command is a thin layer over an
+importable Python function. User errors (:class:`codekd.errors.CodekdError`) print one line and
+exit non-zero, without a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Offline and quiet defaults, set before any library import reads them.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import typer
+
+from ..errors import CodekdError
+from . import data as _data
+from . import vocab as _vocab
+from . import models as _models
+
+app = typer.Typer(
+    name="codekd",
+    help="Distil fine-tuned code-understanding models into compact students, and measure what is kept and gained.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+app.add_typer(_data.app, name="data", help="Load, validate and build datasets (defect, clone, exception).")
+app.add_typer(_vocab.app, name="vocab", help="Train student byte-level BPE vocabularies.")
+_models.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point: run the app, turning user errors into one line and exit code 2."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except CodekdError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        typer.secho("interrupted: completed work is kept; re-run the same command to continue", err=True)
+        return 130
+    except SystemExit as exc:  # typer/click exit paths
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    except Exception as exc:  # usage errors from typer's click (typer may vendor its own copy)
+        if callable(getattr(exc, "show", None)) and hasattr(exc, "exit_code"):
+            exc.show()
+            return int(exc.exit_code)
+        if type(exc).__name__ == "Abort":
+            return 1
+        raise
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+__all__ = ["app", "main"]

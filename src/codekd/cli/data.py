@@ -1,0 +1,67 @@
+"""`codekd data ...`: validate datasets and build real-code datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+
+from .common import console, print_json
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("check")
+def check(
+    path: Path = typer.Argument(..., help="Dataset folder (train/valid/test files)."),
+    task: str = typer.Option(..., "--task", "-t", help="Task name: defect, clone, exception or a registered one."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip bad lines and report them instead of stopping."),
+    fraction: Optional[float] = typer.Option(None, help="Seeded subsample of train and valid (e.g. 0.1)."),
+    seed: int = typer.Option(0, help="Seed for --fraction."),
+    normalization: str = typer.Option("whitespace", help="whitespace | structure | none (for the lengths)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
+) -> None:
+    """Validate a dataset (every line) and print counts per split and label, and length percentiles."""
+    from ..data.check import check_dataset
+
+    stats = check_dataset(path, task, skip_bad=skip_bad, fraction=fraction, seed=seed, normalization=normalization)
+    if as_json:
+        print_json(stats)
+        return
+    console.print(f"[bold]{stats['task']}[/] dataset at {stats['root']} (format {stats['format']}, "
+                  f"{stats['num_labels']} labels{', %d functions' % stats['functions'] if 'functions' in stats else ''})")
+    t = Table("split", "examples", "label counts", "ws-tokens p50/p90/p99/max", "chars p50/max", "> 512 tok")
+    for name, s in stats["splits"].items():
+        pl = s["per_label"]
+        counts = ", ".join(f"{k}:{v}" for k, v in pl.items()) if len(pl) <= 4 else \
+            f"{len(pl)} labels, min {min(pl.values())} max {max(pl.values())}"
+        w, c = s["whitespace_tokens"], s["chars"]
+        t.add_row(name, str(s["examples"]), counts, f"{w['p50']}/{w['p90']}/{w['p99']}/{w['max']}",
+                  f"{c['p50']}/{c['max']}", f"{100 * s['over_512_whitespace_tokens']:.1f}%")
+    console.print(t)
+    if stats["bad_lines"]:
+        console.print(f"[yellow]skipped {len(stats['bad_lines'])} bad lines:[/]")
+        for b in stats["bad_lines"][:50]:
+            console.print(f"  {b}")
+        if len(stats["bad_lines"]) > 50:
+            console.print(f"  ... and {len(stats['bad_lines']) - 50} more")
+
+
+@app.command("mine-exceptions")
+def mine_exceptions_cmd(
+    paths: Optional[List[Path]] = typer.Argument(None, help="Python source trees (default: this interpreter's stdlib and site-packages)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder for train/valid/test JSONL, labels.json, stats.json."),
+    num_labels: int = typer.Option(20, help="Keep the N most frequent exception types."),
+    labels: str = typer.Option("frequent", help="frequent (top N mined) or cubert (CuBERT's own 20 labels)."),
+    seed: int = typer.Option(0, help="Seed of the deterministic group split."),
+) -> None:
+    """Mine CuBERT-style exception-classification examples from real Python code with `ast`."""
+    from ..data.builders.exceptions import mine_exceptions
+
+    stats = mine_exceptions(paths or None, out, num_labels=num_labels, label_set=labels, seed=seed)
+    s = stats if isinstance(stats, dict) else getattr(stats, "__dict__", {})
+    console.print(f"wrote {out} ({s.get('examples', '?')} examples)")
+    if s:
+        print_json(s)

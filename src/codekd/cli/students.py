@@ -1,0 +1,7 @@
+"""`codekd students ...` (owned by the models work)."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True)
