@@ -226,3 +226,19 @@ def test_large_native_pairs_are_columnar(tmp_path):
     i = 12345
     a, b = sorted(pairs)[i]
     assert tr.codes([i]) == [(f"int f{a}() {{ return {a}; }}", f"int f{b}() {{ return {b}; }}")]
+
+
+def test_subsampled_and_non_contiguous_rows_stay_consistent(tmp_path):
+    """ids, labels and codes of a subsample (and of non-contiguous lookups) refer to the same rows."""
+    rows = [{"func": f"int f{i}(void) {{ return {i}; }}", "target": i % 2, "idx": f"e{i}"} for i in range(200)]
+    for s in ("train", "valid", "test"):
+        write_jsonl(tmp_path / f"{s}.jsonl", rows)
+    full = load_task_data(tmp_path, "defect")["train"]
+    sub = load_task_data(tmp_path, "defect", fraction=0.1, seed=5)["train"]
+    keep = subsample_indices(200, 0.1, seed=5)
+    assert sub.ids == [f"e{i}" for i in keep]
+    assert list(sub.labels) == [i % 2 for i in keep]
+    assert sub.codes() == [(rows[i]["func"],) for i in keep]
+    assert full.codes([7, 3, 150]) == [(rows[i]["func"],) for i in (7, 3, 150)]
+    sel = full.select([9, 2])
+    assert sel.ids == ["e9", "e2"] and list(sel.labels) == [1, 0] and sel.codes([1]) == [(rows[2]["func"],)]

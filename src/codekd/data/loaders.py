@@ -101,8 +101,20 @@ class Split:
     path: str
     functions: Any = None  # datasets.Dataset with columns idx, func (native pairs only)
 
+    def __post_init__(self) -> None:
+        # A selected Dataset keeps an indices mapping over the full table; materialise it so the
+        # Arrow table below always holds exactly this split's rows.
+        if getattr(self.table, "_indices", None) is not None:
+            self.table = self.table.flatten_indices()
+
     def __len__(self) -> int:
         return self.table.num_rows
+
+    @property
+    def arrow(self) -> pa.Table:
+        """This split's rows as a pyarrow Table."""
+        data = self.table.data
+        return data.table if hasattr(data, "table") else data
 
     @property
     def is_pair(self) -> bool:
@@ -110,37 +122,36 @@ class Split:
 
     @property
     def labels(self) -> np.ndarray:
-        return np.asarray(self.table.data.column("label").to_numpy(), dtype=np.int64)
+        return np.asarray(self.arrow.column("label").to_numpy(), dtype=np.int64)
 
     @property
     def ids(self) -> list[str]:
-        return self.table.data.column("id").to_pylist()
+        return self.arrow.column("id").to_pylist()
 
     def _func_column(self) -> list[str]:
         return self.functions.data.column("func").to_pylist()
 
     def codes(self, indices: Sequence[int] | None = None) -> list[tuple[str, ...]]:
         """Source code of the given rows: ``(func,)`` for single tasks, ``(func1, func2)`` for pairs."""
-        rows = self.table if indices is None else self.table.select(list(indices))
+        rows = self.arrow if indices is None else self.arrow.take(pa.array(np.asarray(indices, dtype=np.int64)))
         cols = set(rows.column_names)
         if "func" in cols:
-            return [(c,) for c in rows.data.column("func").to_pylist()]
+            return [(c,) for c in rows.column("func").to_pylist()]
         if "func1" in cols:
-            return list(zip(rows.data.column("func1").to_pylist(), rows.data.column("func2").to_pylist()))
+            return list(zip(rows.column("func1").to_pylist(), rows.column("func2").to_pylist()))
         fcol = self.functions.data.column("func")
-        a = rows.data.column("a").to_numpy()
-        b = rows.data.column("b").to_numpy()
+        a = rows.column("a").to_numpy()
+        b = rows.column("b").to_numpy()
         return [(fcol[int(i)].as_py(), fcol[int(j)].as_py()) for i, j in zip(a, b)]
 
     def example(self, i: int) -> dict[str, Any]:
-        row = self.table.select([i])
-        return {"id": row.data.column("id")[0].as_py(), "codes": self.codes([i])[0],
-                "label": int(row.data.column("label")[0].as_py())}
+        return {"id": self.arrow.column("id")[i].as_py(), "codes": self.codes([i])[0],
+                "label": int(self.arrow.column("label")[i].as_py())}
 
     def iter_unique_code(self, batch_size: int = 1000) -> Iterator[str]:
         """Every distinct function of the split once (both sides of pairs); for vocabulary training."""
         if self.functions is not None:
-            used = np.unique(np.concatenate([self.table.data.column("a").to_numpy(), self.table.data.column("b").to_numpy()]))
+            used = np.unique(np.concatenate([self.arrow.column("a").to_numpy(), self.arrow.column("b").to_numpy()]))
             fcol = self.functions.data.column("func")
             for i in used:
                 yield fcol[int(i)].as_py()

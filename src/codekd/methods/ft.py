@@ -20,6 +20,7 @@ class FT(Method):
     name = "ft"
     description = "standard fine-tuning on gold labels (no teacher)"
     needs = Needs(teacher=False, logits=False)
+    families = ("roberta", "gru", "teacher")
 
     def loss(self, student, teacher, labels, modules=None):
         ce = ft_loss(student.logits, labels)

@@ -1,0 +1,175 @@
+"""Entry points that turn a :class:`~codekd.config.RunConfig` into a training job: teacher
+fine-tuning and distillation (any registered method). The CLI calls these; so can Python code.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..config import RunConfig
+from ..data.loaders import TaskData, load_task_data
+from ..errors import ConfigError
+from ..methods import MethodContext, get_method
+from ..tasks import get_task
+from .sides import student_side, teacher_side
+from .teacher_cache import TeacherCache, cache_settings, resolve_teacher_dir, teacher_fingerprint
+from .trainer import TrainJob, finished_metrics, run_training
+
+PAPER_TEACHER_TRAIN = {"lr": 2e-5, "batch_size": 32, "epochs": 5, "warmup_ratio": 0.1, "max_length": 512,
+                       "max_grad_norm": 1.0}
+
+
+def _load_data(cfg: RunConfig) -> TaskData:
+    return load_task_data(cfg.data, get_task(cfg.task), fraction=cfg.fraction, seed=cfg.data_seed)
+
+
+# ------------------------------------------------------------------------------------------- teacher
+
+def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = True,
+                     stop_after: int | None = None) -> dict[str, Any]:
+    """Fine-tune ``cfg.teacher.path`` (hub id, alias or folder) on the task with cross-entropy.
+
+    The best epoch's teacher is saved as a Hugging Face folder in ``OUT/best`` (loadable by
+    :meth:`codekd.models.teacher.Teacher.from_pretrained`, and by ``distill --teacher OUT``).
+    """
+    from ..models.teacher import Teacher
+
+    if not cfg.teacher.path:
+        raise ConfigError("teacher fine-tuning needs a teacher (hub id, alias such as 'minilm', or a folder)")
+    done = finished_metrics(cfg.out, cfg) if resume else None
+    if done is not None:
+        return done
+    task = get_task(cfg.task)
+    data = _load_data(cfg)
+    teacher = Teacher.load(cfg.teacher.path, data.num_labels, is_pair=task.is_pair, pair_mode=cfg.teacher.pair_mode,
+                           unixcoder=cfg.teacher.unixcoder, max_length=cfg.train.max_length)
+    teacher.requires_grad_(True)
+    side = teacher_side(teacher)
+    method = get_method("ft")(MethodContext(task=task.name, num_labels=data.num_labels, student_family="teacher",
+                                            student_layers=teacher.num_layers, student_hidden=teacher.hidden_size))
+
+    def save_best(model: torch.nn.Module, folder: Path) -> None:
+        model.save_pretrained(folder)
+
+    def load_best(folder: Path) -> torch.nn.Module:
+        return Teacher.from_pretrained(folder)
+
+    job = TrainJob(cfg=cfg, task=task, data=data, student=side, method=method, save_best=save_best,
+                   load_best=load_best,
+                   info={"role": "teacher", "teacher_source": str(cfg.teacher.path),
+                         "params": sum(p.numel() for p in teacher.parameters()),
+                         "architecture": teacher.config.model_type})
+    return run_training(job, resume=resume, progress=progress, stop_after=stop_after)
+
+
+# ------------------------------------------------------------------------------------------- student
+
+def student_tokenizer(cfg: RunConfig, spec: Any) -> Any:
+    """The student's tokenizer: ``student.vocab`` if given, else a vocabulary trained on the train
+    split into ``OUT/vocab`` (reused when it already matches)."""
+    from transformers import AutoTokenizer
+
+    from ..models.hf import hf_load, quiet_transformers
+    from ..vocab import read_vocab_meta, train_vocab
+
+    quiet_transformers()
+    if cfg.student.vocab:
+        return hf_load(AutoTokenizer.from_pretrained, cfg.student.vocab, what="student vocabulary")
+    size = cfg.student.vocab_size or spec.vocab_size
+    folder = Path(cfg.out) / "vocab"
+    meta = read_vocab_meta(folder)
+    wanted = {"requested_size": size, "normalization": cfg.normalization, "fraction": cfg.fraction,
+              "seed": cfg.data_seed, "model_max_length": cfg.train.max_length}
+    if not meta or any(meta.get(k) != v for k, v in wanted.items()) or \
+            meta.get("data") != str(Path(cfg.data).resolve()):
+        train_vocab(cfg.data, cfg.task, size, folder, max_length=cfg.train.max_length, normalization=cfg.normalization,
+                    fraction=cfg.fraction, seed=cfg.data_seed)
+    return AutoTokenizer.from_pretrained(str(folder))
+
+
+def student_spec(cfg: RunConfig) -> Any:
+    from ..models.students.presets import resolve_spec
+
+    spec = resolve_spec(cfg.student.preset)
+    changes = {k: v for k, v in {"layers": cfg.student.layers, "hidden": cfg.student.hidden, "heads": cfg.student.heads,
+                                 "ffn": cfg.student.ffn, "dropout": cfg.student.dropout,
+                                 "vocab_size": cfg.student.vocab_size}.items() if v is not None}
+    return spec.replace(**changes) if changes else spec
+
+
+def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_after: int | None = None) -> dict[str, Any]:
+    """Train a student with ``cfg.method`` (FT needs no teacher). Returns the final metrics."""
+    from ..models.students.presets import build_student, load_student, save_student
+    from ..models.teacher import Teacher
+
+    done = finished_metrics(cfg.out, cfg) if resume else None
+    if done is not None:
+        return done
+    task = get_task(cfg.task)
+    method_cls = get_method(cfg.method.name)
+    data = _load_data(cfg)
+    spec = student_spec(cfg)
+    tokenizer = student_tokenizer(cfg, spec)
+    if cfg.student.init_from:
+        model, _ = load_student(cfg.student.init_from, with_tokenizer=False)
+        if model.config.vocab_size != len(tokenizer):
+            raise ConfigError(f"init_from model has vocabulary {model.config.vocab_size}, the student tokenizer {len(tokenizer)}")
+    else:
+        model = build_student(spec, data.num_labels, tokenizer)
+    family = "gru" if getattr(model.config, "model_type", "") == "codekd-bigru" else "roberta"
+    state_width = 2 * model.config.hidden_size if family == "gru" else model.config.hidden_size
+
+    teacher = None
+    teacher_logits = None
+    needs = method_cls.needs
+    t_layers = t_hidden = None
+    if needs.teacher:
+        if not cfg.teacher.path:
+            raise ConfigError(f"method {cfg.method.name!r} needs a teacher: set --teacher (a fine-tuned teacher folder)")
+        tsrc = resolve_teacher_dir(cfg.teacher.path) or cfg.teacher.path
+        use_cache = bool(cfg.teacher.cache)
+        if use_cache and (needs.hidden_states or needs.attentions or needs.token_alignment):
+            raise ConfigError(f"method {cfg.method.name!r} needs the teacher's token states; a logit cache cannot "
+                              "provide them (drop --teacher-cache)")
+        teacher = Teacher.load(str(tsrc), data.num_labels, is_pair=task.is_pair, pair_mode=cfg.teacher.pair_mode,
+                               unixcoder=cfg.teacher.unixcoder, max_length=cfg.train.max_length)
+        if teacher.num_labels != data.num_labels:
+            raise ConfigError(f"the teacher has {teacher.num_labels} labels but the task data has {data.num_labels}")
+        t_layers, t_hidden = teacher.num_layers, teacher.hidden_size
+        if use_cache:
+            cache = TeacherCache(cfg.teacher.cache)
+            cache.verify(teacher_fingerprint(cfg.teacher.path, cfg.data, cache_settings(teacher, cfg.normalization, task.name)))
+            teacher_logits = cache.lookup_fn(data, ("train",))
+            teacher = None  # never run: the cache stands in for it
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        method = method_cls(MethodContext(task=task.name, num_labels=data.num_labels, student_family=family,
+                                          student_layers=model.config.num_hidden_layers, student_hidden=state_width,
+                                          teacher_layers=t_layers, teacher_hidden=t_hidden),
+                            cfg.method.params, paper_faithful=cfg.method.paper_faithful)
+    method_warnings = [str(w.message) for w in caught]
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+    side = student_side(model, tokenizer, cfg.train.max_length, pad_to_max_length=cfg.train.pad_to_max_length,
+                        with_offsets=needs.token_alignment)
+    tside = teacher_side(teacher) if teacher is not None else None
+
+    def save_best(m: torch.nn.Module, folder: Path) -> None:
+        save_student(m, tokenizer, folder, spec)
+
+    def load_best(folder: Path) -> torch.nn.Module:
+        return load_student(folder, with_tokenizer=False)[0]
+
+    info = {"role": "student", "student": cfg.student.preset, "family": family,
+            "params": sum(p.numel() for p in model.parameters()), "vocab_size": len(tokenizer),
+            "teacher_source": str(cfg.teacher.path) if needs.teacher else None,
+            "teacher_cache": bool(teacher_logits is not None), "method_warnings": method_warnings}
+    job = TrainJob(cfg=cfg, task=task, data=data, student=side, method=method, save_best=save_best,
+                   load_best=load_best, teacher=tside, teacher_logits=teacher_logits, info=info)
+    return run_training(job, resume=resume, progress=progress, stop_after=stop_after)

@@ -1,0 +1,171 @@
+"""Teacher-output cache: the frozen teacher's logits per example id, fingerprinted.
+
+A cache folder holds ``meta.json`` (fingerprint and settings) and, per split, ``<split>.safetensors``
+(``logits`` [N, C] float32) with ``<split>.ids.json`` (the example ids, row order). Lookups go by
+example id, never by batch position, so any subsample, order or batch size reads the right rows.
+
+The fingerprint is a SHA-256 over the teacher's weight, config and tokenizer files, the dataset's
+files, and the settings that change the teacher's input (max length, normalisation, pair mode,
+UniXcoder prefix). A cache whose fingerprint differs from the teacher and data it is used with is
+refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from ..data.loaders import TaskData, load_task_data
+from ..errors import ConfigError, DataError
+from ..io import atomic_dir, atomic_write_json
+from ..tasks import get_task
+
+CACHE_FORMAT = 1
+_TEACHER_FILES = ("config.json", "model.safetensors", "pytorch_model.bin", "codekd_teacher.json",
+                  "codekd_head.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
+                  "merges.txt", "special_tokens_map.json", "added_tokens.json")
+_DATA_FILES = ("train.jsonl", "valid.jsonl", "test.jsonl", "dev.jsonl", "data.jsonl", "train.txt", "valid.txt",
+               "test.txt", "labels.json")
+
+
+def _digest_file(h: "hashlib._Hash", path: Path) -> None:
+    h.update(path.name.encode() + b"\0")
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+
+
+def resolve_teacher_dir(path: str | Path) -> Path | None:
+    """A teacher folder, or a ``teacher finetune`` run folder (its ``best/``); None for a hub id."""
+    p = Path(path)
+    if (p / "config.json").is_file():
+        return p
+    if (p / "best" / "config.json").is_file():
+        return p / "best"
+    return None
+
+
+def teacher_fingerprint(teacher: str | Path, data: str | Path, settings: dict[str, Any]) -> str:
+    h = hashlib.sha256()
+    tdir = resolve_teacher_dir(teacher)
+    if tdir is None:
+        h.update(f"hub:{teacher}".encode())
+    else:
+        for name in _TEACHER_FILES:
+            if (tdir / name).is_file():
+                _digest_file(h, tdir / name)
+    droot = Path(data)
+    for name in _DATA_FILES:
+        if (droot / name).is_file():
+            _digest_file(h, droot / name)
+    h.update(json.dumps(settings, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+class TeacherCache:
+    """A loaded cache; :meth:`rows_for` maps a split's example ids to cache rows."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        meta_path = self.folder / "meta.json"
+        if not meta_path.is_file():
+            raise ConfigError("not a teacher cache (no meta.json)", path=self.folder)
+        self.meta: dict[str, Any] = json.loads(meta_path.read_text())
+        self._logits: dict[str, np.ndarray] = {}
+        self._ids: dict[str, dict[str, int]] = {}
+
+    @property
+    def fingerprint(self) -> str:
+        return self.meta["fingerprint"]
+
+    def verify(self, fingerprint: str) -> None:
+        if fingerprint != self.fingerprint:
+            raise ConfigError(
+                "stale teacher cache: its fingerprint does not match this teacher, data and settings "
+                f"(cache {self.fingerprint[:12]}, expected {fingerprint[:12]}); rebuild it with 'codekd teacher cache'",
+                path=self.folder)
+
+    def logits(self, split: str) -> np.ndarray:
+        if split not in self._logits:
+            f = self.folder / f"{split}.safetensors"
+            if not f.is_file():
+                raise ConfigError(f"the teacher cache has no {split!r} split", path=self.folder)
+            from safetensors.numpy import load_file
+
+            self._logits[split] = load_file(str(f))["logits"]
+            ids = json.loads((self.folder / f"{split}.ids.json").read_text())
+            self._ids[split] = {i: r for r, i in enumerate(ids)}
+        return self._logits[split]
+
+    def rows_for(self, split: str, ids: Sequence[str]) -> np.ndarray:
+        self.logits(split)
+        table = self._ids[split]
+        rows = np.empty(len(ids), dtype=np.int64)
+        for k, i in enumerate(ids):
+            r = table.get(i)
+            if r is None:
+                raise ConfigError(f"the teacher cache has no example id {i!r} in split {split!r}", path=self.folder)
+            rows[k] = r
+        return rows
+
+    def lookup_fn(self, data: TaskData, splits: Sequence[str] = ("train",)):
+        """A ``(split, row_index_tensor) -> logits`` function for the engine (rows resolved once, by id)."""
+        tables = {s: (torch.from_numpy(self.logits(s)), torch.from_numpy(self.rows_for(s, data[s].ids))) for s in splits}
+
+        def lookup(split: str, index: torch.Tensor) -> torch.Tensor:
+            logits, rows = tables[split]
+            return logits[rows[index.cpu()]]
+
+        return lookup
+
+
+def cache_settings(teacher: Any, normalization: str, task: str) -> dict[str, Any]:
+    return {"format": CACHE_FORMAT, "task": task, "normalization": normalization, "max_length": teacher.max_length,
+            "pair_mode": teacher.pair_mode, "unixcoder": teacher.unixcoder, "num_labels": teacher.num_labels}
+
+
+def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, out: str | Path, *,
+                        splits: Sequence[str] = ("train",), normalization: str = "whitespace",
+                        max_length: int | None = None, batch_size: int = 64, device: str | None = None,
+                        progress: bool = True) -> dict[str, Any]:
+    """Run the frozen teacher over ``splits`` and store its logits per example id."""
+    from ..models.teacher import Teacher
+    from .batching import code_lengths
+    from .sides import teacher_side
+    from .trainer import predict_logits
+
+    t = get_task(task)
+    tdir = resolve_teacher_dir(teacher_path)
+    td = load_task_data(data, t, splits=tuple(splits))
+    teacher = Teacher.load(str(tdir or teacher_path), td.num_labels, is_pair=t.is_pair, max_length=max_length)
+    if teacher.num_labels != td.num_labels:
+        raise DataError(f"the teacher has {teacher.num_labels} labels, the data {td.num_labels}", path=data)
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    teacher.to(dev).eval().requires_grad_(False)
+    side = teacher_side(teacher)
+    settings = cache_settings(teacher, normalization, t.name)
+    fp = teacher_fingerprint(teacher_path, data, settings)
+    t0 = time.perf_counter()
+    from .trainer import _progress
+
+    with atomic_dir(out) as tmp, _progress(progress) as prog:
+        from safetensors.numpy import save_file
+
+        counts = {}
+        for s in splits:
+            split = td[s]
+            logits = predict_logits(side, teacher, split, normalization, batch_size, dev,
+                                    lengths=code_lengths(split, normalization), progress=prog)
+            save_file({"logits": np.ascontiguousarray(logits, dtype=np.float32)}, str(tmp / f"{s}.safetensors"))
+            (tmp / f"{s}.ids.json").write_text(json.dumps(split.ids))
+            counts[s] = len(split)
+        meta = {"fingerprint": fp, "settings": settings, "teacher": str(teacher_path), "data": str(Path(data).resolve()),
+                "splits": counts, "seconds": round(time.perf_counter() - t0, 2), "device": str(dev)}
+        atomic_write_json(tmp / "meta.json", meta)
+    return meta

@@ -1,0 +1,402 @@
+"""The one training loop (Hugging Face Accelerate), used by teacher fine-tuning and every method.
+
+What it does, in order: seeds Python/NumPy/torch; builds AdamW (no decay on biases and LayerNorm)
+with a linear warm-up schedule; prepares the trainable model (the student plus any method modules,
+or the teacher being fine-tuned) with Accelerate (CPU, one GPU, or DDP / mixed precision under
+``accelerate launch``). A frozen teacher stays outside: ``eval()``, ``requires_grad_(False)``, run
+under ``torch.no_grad()``, never prepared, never in the optimizer. Each epoch runs length-bucketed,
+dynamically padded batches in an order fixed by ``(seed, epoch)``, clips gradients, validates,
+keeps the best epoch by the task's selection score (validation only), and checkpoints atomically
+(every ``checkpoint_every`` steps and at each epoch end). The test split is evaluated once, at the
+end, with the best weights. An interrupted run resumes from its checkpoint and ends with the same
+weights and metrics as an uninterrupted one; a finished run folder is not redone.
+
+Run folder: ``config.yaml``, ``log.jsonl``, ``checkpoint/``, ``best/`` (Hugging Face folder),
+``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..config import RunConfig, dump_yaml
+from ..data.loaders import Split, TaskData
+from ..errors import ConfigError
+from ..evaluation.metrics import classification_metrics, headline, selection_score
+from ..io import atomic_dir, atomic_write_json, atomic_write_text
+from ..methods.base import Method, Outputs
+from ..tasks import Task
+from .batching import Collator, code_lengths, epoch_batches, eval_batches, to_device
+
+CHECKPOINT = "checkpoint"
+BEST = "best"
+METRICS = "metrics.json"
+STATE = "trainer_state.json"
+
+
+class Interrupted(Exception):
+    """Raised by ``stop_after`` (a simulated interruption for tests) after the checkpoint is written."""
+
+
+@dataclass
+class ModelSide:
+    """A model the engine runs: its encoder (codes -> tensors) and how to read its outputs.
+
+    ``forward(model, encoding, hidden)`` returns :class:`~codekd.methods.base.Outputs`; ``hidden``
+    asks for per-layer states (feature methods).
+    """
+
+    name: str
+    model: nn.Module
+    encode: Callable[[list[tuple[str, ...]]], dict[str, torch.Tensor]]
+    forward: Callable[[nn.Module, dict[str, torch.Tensor], bool], Outputs]
+
+
+@dataclass
+class TrainJob:
+    """Everything the loop needs; built by :mod:`codekd.distill` and :mod:`codekd.teacher_ops`."""
+
+    cfg: RunConfig
+    task: Task
+    data: TaskData
+    student: ModelSide                       # the trainable side (a student, or a teacher being fine-tuned)
+    method: Method
+    save_best: Callable[[nn.Module, Path], None]
+    load_best: Callable[[Path], nn.Module]
+    teacher: ModelSide | None = None         # frozen live teacher
+    teacher_logits: Callable[[str, torch.Tensor], torch.Tensor] | None = None  # cache lookup (split, index) -> logits
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def config_hash(cfg: RunConfig) -> str:
+    """Stable key of a run's resolved config (the output folder itself excluded)."""
+    d = cfg.model_dump(mode="json")
+    d.pop("out", None)
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2 ** 32))
+    torch.manual_seed(seed)
+
+
+def finished_metrics(out: str | Path, cfg: RunConfig | None = None) -> dict[str, Any] | None:
+    """The metrics of a finished run in ``out`` (same config), or None."""
+    p = Path(out) / METRICS
+    if not p.is_file():
+        return None
+    m = json.loads(p.read_text(encoding="utf-8"))
+    if m.get("status") != "done":
+        return None
+    if cfg is not None and m.get("config_hash") != config_hash(cfg):
+        return None
+    return m
+
+
+def _param_groups(module: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    decay, no_decay = [], []
+    for name, p in module.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim < 2 or "norm" in name.lower() or name.endswith(".bias") else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+class _Trainable(nn.Module):
+    """The prepared (possibly DDP-wrapped, autocast) module: the trainable model plus method modules.
+
+    Its forward runs the trainable side, so DDP's gradient sync and Accelerate's autocast apply.
+    """
+
+    def __init__(self, side: ModelSide, aux: nn.Module | None):
+        super().__init__()
+        self.model = side.model
+        self.aux = aux if aux is not None else nn.ModuleDict()
+        self._side_forward = side.forward
+
+    def forward(self, encoding: dict[str, torch.Tensor], hidden: bool) -> Outputs:
+        return self._side_forward(self.model, encoding, hidden)
+
+
+def _grad_norm(params: list[nn.Parameter]) -> float:
+    grads = [p.grad.detach().float().norm() for p in params if p.grad is not None]
+    return float(torch.stack(grads).norm()) if grads else 0.0
+
+
+class _Log:
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, event: str, **fields: Any) -> None:
+        rec = {"time": round(time.time(), 3), "event": event, **fields}
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(rec, default=float) + "\n")
+
+
+def _make_accelerator(cfg: RunConfig):
+    from accelerate import Accelerator
+    from accelerate.utils import ProjectConfiguration
+
+    kwargs: dict[str, Any] = {}
+    if cfg.train.trackers:
+        kwargs["log_with"] = cfg.train.trackers
+        kwargs["project_config"] = ProjectConfiguration(project_dir=cfg.out, logging_dir=str(Path(cfg.out) / "trackers"))
+    try:
+        return Accelerator(cpu=cfg.train.cpu or not torch.cuda.is_available(), mixed_precision=cfg.train.mixed_precision,
+                           gradient_accumulation_steps=cfg.train.grad_accum, **kwargs)
+    except ValueError as exc:  # AcceleratorState is process-global (STACK-NOTES)
+        if "already been initialized" in str(exc):
+            from accelerate.state import AcceleratorState
+
+            AcceleratorState._reset_state(True)
+            return Accelerator(cpu=cfg.train.cpu or not torch.cuda.is_available(),
+                               mixed_precision=cfg.train.mixed_precision,
+                               gradient_accumulation_steps=cfg.train.grad_accum, **kwargs)
+        raise
+
+
+@torch.no_grad()
+def predict_logits(side: ModelSide, model: nn.Module, split: Split, normalization: str, batch_size: int,
+                   device: torch.device, *, lengths: np.ndarray | None = None, progress: Any = None,
+                   max_examples: int | None = None) -> np.ndarray:
+    """Logits for every row of ``split`` (row order), with the model in eval mode."""
+    was_training = model.training
+    model.eval()
+    n = len(split) if max_examples is None else min(len(split), max_examples)
+    out = np.zeros((n, 0), dtype=np.float32)
+    coll = Collator(split, normalization, {"x": side.encode})
+    batches = eval_batches(n, batch_size, None if lengths is None else lengths[:n])
+    task_id = progress.add_task(f"eval {split.name}", total=n) if progress is not None else None
+    for idxs in batches:
+        b = to_device(coll(idxs), device)
+        logits = side.forward(model, b["x"], False).logits.float().cpu().numpy()
+        if out.shape[1] == 0:
+            out = np.zeros((n, logits.shape[1]), dtype=np.float32)
+        out[idxs] = logits
+        if task_id is not None:
+            progress.advance(task_id, len(idxs))
+    if task_id is not None:
+        progress.remove_task(task_id)
+    model.train(was_training)
+    return out
+
+
+def _progress(enabled: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), TextColumn("{task.fields[info]}"), disable=not enabled, transient=False)
+
+
+def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, stop_after: int | None = None) -> dict[str, Any]:
+    """Train, validate each epoch, keep the best, test once; resumable. Returns the final metrics.
+
+    ``stop_after`` simulates an interruption right after the checkpoint at that optimizer step
+    (raises :class:`Interrupted`); used by the resume tests.
+    """
+    cfg, tc = job.cfg, job.cfg.train
+    out = Path(cfg.out)
+    chash = config_hash(cfg)
+    done = finished_metrics(out, cfg)
+    if done is not None and resume:
+        return done
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = out / CHECKPOINT
+    state: dict[str, Any] = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best_score": None,
+                             "best_epoch": None, "history": [], "train_seconds": 0.0, "config_hash": chash}
+    resuming = resume and (ckpt / STATE).is_file()
+    if resuming:
+        saved = json.loads((ckpt / STATE).read_text())
+        if saved.get("config_hash") != chash:
+            raise ConfigError("the run folder holds a checkpoint of a different config; use another --out "
+                              "or delete the folder", path=out)
+        state = saved
+    elif ckpt.exists():
+        shutil.rmtree(ckpt)
+    atomic_write_text(out / "config.yaml", dump_yaml(cfg))
+    log = _Log(out / "log.jsonl")
+    if tc.num_threads:
+        torch.set_num_threads(tc.num_threads)
+    set_seed(tc.seed)
+
+    accelerator = _make_accelerator(cfg)
+    device = accelerator.device
+    trainable = _Trainable(job.student, job.method.modules())
+    train_split, valid_split = job.data["train"], job.data["valid"]
+    n_train = len(train_split) if tc.train_max_examples is None else min(len(train_split), tc.train_max_examples)
+    lengths = code_lengths(train_split, cfg.normalization)[:n_train]
+    valid_lengths = code_lengths(valid_split, cfg.normalization)
+    world, rank = accelerator.num_processes, accelerator.process_index
+    batches_per_epoch = math.ceil(n_train / tc.batch_size) // world
+    if tc.grad_accum > 1:  # whole accumulation groups only, so every epoch ends on an optimizer step
+        batches_per_epoch = max(tc.grad_accum, batches_per_epoch - batches_per_epoch % tc.grad_accum)
+    steps_per_epoch = max(1, math.ceil(batches_per_epoch / tc.grad_accum))
+    total_steps = steps_per_epoch * tc.epochs if tc.max_steps is None else min(tc.max_steps, steps_per_epoch * tc.epochs)
+
+    from transformers import get_linear_schedule_with_warmup
+
+    optimizer = torch.optim.AdamW(_param_groups(trainable, tc.weight_decay), lr=tc.lr)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(tc.warmup_ratio * total_steps), total_steps)
+    trainable, optimizer, scheduler = accelerator.prepare(trainable, optimizer, scheduler)
+    if resuming:
+        accelerator.load_state(str(ckpt))
+        log("resume", **{k: state[k] for k in ("epoch", "step_in_epoch", "global_step")})
+    else:
+        log("start", config_hash=chash, train_examples=n_train, valid_examples=len(valid_split),
+            steps=total_steps, device=str(device), world_size=world, method=job.method.describe(), **job.info)
+    inner = accelerator.unwrap_model(trainable)
+    model = inner.model
+    aux_mod = inner.aux if len(list(inner.aux.parameters())) else None
+    teacher = job.teacher
+    if teacher is not None:
+        teacher.model.to(device).eval().requires_grad_(False)
+    needs_hidden = job.method.needs.hidden_states or job.method.needs.pooled_states
+    encoders = {"student": job.student.encode}
+    if teacher is not None:
+        encoders["teacher"] = teacher.encode
+    coll = Collator(train_split, cfg.normalization, encoders)
+    params = [p for p in trainable.parameters() if p.requires_grad]
+
+    def checkpoint(epoch: int, step_in_epoch: int) -> None:
+        accelerator.wait_for_everyone()
+        state.update(epoch=epoch, step_in_epoch=step_in_epoch)
+        if accelerator.is_main_process:
+            with atomic_dir(ckpt) as tmp:
+                accelerator.save_state(str(tmp))
+                atomic_write_json(tmp / STATE, state)
+        accelerator.wait_for_everyone()
+
+    t_start = time.perf_counter() - float(state.get("train_seconds", 0.0))
+    with _progress(progress and accelerator.is_main_process) as prog:
+        for epoch in range(int(state["epoch"]), tc.epochs):
+            if tc.max_steps is not None and state["global_step"] >= tc.max_steps:
+                break
+            batches = epoch_batches(n_train, tc.batch_size, seed=tc.seed, epoch=epoch, lengths=lengths, bucket=tc.bucket)
+            batches = batches[rank::world][:batches_per_epoch]
+            start = int(state["step_in_epoch"]) * tc.grad_accum if epoch == int(state["epoch"]) else 0
+            bar = prog.add_task(f"epoch {epoch + 1}/{tc.epochs}", total=len(batches), completed=start, info="")
+            trainable.train()
+            t_epoch, seen, running = time.perf_counter(), 0, []
+            if start == 0:
+                state["epoch_loss"] = [0.0, 0]
+            for bi in range(start, len(batches)):
+                batch = to_device(coll(batches[bi]), device)
+                with accelerator.accumulate(trainable):
+                    s_out = trainable(batch["student"], needs_hidden)
+                    t_out = None
+                    if teacher is not None:
+                        with torch.no_grad(), accelerator.autocast():
+                            t_out = teacher.forward(teacher.model, batch["teacher"], needs_hidden)
+                    elif job.teacher_logits is not None:
+                        t_out = Outputs(logits=job.teacher_logits("train", batch["index"]).to(device))
+                    loss, parts = job.method.loss(s_out, t_out, batch["labels"], aux_mod)
+                    accelerator.backward(loss)
+                    grad_norm = clipped_norm = None
+                    if accelerator.sync_gradients and tc.max_grad_norm is not None:
+                        grad_norm = float(accelerator.clip_grad_norm_(params, tc.max_grad_norm))
+                        if (state["global_step"] + 1) % tc.log_every == 0:
+                            clipped_norm = _grad_norm(params)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                seen += len(batches[bi])
+                running.append(float(loss.detach()))
+                state["epoch_loss"][0] += running[-1]
+                state["epoch_loss"][1] += 1
+                if accelerator.sync_gradients:
+                    state["global_step"] += 1
+                    gs = state["global_step"]
+                    step_in_epoch = (bi + 1) // tc.grad_accum
+                    lr = scheduler.get_last_lr()[0]
+                    eps = seen / max(1e-9, time.perf_counter() - t_epoch)
+                    prog.update(bar, completed=bi + 1, info=f"loss {np.mean(running[-20:]):.4f} lr {lr:.2e} {eps:.0f} ex/s")
+                    if gs % tc.log_every == 0 or gs == 1:
+                        log("step", epoch=epoch, step=gs, loss=float(np.mean(running[-tc.log_every:])), lr=lr,
+                            grad_norm=grad_norm, grad_norm_clipped=clipped_norm, examples_per_s=eps, **parts)
+                    if tc.checkpoint_every and gs % tc.checkpoint_every == 0:
+                        state["train_seconds"] = time.perf_counter() - t_start
+                        checkpoint(epoch, step_in_epoch)
+                    if stop_after is not None and gs >= stop_after:
+                        state["train_seconds"] = time.perf_counter() - t_start
+                        checkpoint(epoch, step_in_epoch)
+                        raise Interrupted(f"stopped after step {gs}")
+                    if tc.max_steps is not None and gs >= tc.max_steps:
+                        break
+                else:
+                    prog.update(bar, completed=bi + 1)
+            prog.remove_task(bar)
+            # ---- validation: selection uses the validation split only
+            with accelerator.autocast():
+                vlogits = predict_logits(job.student, model, valid_split, cfg.normalization, tc.eval_batch_size,
+                                         device, lengths=valid_lengths, max_examples=tc.eval_max_examples)
+            vlabels = valid_split.labels[: len(vlogits)]
+            vm = classification_metrics(vlogits, vlabels, job.data.num_labels)
+            score = selection_score(job.task, vm)
+            el = state.get("epoch_loss", [0.0, 0])
+            rec = {"epoch": epoch + 1, "train_loss": el[0] / el[1] if el[1] else None,
+                   "valid": vm, "selection": score, "seconds": time.perf_counter() - t_epoch}
+            state["history"].append(rec)
+            log("epoch", **rec)
+            if state["best_score"] is None or score > state["best_score"]:
+                state.update(best_score=score, best_epoch=epoch + 1)
+                if accelerator.is_main_process:
+                    with atomic_dir(out / BEST) as tmp:
+                        job.save_best(model, tmp)
+            state["train_seconds"] = time.perf_counter() - t_start
+            checkpoint(epoch + 1, 0)
+
+        # ---- test once, with the best weights
+        train_seconds = time.perf_counter() - t_start
+        best_model = job.load_best(out / BEST).to(device)
+        test_split = job.data.splits.get("test")
+        test_metrics = None
+        if test_split is not None:
+            with accelerator.autocast():
+                tlogits = predict_logits(job.student, best_model, test_split, cfg.normalization, tc.eval_batch_size,
+                                         device, lengths=code_lengths(test_split, cfg.normalization), progress=prog)
+            test_metrics = classification_metrics(tlogits, test_split.labels, job.data.num_labels)
+            if accelerator.is_main_process:
+                np.save(out / "test_logits.npy", tlogits)
+        del best_model
+    result = {
+        "status": "done",
+        "config_hash": chash,
+        "task": job.task.name,
+        "method": job.method.describe(),
+        "best_epoch": state["best_epoch"],
+        "valid": state["history"][state["best_epoch"] - 1]["valid"] if state["best_epoch"] else None,
+        "test": test_metrics,
+        "headline_metric": job.task.metric,
+        "test_headline": headline(job.task, test_metrics) if test_metrics else None,
+        "history": state["history"],
+        "global_steps": state["global_step"],
+        "train_seconds": round(train_seconds, 2),
+        "device": str(device),
+        "world_size": world,
+        **job.info,
+    }
+    log("done", test=test_metrics, best_epoch=state["best_epoch"])
+    if accelerator.is_main_process:
+        atomic_write_json(out / METRICS, result)
+        shutil.rmtree(ckpt, ignore_errors=True)  # the best weights and metrics are what a finished run keeps
+    accelerator.end_training() if tc.trackers else None
+    return result
+
+
+__all__ = ["ModelSide", "TrainJob", "Interrupted", "run_training", "predict_logits", "config_hash",
+           "finished_metrics", "set_seed"]
