@@ -21,6 +21,7 @@ from ..errors import CodekdError
 from . import data as _data
 from . import vocab as _vocab
 from . import models as _models
+from . import train as _train
 
 app = typer.Typer(
     name="codekd",
@@ -33,6 +34,8 @@ app = typer.Typer(
 app.add_typer(_data.app, name="data", help="Load, validate and build datasets (defect, clone, exception).")
 app.add_typer(_vocab.app, name="vocab", help="Train student byte-level BPE vocabularies.")
 _models.register(app)
+app.add_typer(_train.teacher_app, name="teacher", help="Fine-tune teachers and cache their outputs.")
+app.command("distill")(_train.distill_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -55,13 +55,24 @@ def mine_exceptions_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder for train/valid/test JSONL, labels.json, stats.json."),
     num_labels: int = typer.Option(20, help="Keep the N most frequent exception types."),
     labels: str = typer.Option("frequent", help="frequent (top N mined) or cubert (CuBERT's own 20 labels)."),
+    exclude: List[str] = typer.Option([], "--exclude", help="Exception names never used as labels, e.g. --exclude Exception (repeatable)."),
+    include_tests: bool = typer.Option(False, help="Also mine test/tests folders."),
     seed: int = typer.Option(0, help="Seed of the deterministic group split."),
+    workers: Optional[int] = typer.Option(None, help="Parallel parser processes (default: CPU count)."),
 ) -> None:
     """Mine CuBERT-style exception-classification examples from real Python code with `ast`."""
     from ..data.builders.exceptions import mine_exceptions
 
-    stats = mine_exceptions(paths or None, out, num_labels=num_labels, label_set=labels, seed=seed)
-    s = stats if isinstance(stats, dict) else getattr(stats, "__dict__", {})
-    console.print(f"wrote {out} ({s.get('examples', '?')} examples)")
-    if s:
-        print_json(s)
+    stats = mine_exceptions(paths or None, out, num_labels=num_labels, label_set=labels, seed=seed,
+                            exclude_labels=tuple(exclude), include_tests=include_tests, workers=workers)
+    s = stats.to_dict()
+    t = Table("label", "examples")
+    for name, n in s.get("per_label", {}).items():
+        t.add_row(name, str(n))
+    console.print(t)
+    splits = s.get("splits", {})
+    parts = ", ".join(f"{k} {v.get('examples')} examples / {v.get('projects')} projects" for k, v in splits.items())
+    console.print(f"wrote {out}: {s.get('examples')} examples, {len(s.get('per_label', {}))} labels ({parts}) "
+                  f"in {s.get('time_seconds')} s")
+    for w in s.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {w}")

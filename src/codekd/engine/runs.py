@@ -17,7 +17,7 @@ from ..methods import MethodContext, get_method
 from ..tasks import get_task
 from .sides import student_side, teacher_side
 from .teacher_cache import TeacherCache, cache_settings, resolve_teacher_dir, teacher_fingerprint
-from .trainer import TrainJob, finished_metrics, run_training
+from .trainer import TrainJob, finished_metrics, run_training, set_seed
 
 PAPER_TEACHER_TRAIN = {"lr": 2e-5, "batch_size": 32, "epochs": 5, "warmup_ratio": 0.1, "max_length": 512,
                        "max_grad_norm": 1.0}
@@ -45,6 +45,7 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
         return done
     task = get_task(cfg.task)
     data = _load_data(cfg)
+    set_seed(cfg.train.seed)  # a new classification head is initialised from the seed
     teacher = Teacher.load(cfg.teacher.path, data.num_labels, is_pair=task.is_pair, pair_mode=cfg.teacher.pair_mode,
                            unixcoder=cfg.teacher.unixcoder, max_length=cfg.train.max_length)
     teacher.requires_grad_(True)
@@ -114,6 +115,7 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
     data = _load_data(cfg)
     spec = student_spec(cfg)
     tokenizer = student_tokenizer(cfg, spec)
+    set_seed(cfg.train.seed)  # the student's initial weights come from the seed
     if cfg.student.init_from:
         model, _ = load_student(cfg.student.init_from, with_tokenizer=False)
         if model.config.vocab_size != len(tokenizer):

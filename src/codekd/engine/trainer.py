@@ -181,7 +181,7 @@ def predict_logits(side: ModelSide, model: nn.Module, split: Split, normalizatio
     out = np.zeros((n, 0), dtype=np.float32)
     coll = Collator(split, normalization, {"x": side.encode})
     batches = eval_batches(n, batch_size, None if lengths is None else lengths[:n])
-    task_id = progress.add_task(f"eval {split.name}", total=n) if progress is not None else None
+    task_id = progress.add_task(f"eval {split.name}", total=n, info="") if progress is not None else None
     for idxs in batches:
         b = to_device(coll(idxs), device)
         logits = side.forward(model, b["x"], False).logits.float().cpu().numpy()

@@ -1,0 +1,111 @@
+"""`codekd teacher ...` and `codekd distill`: thin layers over :mod:`codekd.engine.runs`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+from rich.table import Table
+
+from .common import console
+
+teacher_app = typer.Typer(no_args_is_help=True)
+
+SET_HELP = "Dotted override of any config field, e.g. --set train.lr=1e-4 (repeatable)."
+
+
+def _fields(**kw: Any) -> dict[str, Any]:
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+def _summary(result: dict[str, Any], out: Path) -> None:
+    t = Table("split", "accuracy", "precision", "recall", "F1", "top-3")
+    for split in ("valid", "test"):
+        m = result.get(split) or {}
+        if m:
+            t.add_row(split, *(f"{100 * m[k]:.2f}" if k in m else "-" for k in ("accuracy", "precision", "recall", "f1", "top3")))
+    console.print(t)
+    console.print(f"best epoch {result.get('best_epoch')}, {result.get('train_seconds')} s of training; run folder: {out}")
+
+
+@teacher_app.command("finetune")
+def teacher_finetune(
+    teacher: str = typer.Option(..., "--teacher", help="Hub id, alias (minilm, unixcoder-base, modernbert-base, codebert-base) or folder."),
+    data: Path = typer.Option(..., "--data", "-d", help="Dataset folder."),
+    task: str = typer.Option(..., "--task", "-t", help="Task name."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder; the teacher is saved in OUT/best."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML run config."),
+    set_: List[str] = typer.Option([], "--set", help=SET_HELP),
+    lr: float = typer.Option(2e-5, help="Learning rate (paper: 2e-5)."),
+    batch_size: int = typer.Option(32, help="Batch size (paper: 32)."),
+    epochs: int = typer.Option(5, help="Epochs (paper: 5)."),
+    max_length: int = typer.Option(512, help="Max tokens per example (paper: 512)."),
+    pair_mode: Optional[str] = typer.Option(None, help="joint (text pair, the paper) or separate (CodeXGLUE) for pair tasks."),
+    normalization: Optional[str] = typer.Option(None, help="whitespace (default) | structure | none."),
+    fraction: Optional[float] = typer.Option(None, help="Seeded subsample of train and valid."),
+    no_resume: bool = typer.Option(False, "--no-resume", help="Start over even if the run folder has a checkpoint."),
+) -> None:
+    """Fine-tune a teacher on a task with the paper's defaults (AdamW 2e-5, batch 32, 5 epochs, 10% warm-up)."""
+    from ..config import load_run_config
+    from ..engine.runs import finetune_teacher
+
+    cfg = load_run_config(config, set_, **_fields(**{
+        "kind": "finetune", "task": task, "data": str(data), "out": str(out), "teacher.path": teacher,
+        "teacher.pair_mode": pair_mode, "normalization": normalization, "fraction": fraction,
+        "train.lr": lr, "train.batch_size": batch_size, "train.epochs": epochs, "train.max_length": max_length}))
+    _summary(finetune_teacher(cfg, resume=not no_resume), out)
+
+
+@teacher_app.command("cache")
+def teacher_cache(
+    teacher: Path = typer.Option(..., "--teacher", help="Fine-tuned teacher folder (or its run folder)."),
+    data: Path = typer.Option(..., "--data", "-d", help="Dataset folder."),
+    task: str = typer.Option(..., "--task", "-t", help="Task name."),
+    out: Path = typer.Option(..., "--out", "-o", help="Cache folder."),
+    splits: List[str] = typer.Option(["train"], "--split", help="Splits to cache (repeatable)."),
+    normalization: str = typer.Option("whitespace", help="Must match the distillation runs that use the cache."),
+    max_length: Optional[int] = typer.Option(None, help="Teacher max length (default: the teacher's)."),
+    batch_size: int = typer.Option(64),
+) -> None:
+    """Store the frozen teacher's logits per example id, with a fingerprint of teacher + data + settings."""
+    from ..engine.teacher_cache import build_teacher_cache
+
+    meta = build_teacher_cache(teacher, data, task, out, splits=splits, normalization=normalization,
+                               max_length=max_length, batch_size=batch_size)
+    console.print(f"wrote {out}: {meta['splits']} examples in {meta['seconds']} s, fingerprint {meta['fingerprint'][:12]}")
+
+
+def distill_cmd(
+    student: str = typer.Option("gru-1.5m", "--student", "-s", help="Student preset (codekd students list)."),
+    method: str = typer.Option("kd", "--method", "-m", help="ft | kd | dist (and any registered method)."),
+    data: Path = typer.Option(..., "--data", "-d", help="Dataset folder."),
+    task: str = typer.Option(..., "--task", "-t", help="Task name."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder."),
+    teacher: Optional[str] = typer.Option(None, "--teacher", help="Fine-tuned teacher folder (not needed for ft)."),
+    teacher_cache: Optional[Path] = typer.Option(None, "--teacher-cache", help="Use a teacher-output cache instead of running the teacher."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML run config."),
+    set_: List[str] = typer.Option([], "--set", help=SET_HELP),
+    paper_faithful: bool = typer.Option(False, "--paper-faithful", help="The paper code's losses and hyperparameters."),
+    vocab: Optional[Path] = typer.Option(None, "--vocab", help="Student tokenizer folder (default: train one on the train split)."),
+    lr: Optional[float] = typer.Option(None, help="Learning rate (default 5e-4)."),
+    batch_size: Optional[int] = typer.Option(None, help="Batch size (default 32)."),
+    epochs: Optional[int] = typer.Option(None, help="Epochs (default 5)."),
+    max_length: Optional[int] = typer.Option(None, help="Max tokens per example (default 512)."),
+    normalization: Optional[str] = typer.Option(None, help="whitespace (default) | structure | none."),
+    fraction: Optional[float] = typer.Option(None, help="Seeded subsample of train and valid."),
+    seed: Optional[int] = typer.Option(None, help="Training seed."),
+    no_resume: bool = typer.Option(False, "--no-resume", help="Start over even if the run folder has a checkpoint."),
+) -> None:
+    """Distil a teacher into a student with a method; resumable, best epoch kept, test evaluated once."""
+    from ..config import load_run_config
+    from ..engine.runs import distill
+
+    cfg = load_run_config(config, set_, **_fields(**{
+        "kind": "distill", "task": task, "data": str(data), "out": str(out), "teacher.path": teacher,
+        "teacher.cache": str(teacher_cache) if teacher_cache else None, "student.preset": student,
+        "student.vocab": str(vocab) if vocab else None, "method.name": method,
+        "method.paper_faithful": paper_faithful or None, "normalization": normalization, "fraction": fraction,
+        "train.lr": lr, "train.batch_size": batch_size, "train.epochs": epochs, "train.max_length": max_length,
+        "train.seed": seed}))
+    _summary(distill(cfg, resume=not no_resume), out)

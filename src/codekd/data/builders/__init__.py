@@ -1,0 +1,1 @@
+"""Dataset builders: mine task datasets from real code on this machine (no download needed)."""

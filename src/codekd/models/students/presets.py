@@ -1,0 +1,335 @@
+"""Student presets (SPEC section 4), custom sizes, building, saving and loading students.
+
+A student is described by a :class:`StudentConfigSpec` (family, vocabulary, depth, width, heads,
+FFN, positions, dropout). The preset's ``vocab_size`` is only a default: the real vocabulary of a
+student is the size of its trained tokenizer, so :func:`build_student` takes it from the tokenizer
+when one is given.
+
+BiGRU shape convention: ``hidden`` is the per-direction GRU size *and* the embedding width; layer
+outputs are ``2 * hidden`` wide; positions are a learned table of ``max_positions`` rows (512).
+With this reading the SPEC table's BiGRU counts are met exactly (gru-1.5m: 1,500,930 parameters
+with 2 labels; gru-7m: 7,102,722; gru-30m: 30,499,842).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from ...errors import ConfigError, ModelLoadError
+from ...registry import Registry
+
+Family = Literal["roberta", "gru"]
+
+
+def default_heads(hidden: int) -> int:
+    """A sensible head count for a width: the most heads (<= 12) whose head size is at least 16."""
+    for heads in (12, 8, 6, 5, 4, 3, 2, 1):
+        if hidden % heads == 0 and hidden // heads >= 16:
+            return heads
+    return 1
+
+
+class StudentConfigSpec(BaseModel):
+    """The shape of a student; validated, immutable, YAML/JSON friendly."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "custom"
+    family: Family
+    vocab_size: int
+    layers: int
+    hidden: int
+    heads: int | None = None
+    ffn: int | None = None
+    max_positions: int = 512
+    dropout: float = 0.1
+    description: str = ""
+
+    @field_validator("vocab_size", "layers", "hidden", "max_positions")
+    @classmethod
+    def _positive(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("must be >= 1")
+        return v
+
+    @field_validator("dropout")
+    @classmethod
+    def _dropout(cls, v: float) -> float:
+        if not 0.0 <= v < 1.0:
+            raise ValueError("must be in [0, 1)")
+        return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            data = dict(data)
+            fam = str(data.get("family", "")).lower()
+            if fam == "bigru":
+                data["family"] = fam = "gru"
+            if fam == "roberta" and isinstance(data.get("hidden"), int):
+                if data.get("heads") is None:
+                    data["heads"] = default_heads(data["hidden"])
+                if data.get("ffn") is None:
+                    data["ffn"] = 4 * data["hidden"]
+        return data
+
+    @model_validator(mode="after")
+    def _family_fields(self) -> "StudentConfigSpec":
+        if self.family == "roberta":
+            if self.heads is None or self.heads < 1 or self.hidden % self.heads:
+                raise ValueError(f"hidden ({self.hidden}) must be a multiple of heads ({self.heads})")
+            if self.ffn is None or self.ffn < 1:
+                raise ValueError("ffn must be >= 1")
+        elif self.heads is not None or self.ffn is not None:
+            raise ValueError("a BiGRU student has no heads or ffn; leave them out")
+        return self
+
+    # ------------------------------------------------------------------ helpers
+    def replace(self, **changes: Any) -> "StudentConfigSpec":
+        """A copy with some fields changed (validated again)."""
+        data = self.model_dump()
+        data.update(changes)
+        return make_spec(**data)
+
+    def num_params(self, num_labels: int = 2, vocab_size: int | None = None, pad_token_id: int = 1) -> int:
+        """Analytic parameter count (see :func:`codekd.models.students.sizing.count_params`)."""
+        from .sizing import count_params
+
+        return count_params(self, num_labels, vocab_size=vocab_size, pad_token_id=pad_token_id)
+
+    def build(
+        self,
+        num_labels: int,
+        vocab_size: int | None = None,
+        pad_token_id: int = 1,
+        *,
+        bos_token_id: int | None = 0,
+        eos_token_id: int | None = 2,
+        attn_implementation: str | None = None,
+    ):
+        """Build a randomly initialised student (``RobertaForSequenceClassification`` or BiGRU)."""
+        if num_labels < 1:
+            raise ConfigError(f"num_labels must be >= 1, got {num_labels}")
+        vocab = int(vocab_size) if vocab_size is not None else self.vocab_size
+        if self.family == "roberta":
+            from .roberta import build_roberta
+
+            return build_roberta(
+                vocab_size=vocab, hidden=self.hidden, layers=self.layers, heads=int(self.heads or 1),
+                ffn=int(self.ffn or 4 * self.hidden), num_labels=num_labels, max_positions=self.max_positions,
+                dropout=self.dropout, pad_token_id=pad_token_id, bos_token_id=bos_token_id,
+                eos_token_id=eos_token_id, attn_implementation=attn_implementation,
+            )
+        from .gru import build_gru
+
+        return build_gru(
+            vocab_size=vocab, hidden=self.hidden, layers=self.layers, num_labels=num_labels,
+            max_positions=self.max_positions, dropout=self.dropout, pad_token_id=pad_token_id,
+            bos_token_id=bos_token_id, eos_token_id=eos_token_id,
+        )
+
+    def summary(self) -> str:
+        if self.family == "roberta":
+            shape = f"L{self.layers} H{self.hidden} A{self.heads} F{self.ffn}"
+        else:
+            shape = f"L{self.layers} H{self.hidden} (x2 directions)"
+        return f"{self.name}: {self.family} vocab {self.vocab_size} {shape}"
+
+
+def make_spec(**fields: Any) -> StudentConfigSpec:
+    """Build a :class:`StudentConfigSpec`, turning validation errors into one ConfigError line."""
+    try:
+        return StudentConfigSpec(**fields)
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(x) for x in err.get("loc", ())) or "student"
+            parts.append(f"{loc}: {err.get('msg')}")
+        raise ConfigError("invalid student config: " + "; ".join(parts)) from None
+
+
+def custom_spec(
+    family: str,
+    *,
+    layers: int,
+    hidden: int,
+    vocab_size: int,
+    heads: int | None = None,
+    ffn: int | None = None,
+    max_positions: int = 512,
+    dropout: float = 0.1,
+    name: str | None = None,
+) -> StudentConfigSpec:
+    """A student of any size. RoBERTa defaults: ``heads`` from :func:`default_heads`, ``ffn = 4 * hidden``."""
+    fam = family.lower()
+    if fam in {"bigru", "gru"}:
+        fam = "gru"
+    if fam == "gru":
+        heads = ffn = None
+    label = name or f"custom-{fam}-L{layers}-H{hidden}"
+    return make_spec(name=label, family=fam, vocab_size=vocab_size, layers=layers, hidden=hidden, heads=heads,
+                     ffn=ffn, max_positions=max_positions, dropout=dropout)
+
+
+# ---------------------------------------------------------------------------------- presets
+STUDENTS: Registry[StudentConfigSpec] = Registry("student preset")
+
+#: SPEC section 4 table: preset -> (family, vocab, layers, hidden, heads, ffn, params in the table)
+PRESET_TABLE: dict[str, tuple[Family, int, int, int, int | None, int | None, float]] = {
+    "roberta-0.6m": ("roberta", 1000, 3, 112, 4, 336, 0.56e6),
+    "roberta-1.5m": ("roberta", 2000, 3, 192, 4, 384, 1.41e6),
+    "roberta-7m": ("roberta", 5000, 4, 320, 5, 1280, 6.80e6),
+    "roberta-30m": ("roberta", 20000, 6, 512, 8, 2048, 29.7e6),
+    "roberta-124m": ("roberta", 50000, 12, 768, 12, 3072, 124.4e6),
+    "gru-1.5m": ("gru", 2000, 2, 176, None, None, 1.50e6),
+    "gru-7m": ("gru", 5000, 3, 320, None, None, 7.10e6),
+    "gru-30m": ("gru", 20000, 6, 448, None, None, 30.5e6),
+}
+
+for _name, (_fam, _vocab, _layers, _hidden, _heads, _ffn, _params) in PRESET_TABLE.items():
+    STUDENTS.register(
+        _name,
+        make_spec(
+            name=_name, family=_fam, vocab_size=_vocab, layers=_layers, hidden=_hidden, heads=_heads, ffn=_ffn,
+            description=f"{'RoBERTa' if _fam == 'roberta' else 'BiGRU'} student, about {_params / 1e6:g}M parameters (SPEC table)",
+        ),
+    )
+
+
+def preset_names() -> list[str]:
+    """Preset names in the SPEC table's order."""
+    return [n for n in PRESET_TABLE if n in STUDENTS] + [n for n in STUDENTS.names() if n not in PRESET_TABLE]
+
+
+def get_preset(name: str) -> StudentConfigSpec:
+    return STUDENTS.get(name)
+
+
+def resolve_spec(student: "str | StudentConfigSpec | Mapping[str, Any]") -> StudentConfigSpec:
+    """Turn a preset name, a spec, or a mapping (optionally ``{"preset": name, ...overrides}``) into a spec.
+
+    A string ``"budget:5M"`` / ``"budget:5M:gru"`` sizes a student for a parameter budget (default
+    vocab 5000; pass a mapping with ``budget`` and ``vocab_size`` for another vocabulary).
+    """
+    if isinstance(student, StudentConfigSpec):
+        return student
+    if isinstance(student, str):
+        if student.lower().startswith("budget:"):
+            from .sizing import size_for_budget
+
+            parts = student.split(":")
+            family = parts[2] if len(parts) > 2 else "roberta"
+            return size_for_budget(parts[1], vocab_size=5000, family=family)
+        return STUDENTS.get(student)
+    if isinstance(student, Mapping):
+        data = dict(student)
+        if "budget" in data:
+            from .sizing import size_for_budget
+
+            return size_for_budget(data.pop("budget"), vocab_size=int(data.pop("vocab_size", 5000)),
+                                   family=data.pop("family", "roberta"), **data)
+        base = data.pop("preset", None)
+        if base is not None:
+            return STUDENTS.get(str(base)).replace(**data)
+        return make_spec(**data)
+    raise ConfigError(f"cannot make a student from {type(student).__name__}; give a preset name, a mapping or a spec")
+
+
+def build_student(
+    preset_or_spec: "str | StudentConfigSpec | Mapping[str, Any]",
+    num_labels: int,
+    tokenizer: Any = None,
+    *,
+    attn_implementation: str | None = None,
+):
+    """Build a student from a preset name / spec / mapping.
+
+    With a ``tokenizer``, the vocabulary size is ``len(tokenizer)`` and the pad / bos / eos ids are
+    the tokenizer's, so the embedding table matches the trained student vocabulary.
+    """
+    spec = resolve_spec(preset_or_spec)
+    if tokenizer is None:
+        return spec.build(num_labels, attn_implementation=attn_implementation)
+    pad = tokenizer.pad_token_id
+    if pad is None:
+        raise ConfigError("the student tokenizer has no pad token; codekd student vocabularies define <pad>")
+    bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.cls_token_id
+    eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.sep_token_id
+    return spec.build(num_labels, vocab_size=len(tokenizer), pad_token_id=int(pad), bos_token_id=bos,
+                      eos_token_id=eos, attn_implementation=attn_implementation)
+
+
+STUDENT_SPEC_FILE = "codekd_student.json"
+
+
+def save_student(model: Any, tokenizer: Any, folder: str | os.PathLike[str],
+                 spec: StudentConfigSpec | None = None) -> Path:
+    """Save a student and its tokenizer as one Hugging Face folder (plus ``codekd_student.json`` if a spec is given)."""
+    from ..hf import quiet_transformers
+
+    quiet_transformers()
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    if tokenizer is not None:
+        tokenizer.save_pretrained(out)
+    if spec is not None:
+        (out / STUDENT_SPEC_FILE).write_text(json.dumps(spec.model_dump(), indent=2) + "\n")
+    return out
+
+
+def load_student(folder: str | os.PathLike[str], *, attn_implementation: str | None = None,
+                 with_tokenizer: bool = True):
+    """Load a student folder written by :func:`save_student` (or any HF classifier folder).
+
+    Returns ``(model, tokenizer)``; ``tokenizer`` is None when the folder has none or
+    ``with_tokenizer`` is False. The model is in eval mode.
+    """
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from . import gru as _gru  # noqa: F401  (registers codekd-bigru with the Auto classes)
+    from ..hf import hf_load
+
+    path = Path(folder)
+    if not (path / "config.json").is_file():
+        raise ModelLoadError(f"not a student folder (no config.json in {path.resolve()})", path=str(path))
+    kwargs: dict[str, Any] = {}
+    if attn_implementation is not None:
+        kwargs["attn_implementation"] = attn_implementation
+    model = hf_load(AutoModelForSequenceClassification.from_pretrained, str(path), what="student", **kwargs)
+    model.eval()
+    tokenizer = None
+    if with_tokenizer and (path / "tokenizer_config.json").is_file():
+        tokenizer = hf_load(AutoTokenizer.from_pretrained, str(path), what="student tokenizer")
+    return model, tokenizer
+
+
+def load_student_spec(folder: str | os.PathLike[str]) -> StudentConfigSpec | None:
+    f = Path(folder) / STUDENT_SPEC_FILE
+    if not f.is_file():
+        return None
+    return make_spec(**json.loads(f.read_text()))
+
+
+__all__ = [
+    "PRESET_TABLE",
+    "STUDENTS",
+    "STUDENT_SPEC_FILE",
+    "StudentConfigSpec",
+    "build_student",
+    "custom_spec",
+    "default_heads",
+    "get_preset",
+    "load_student",
+    "load_student_spec",
+    "make_spec",
+    "preset_names",
+    "resolve_spec",
+    "save_student",
+]
