@@ -1,0 +1,7 @@
+"""``python -m codekd`` (also what ``accelerate launch -m codekd distill ...`` runs)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
