@@ -37,7 +37,7 @@ class ConfigError(CodekdError):
     """Invalid configuration or incompatible options."""
 
 
-class RegistryError(CodekdError):
+class RegistryError(ConfigError):
     """Unknown or duplicate name in a registry."""
 
 

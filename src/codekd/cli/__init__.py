@@ -22,6 +22,7 @@ from . import data as _data
 from . import vocab as _vocab
 from . import models as _models
 from . import train as _train
+from . import study as _study
 
 app = typer.Typer(
     name="codekd",
@@ -36,6 +37,8 @@ app.add_typer(_vocab.app, name="vocab", help="Train student byte-level BPE vocab
 _models.register(app)
 app.add_typer(_train.teacher_app, name="teacher", help="Fine-tune teachers and cache their outputs.")
 app.command("distill")(_train.distill_cmd)
+app.add_typer(_study.app, name="study", help="Run the experiment matrix from a YAML study file (local or Ray).")
+app.command("report")(_study.report_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,96 @@
+"""Fan a study's jobs out as Ray tasks (one GPU per job where the cluster has GPUs).
+
+The driver submits every job whose dependencies are done, records results in the study database as
+they come back, and submits what became ready. Workers run :func:`codekd.study.runner.execute_job`
+on the job they are given; run folders must be on a file system the workers and the driver share
+(as on any cluster that trains from shared storage). Works unchanged against a local instance
+(``address=None``) and a cluster (``address="ray://host:10001"`` or ``"auto"``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from .runner import _ready, _summarise_error, job_output_done
+from .spec import Job
+from .store import Store
+
+
+def _remote_execute(job: Job) -> dict[str, Any]:
+    from .runner import execute_job
+
+    t0 = time.perf_counter()
+    try:
+        metrics = execute_job(job, progress=False)
+        return {"ok": True, "metrics": metrics, "seconds": time.perf_counter() - t0}
+    except Exception as exc:
+        return {"ok": False, "error": _summarise_error(exc), "seconds": time.perf_counter() - t0}
+
+
+def run_ray(jobs: list[Job], store: Store, *, address: str | None = None, retry_failed: bool = True,
+            init_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    import ray
+
+    started_here = False
+    if not ray.is_initialized():
+        kwargs = {"include_dashboard": False, "log_to_driver": False, **(init_kwargs or {})}
+        if address:
+            kwargs["address"] = address
+        ray.init(**kwargs)
+        started_here = True
+    gpus = ray.cluster_resources().get("GPU", 0)
+    remote = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0, max_retries=0)(_remote_execute)
+    counts = {"done": 0, "failed": 0, "skipped": 0, "ran": 0, "interrupted": False}
+    pending = []
+    for job in jobs:
+        if job_output_done(job):
+            if store.status(job.key) != "done":
+                from ..engine.trainer import finished_metrics
+
+                store.mark_done(job.key, finished_metrics(job.out) or {"status": "done"}, 0.0)
+            counts["skipped"] += 1
+            counts["done"] += 1
+        elif store.status(job.key) == "failed" and not retry_failed:
+            counts["failed"] += 1
+        else:
+            pending.append(job)
+    in_flight: dict[Any, Job] = {}
+    try:
+        while pending or in_flight:
+            still = []
+            for job in pending:
+                ok, why = _ready(job, store)
+                if ok:
+                    store.mark_running(job.key)
+                    in_flight[remote.remote(job)] = job
+                elif why and why.startswith("dependency failed"):
+                    store.mark_failed(job.key, why, 0.0)
+                    counts["failed"] += 1
+                else:
+                    still.append(job)
+            pending = still
+            if not in_flight:
+                if pending:  # dependencies that can never finish (not in this study)
+                    for job in pending:
+                        store.mark_failed(job.key, "dependency not in this study", 0.0)
+                        counts["failed"] += 1
+                    pending = []
+                break
+            ready, _ = ray.wait(list(in_flight), num_returns=1)
+            for ref in ready:
+                job = in_flight.pop(ref)
+                res = ray.get(ref)
+                counts["ran"] += 1
+                if res["ok"]:
+                    store.mark_done(job.key, res["metrics"], res["seconds"])
+                    counts["done"] += 1
+                else:
+                    store.mark_failed(job.key, res["error"], res["seconds"])
+                    counts["failed"] += 1
+    finally:
+        if started_here:
+            ray.shutdown()
+    return counts

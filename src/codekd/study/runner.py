@@ -1,0 +1,167 @@
+"""Running a study: locally one job after another (default) or as Ray tasks on a cluster.
+
+Jobs run in dependency order: teacher fine-tuning and teacher caches first (once, shared by the
+runs that need them), then the student runs. Finished jobs are skipped (the database says done and
+the job's output is there); a half-done run resumes from its checkpoint (the engine does that); a
+failed job is recorded with its error and does not stop the others (jobs that depend on it are
+marked failed with "dependency failed"). Every status change is written to the study's SQLite
+database at once, so an interrupted study loses nothing it had finished.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..errors import ConfigError
+from .spec import Job, StudySpec, expand, load_study, study_db_path
+from .store import Store
+
+
+def job_output_done(job: Job) -> bool:
+    from ..engine.trainer import finished_metrics
+
+    if job.kind == "cache":
+        return (Path(job.out) / "meta.json").is_file()
+    return finished_metrics(job.out, job.cfg) is not None
+
+
+def execute_job(job: Job, progress: bool = False) -> dict[str, Any]:
+    """Run one job in this process; returns its metrics (what the store records)."""
+    from ..engine.runs import distill, finetune_teacher
+    from ..engine.teacher_cache import build_teacher_cache
+
+    cfg = job.cfg
+    if job.kind == "teacher":
+        return finetune_teacher(cfg, progress=progress)
+    if job.kind == "cache":
+        meta = build_teacher_cache(cfg.teacher.path, cfg.data, cfg.task, job.out, splits=["train"],
+                                   normalization=cfg.normalization, max_length=cfg.train.max_length,
+                                   batch_size=cfg.train.eval_batch_size, progress=progress)
+        return {"status": "done", "cache": meta}
+    return distill(cfg, progress=progress)
+
+
+def _summarise_error(exc: BaseException) -> str:
+    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    return f"{type(exc).__name__}: {exc}\n" + "".join(tb[-6:])
+
+
+def plan(path: str | Path, overrides: Sequence[str] = ()) -> tuple[StudySpec, list[Job], dict[str, str]]:
+    """The study's jobs and each one's status (done / failed / pending / running)."""
+    spec, root = load_study(path, overrides)
+    jobs = expand(spec, root)
+    db = study_db_path(spec, root)
+    status: dict[str, str] = {}
+    store = Store(db) if db.exists() else None
+    for j in jobs:
+        s = store.status(j.key) if store else None
+        if job_output_done(j):
+            s = "done"
+        status[j.key] = s or "pending"
+    return spec, jobs, status
+
+
+def run_study(path: str | Path, *, overrides: Sequence[str] = (), backend: str = "local", address: str | None = None,
+              progress: bool = True, bench: bool | None = None, retry_failed: bool = True,
+              stop_after_jobs: int | None = None, ray_init: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run (or resume) a study. Returns counts of done / failed / skipped jobs and the DB path.
+
+    ``stop_after_jobs`` stops after that many jobs have run (a simulated interruption, for tests).
+    """
+    spec, root = load_study(path, overrides)
+    jobs = expand(spec, root)
+    store = Store(study_db_path(spec, root))
+    for j in jobs:
+        store.register(j, spec.name)
+    if backend == "local":
+        counts = _run_local(jobs, store, progress=progress, retry_failed=retry_failed, stop_after_jobs=stop_after_jobs)
+    elif backend == "ray":
+        from .ray_backend import run_ray
+
+        counts = run_ray(jobs, store, address=address, retry_failed=retry_failed, init_kwargs=ray_init or {})
+    else:
+        raise ConfigError(f"unknown backend {backend!r} (local or ray)")
+    do_bench = spec.bench.enabled if bench is None else bench
+    if do_bench and not counts.get("interrupted"):
+        from .bench_stage import bench_study
+
+        bench_study(spec, jobs, store, progress=progress)
+    return {**counts, "db": str(store.path), "jobs": len(jobs)}
+
+
+def _ready(job: Job, store: Store) -> tuple[bool, str | None]:
+    for dep in job.depends_on:
+        s = store.status(dep)
+        if s == "failed":
+            return False, f"dependency failed: {dep}"
+        if s != "done":
+            return False, f"dependency not done: {dep}"
+    return True, None
+
+
+def _run_local(jobs: list[Job], store: Store, *, progress: bool, retry_failed: bool,
+               stop_after_jobs: int | None) -> dict[str, Any]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    counts = {"done": 0, "failed": 0, "skipped": 0, "ran": 0, "interrupted": False}
+    durations: list[float] = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.fields[eta]}"), disable=not progress) as prog:
+        bar = prog.add_task("study", total=len(jobs), eta="")
+        for i, job in enumerate(jobs):
+            status = store.status(job.key)
+            if job_output_done(job):
+                if status != "done":
+                    from ..engine.trainer import finished_metrics
+
+                    store.mark_done(job.key, finished_metrics(job.out) or {"status": "done"}, 0.0)
+                counts["skipped"] += 1
+                counts["done"] += 1
+                prog.advance(bar)
+                continue
+            if status == "failed" and not retry_failed:
+                counts["failed"] += 1
+                prog.advance(bar)
+                continue
+            ok, why = _ready(job, store)
+            if not ok:
+                store.mark_failed(job.key, why or "not ready", 0.0)
+                counts["failed"] += 1
+                prog.advance(bar)
+                continue
+            if stop_after_jobs is not None and counts["ran"] >= stop_after_jobs:
+                counts["interrupted"] = True
+                break
+            remaining = len(jobs) - i
+            eta = f"~{sum(durations) / len(durations) * remaining / 60:.1f} min left (est.)" if durations else ""
+            prog.update(bar, description=f"[{i + 1}/{len(jobs)}] {job.describe()}", eta=eta)
+            store.mark_running(job.key)
+            t0 = time.perf_counter()
+            try:
+                metrics = execute_job(job, progress=progress)
+            except KeyboardInterrupt:
+                store.mark_failed(job.key, "interrupted (resume by running the study again)", time.perf_counter() - t0)
+                raise
+            except Exception as exc:  # a failed run must not stop the others
+                store.mark_failed(job.key, _summarise_error(exc), time.perf_counter() - t0)
+                counts["failed"] += 1
+            else:
+                dt = time.perf_counter() - t0
+                durations.append(dt)
+                store.mark_done(job.key, metrics, dt)
+                counts["done"] += 1
+            counts["ran"] += 1
+            prog.advance(bar)
+    return counts
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()

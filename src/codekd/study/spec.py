@@ -1,0 +1,272 @@
+"""Study files: the experiment matrix as one validated YAML file, expanded into runs.
+
+A study is tasks x teachers x students x methods x seeds. Expansion gives three kinds of jobs, in
+dependency order:
+
+``teacher``  fine-tune a base model on a task (once per task x teacher that asks for it);
+``cache``    the frozen teacher's logits for the logit-only methods (once per task x teacher);
+``student``  one distillation run (FT runs need no teacher and are shared by every teacher).
+
+Each job has a stable key: the hash of its resolved :class:`~codekd.config.RunConfig` (the output
+folder excluded), so the same run in two studies or two sessions is the same run. Relative paths in
+a study file are relative to the file.
+
+Minimal example::
+
+    name: offline
+    out: runs/offline
+    tasks:
+      exception: {data: data/exception}
+    teachers:
+      minilm: {base: minilm, finetune: true, train: {lr: 5.0e-5, epochs: 2}}
+    students: [gru-1.5m, roberta-1.5m]
+    methods:
+      ft: {}
+      kd: {}
+      ckd: {per_student: {roberta-1.5m: {train: {batch_size: 16}}}}
+    seeds: [42]
+    train: {epochs: 5, max_length: 256}
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import Field
+
+from ..config import RunConfig, TrainConfig, _Strict, load_yaml, set_dotted, validate
+from ..errors import ConfigError
+from ..tasks import get_task
+
+SCHEMA_VERSION = 1
+LOGIT_ONLY = {"kd", "dist", "dkd"}
+
+
+class TaskEntry(_Strict):
+    data: str
+    fraction: Optional[float] = Field(None, gt=0, le=1)
+    normalization: Optional[Literal["whitespace", "structure", "none"]] = None
+
+
+class TeacherEntry(_Strict):
+    """``path`` = an already fine-tuned teacher (one folder, or one per task); ``base`` + ``finetune``
+    = fine-tune this hub id / alias / folder on each task first."""
+
+    path: Optional[str | dict[str, str]] = None
+    base: Optional[str] = None
+    finetune: bool = False
+    code_specific: Optional[bool] = Field(None, description="For the report's teacher finding.")
+    pair_mode: Literal["joint", "separate"] = "joint"
+    train: dict[str, Any] = Field(default_factory=dict, description="Overrides of the shared train settings for fine-tuning.")
+    label: Optional[str] = None
+
+
+class MethodEntry(_Strict):
+    params: dict[str, Any] = Field(default_factory=dict)
+    paper_faithful: bool = False
+    train: dict[str, Any] = Field(default_factory=dict)
+    per_student: dict[str, dict[str, Any]] = Field(default_factory=dict,
+                                                    description="student -> {params: {...}, train: {...}} overrides")
+
+
+class BenchEntry(_Strict):
+    enabled: bool = True
+    seq_len: int = 256
+    threads: Optional[int] = None
+    repeats: int = 5
+
+
+class StudySpec(_Strict):
+    schema_version: int = SCHEMA_VERSION
+    name: str = "study"
+    out: str = "runs/study"
+    tasks: dict[str, TaskEntry]
+    teachers: dict[str, TeacherEntry] = Field(default_factory=dict)
+    students: list[str]
+    methods: dict[str, MethodEntry]
+    seeds: list[int] = Field(default_factory=lambda: [42])
+    normalization: Literal["whitespace", "structure", "none"] = "whitespace"
+    train: dict[str, Any] = Field(default_factory=dict)
+    teacher_cache: bool = True
+    bench: BenchEntry = Field(default_factory=BenchEntry)
+
+
+@dataclass
+class Job:
+    """One unit of work: a teacher fine-tune, a teacher cache, or a student run."""
+
+    kind: Literal["teacher", "cache", "student"]
+    key: str
+    cfg: RunConfig
+    task: str
+    teacher: Optional[str] = None
+    student: Optional[str] = None
+    method: Optional[str] = None
+    seed: Optional[int] = None
+    depends_on: list[str] = field(default_factory=list)
+    cache_dir: Optional[str] = None   # for kind == "cache": where it goes
+
+    @property
+    def out(self) -> str:
+        return self.cache_dir if self.kind == "cache" else self.cfg.out
+
+    def describe(self) -> str:
+        if self.kind == "teacher":
+            return f"teacher {self.teacher} on {self.task}"
+        if self.kind == "cache":
+            return f"cache {self.teacher} on {self.task}"
+        t = self.teacher or "-"
+        return f"{self.task} {t} {self.student} {self.method} seed {self.seed}"
+
+
+def _key(cfg: RunConfig, kind: str) -> str:
+    d = cfg.model_dump(mode="json")
+    d.pop("out", None)
+    return hashlib.sha256(json.dumps({"kind": kind, **d}, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _abs(path: str, root: Path) -> str:
+    """Existing (or ./-relative) paths resolve against the study file's folder; hub ids and aliases
+    stay as given."""
+    p = Path(path).expanduser()
+    if p.is_absolute():
+        return str(p)
+    if (root / p).exists() or str(path).startswith(("./", "../")):
+        return str((root / p).resolve())
+    return str(path)
+
+
+def _out_root(spec: "StudySpec", root: Path) -> Path:
+    return Path(spec.out) if Path(spec.out).is_absolute() else (root / spec.out).resolve()
+
+
+def load_study(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> tuple[StudySpec, Path]:
+    """Validate a study file (and ``key.path=value`` overrides); returns the spec and the file's folder."""
+    path = Path(path)
+    data = load_yaml(path)
+    for ov in overrides:
+        if "=" not in ov:
+            raise ConfigError(f"override {ov!r} must look like key.path=value")
+        import yaml
+
+        k, _, v = ov.partition("=")
+        set_dotted(data, k.strip(), yaml.safe_load(v))
+    spec = validate(StudySpec, data, source=path)
+    root = path.resolve().parent
+    for name in spec.tasks:
+        get_task(name)  # unknown task names fail here, with the registry's suggestion
+    for tname, t in spec.teachers.items():
+        if t.path is None and t.base is None:
+            raise ConfigError(f"teacher {tname!r}: give 'path' (fine-tuned) or 'base' with finetune: true", path=path)
+        if t.base is not None and not t.finetune and t.path is None:
+            raise ConfigError(f"teacher {tname!r}: 'base' needs finetune: true (or give a fine-tuned 'path')", path=path)
+    from ..methods import METHODS
+
+    for m in spec.methods:
+        METHODS.get(m)
+    needs_teacher = [m for m in spec.methods if METHODS.get(m).needs.teacher]
+    if needs_teacher and not spec.teachers:
+        raise ConfigError(f"methods {needs_teacher} need a teacher but the study has none", path=path)
+    try:
+        TrainConfig.model_validate(spec.train)
+    except Exception as exc:  # pydantic error -> one line
+        raise ConfigError(f"invalid shared train settings: {exc}".splitlines()[0], path=path) from None
+    return spec, root
+
+
+def expand(spec: StudySpec, root: Path) -> list[Job]:
+    """All jobs of a study in dependency order (teachers, caches, students)."""
+    from ..methods import METHODS
+
+    out_root = _out_root(spec, root)
+    jobs: list[Job] = []
+    teacher_dirs: dict[tuple[str, str], str] = {}
+    teacher_keys: dict[tuple[str, str], str] = {}
+    cache_dirs: dict[tuple[str, str], str] = {}
+    cache_keys: dict[tuple[str, str], str] = {}
+    for task, tentry in spec.tasks.items():
+        data = str((root / tentry.data).resolve()) if not Path(tentry.data).is_absolute() else tentry.data
+        norm = tentry.normalization or spec.normalization
+        common = {"task": task, "data": data, "normalization": norm, "fraction": tentry.fraction}
+        for tname, t in spec.teachers.items():
+            if t.finetune:
+                train = _merge(spec.train, t.train)
+                raw = {**common, "kind": "finetune", "out": "", "teacher": {"path": _abs(t.base or "", root),
+                                                                          "pair_mode": t.pair_mode},
+                       "train": train}
+                cfg = validate(RunConfig, raw)
+                key = _key(cfg, "teacher")
+                cfg = cfg.model_copy(update={"out": str(out_root / "teachers" / f"{task}-{tname}-{key}")})
+                jobs.append(Job("teacher", key, cfg, task, teacher=tname))
+                teacher_dirs[(task, tname)] = cfg.out
+                teacher_keys[(task, tname)] = key
+            else:
+                p = t.path[task] if isinstance(t.path, dict) else t.path
+                if p is None:
+                    raise ConfigError(f"teacher {tname!r} has no path for task {task!r}")
+                teacher_dirs[(task, tname)] = _abs(p, root)
+            if spec.teacher_cache and any(m in LOGIT_ONLY for m in spec.methods):
+                tcfg = validate(RunConfig, {**common, "out": "", "teacher": {"path": teacher_dirs[(task, tname)],
+                                                                            "pair_mode": t.pair_mode},
+                                            "train": spec.train})
+                key = _key(tcfg, "cache")
+                cdir = str(out_root / "caches" / f"{task}-{tname}-{key}")
+                deps = [teacher_keys[(task, tname)]] if (task, tname) in teacher_keys else []
+                jobs.append(Job("cache", key, tcfg, task, teacher=tname, depends_on=deps, cache_dir=cdir))
+                cache_dirs[(task, tname)] = cdir
+                cache_keys[(task, tname)] = key
+        seen_ft: set[str] = set()
+        for student in spec.students:
+            for mname, m in spec.methods.items():
+                needs_teacher = METHODS.get(mname).needs.teacher
+                over = m.per_student.get(student, {})
+                unknown = set(over) - {"params", "train"}
+                if unknown:
+                    raise ConfigError(f"methods.{mname}.per_student.{student}: unknown keys {sorted(unknown)} "
+                                      "(use params / train)")
+                params = _merge(m.params, over.get("params", {}))
+                train = _merge(_merge(spec.train, m.train), over.get("train", {}))
+                teachers = list(spec.teachers) if needs_teacher else [None]
+                for tname in teachers:
+                    for seed in spec.seeds:
+                        raw = {**common, "kind": "distill", "out": "", "student": {"preset": student},
+                               "method": {"name": mname, "params": params, "paper_faithful": m.paper_faithful},
+                               "train": _merge(train, {"seed": seed})}
+                        deps: list[str] = []
+                        if tname is not None:
+                            raw["teacher"] = {"path": teacher_dirs[(task, tname)],
+                                              "pair_mode": spec.teachers[tname].pair_mode}
+                            if (task, tname) in teacher_keys:
+                                deps.append(teacher_keys[(task, tname)])
+                            if mname in LOGIT_ONLY and (task, tname) in cache_dirs:
+                                raw["teacher"]["cache"] = cache_dirs[(task, tname)]
+                                deps.append(cache_keys[(task, tname)])
+                        cfg = validate(RunConfig, raw)
+                        key = _key(cfg, "student")
+                        if key in seen_ft:
+                            continue
+                        seen_ft.add(key)
+                        label = tname or "none"
+                        cfg = cfg.model_copy(update={"out": str(out_root / "runs" / f"{task}-{label}-{student}-{mname}-s{seed}-{key}")})
+                        jobs.append(Job("student", key, cfg, task, teacher=tname, student=student, method=mname,
+                                        seed=seed, depends_on=deps))
+    return jobs
+
+
+def study_db_path(spec: StudySpec, root: Path) -> Path:
+    return _out_root(spec, root) / "study.sqlite"
