@@ -14,3 +14,18 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch  # noqa: E402
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+# Real-code data and a tiny MiniLM-shaped teacher, shared by the engine, method and study tests.
+import pytest  # noqa: E402
+from fixtures_models import exception_dataset, tiny_bert_teacher  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def exc_data(tmp_path_factory):
+    return exception_dataset(tmp_path_factory.mktemp("excdata"))
+
+
+@pytest.fixture(scope="session")
+def bert_teacher(tmp_path_factory):
+    return tiny_bert_teacher(tmp_path_factory.mktemp("teacher"))

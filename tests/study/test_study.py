@@ -130,7 +130,8 @@ def test_ray_backend_on_a_local_instance(tmp_path, exc_data, bert_teacher, tmp_p
     ray_tmp = tmp_path_factory.mktemp("r", numbered=True)
     r = run_study(f, progress=False, backend="ray",
                   ray_init={"num_cpus": 2, "object_store_memory": 100 * 1024 * 1024, "_temp_dir": str(ray_tmp)})
-    assert r["failed"] == 0 and r["done"] == 5  # 1 cache + 2 ft + 2 kd
+    errors = [j["error"] for j in Store(tmp_path / "out" / "study.sqlite").jobs(status="failed")]
+    assert r["failed"] == 0 and r["done"] == 5, errors  # 1 cache + 2 ft + 2 kd
     rows = Store(tmp_path / "out" / "study.sqlite").jobs(kind="student")
     assert {(j["method"], j["seed"]) for j in rows} == {("ft", 1), ("ft", 2), ("kd", 1), ("kd", 2)}
     assert all(j["status"] == "done" for j in rows)

@@ -327,15 +327,20 @@ def _check_nonempty(path: Path, rows: int, bad: list[BadLine]) -> None:
         raise DataError(f"empty file: no examples{extra}", path=path)
 
 
-def _read_single(path: Path, split: str, lm: _LabelMap, bad: list[BadLine], skip_bad: bool,
-                 require_hole: bool) -> pa.Table:
-    out = _Chunked(pa.schema([("id", pa.string()), ("func", pa.string()), ("label", pa.int64())]))
+def _read_labelled(path: Path, split: str, lm: _LabelMap, bad: list[BadLine], skip_bad: bool,
+                   code_fields: tuple[str, ...], require_hole: bool = False) -> pa.Table:
+    """Rows ``{code fields..., target, idx?}`` -> Arrow table ``id, <code fields>, label``."""
+    out = _Chunked(pa.schema([("id", pa.string()), *((f, pa.string()) for f in code_fields), ("label", pa.int64())]))
     seen: dict[str, int] = {}
     for lineno, obj in _iter_json_lines(path, bad, skip_bad):
         try:
-            func = _get_str(obj, "func") if "func" in obj or "code" not in obj else _get_str(obj, "code")
-            if require_hole and HOLE not in func:
-                raise _LineError(f"function has no {HOLE} marker")
+            codes = {}
+            for f in code_fields:
+                # single-function files may name the field "code" instead of "func"
+                key = "code" if f == "func" and "func" not in obj and "code" in obj else f
+                codes[f] = _get_str(obj, key)
+                if require_hole and HOLE not in codes[f]:
+                    raise _LineError(f"function has no {HOLE} marker")
             label = _get_label(obj, lm)
             ex_id = _get_id(obj, f"{split}-{lineno}")
         except _LineError as exc:
@@ -345,27 +350,7 @@ def _read_single(path: Path, split: str, lm: _LabelMap, bad: list[BadLine], skip
             _bad(bad, skip_bad, path, lineno, f"duplicate id {ex_id!r} (first seen on line {seen[ex_id]})")
             continue
         seen[ex_id] = lineno
-        out.add(id=ex_id, func=func, label=label)
-    _check_nonempty(path, out.rows, bad)
-    return out.table()
-
-
-def _read_pair_joined(path: Path, split: str, lm: _LabelMap, bad: list[BadLine], skip_bad: bool) -> pa.Table:
-    out = _Chunked(pa.schema([("id", pa.string()), ("func1", pa.string()), ("func2", pa.string()), ("label", pa.int64())]))
-    seen: dict[str, int] = {}
-    for lineno, obj in _iter_json_lines(path, bad, skip_bad):
-        try:
-            f1, f2 = _get_str(obj, "func1"), _get_str(obj, "func2")
-            label = _get_label(obj, lm)
-            ex_id = _get_id(obj, f"{split}-{lineno}")
-        except _LineError as exc:
-            _bad(bad, skip_bad, path, lineno, str(exc))
-            continue
-        if ex_id in seen:
-            _bad(bad, skip_bad, path, lineno, f"duplicate id {ex_id!r} (first seen on line {seen[ex_id]})")
-            continue
-        seen[ex_id] = lineno
-        out.add(id=ex_id, func1=f1, func2=f2, label=label)
+        out.add(id=ex_id, **codes, label=label)
     _check_nonempty(path, out.rows, bad)
     return out.table()
 
@@ -527,9 +512,9 @@ def load_task_data(
         if fmt == "clone-native":
             table = _read_pair_index(f, index, lm, bad, skip_bad, functions_path)
         elif fmt == "clone-joined":
-            table = _read_pair_joined(f, split, lm, bad, skip_bad)
+            table = _read_labelled(f, split, lm, bad, skip_bad, ("func1", "func2"))
         else:
-            table = _read_single(f, split, lm, bad, skip_bad, require_hole=(fmt == "exception"))
+            table = _read_labelled(f, split, lm, bad, skip_bad, ("func",), require_hole=(fmt == "exception"))
         ds = _to_dataset(table)
         if fraction is not None and fraction < 1 and split in fraction_splits:
             ds = ds.select(subsample_indices(len(ds), fraction, seed).tolist())
