@@ -76,3 +76,27 @@ def mine_exceptions_cmd(
                   f"in {s.get('time_seconds')} s")
     for w in s.get("warnings", []):
         console.print(f"[yellow]warning:[/] {w}")
+
+
+@app.command("baseline")
+def baseline_cmd(
+    path: Path = typer.Argument(..., help="Dataset folder."),
+    task: str = typer.Option(..., "--task", "-t", help="Task name."),
+    normalization: str = typer.Option("whitespace", help="whitespace | structure | none."),
+    fraction: Optional[float] = typer.Option(None, help="Seeded subsample of train and valid."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """TF-IDF + logistic regression on the same splits: the bar a teacher has to clear."""
+    from ..evaluation.baseline import tfidf_baseline
+
+    res = tfidf_baseline(path, task, normalization=normalization, fraction=fraction)
+    if as_json:
+        print_json(res)
+        return
+    t = Table("split", "accuracy", "precision", "recall", "F1", "top-3")
+    for split in ("valid", "test"):
+        m = res[split]
+        t.add_row(split, *(f"{100 * m[k]:.2f}" if k in m else "-" for k in ("accuracy", "precision", "recall", "f1", "top3")))
+    console.print(t)
+    console.print(f"TF-IDF ({res['features']} uni/bi-gram features) + logistic regression (C={res['C']}), "
+                  f"{res['seconds']} s")
