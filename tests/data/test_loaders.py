@@ -242,3 +242,13 @@ def test_subsampled_and_non_contiguous_rows_stay_consistent(tmp_path):
     assert full.codes([7, 3, 150]) == [(rows[i]["func"],) for i in (7, 3, 150)]
     sel = full.select([9, 2])
     assert sel.ids == ["e9", "e2"] and list(sel.labels) == [1, 0] and sel.codes([1]) == [(rows[2]["func"],)]
+
+
+def test_hole_window_keeps_signature_and_lines_around_each_hole():
+    from codekd.data.normalize import hole_window
+
+    code = "\n".join(["def f(x):"] + [f"    s{i} = {i}" for i in range(10)] +
+                     ["    try:", "        g()", "    except __HOLE__:", "        pass"] + [f"    t{i}()" for i in range(5)])
+    out = hole_window(code, 2).splitlines()
+    assert out == ["def f(x):", "    try:", "        g()", "    except __HOLE__:", "        pass", "    t0()"]
+    assert hole_window(code, None) == code and hole_window("def g(): pass", 3) == "def g(): pass"

@@ -171,3 +171,25 @@ def test_report_from_a_small_database(tmp_path):
     assert png.is_file() and png.stat().st_size > 5000
     csv_text = (tmp_path / "report" / "scores.csv").read_text().splitlines()
     assert csv_text[0].startswith("task,teacher,student,method,seeds,mean,std") and len(csv_text) == 1 + 6
+
+
+def test_bench_stage_and_report_efficiency(tmp_path, exc_data, bert_teacher):
+    f = write_study(tmp_path / "s.yaml", exc_data, bert_teacher, finetune=False, methods={"ft": {}, "kd": {}},
+                    students=("gru-1.5m",))
+    doc = yaml.safe_load(f.read_text())
+    doc["bench"] = {"enabled": True, "seq_len": 32, "repeats": 1, "threads": 1}
+    doc["teachers"]["bert"]["code_specific"] = False
+    f.write_text(yaml.safe_dump(doc))
+    r = run_study(f, progress=False)
+    assert r["failed"] == 0
+    rows = {b["role"]: b for b in Store(tmp_path / "out" / "study.sqlite").bench_rows()}
+    assert set(rows) == {"teacher", "student"}
+    t, s = rows["teacher"]["figures"], rows["student"]["figures"]
+    assert t["speedup_vs_teacher"] == pytest.approx(1.0) and t["test_headline"] is not None
+    assert s["params"] > 0 and s["throughput_b32"] > 0 and s["latency_b1_p50_ms"] > 0 and s["seq_len"] == 32
+    assert (tmp_path / "out" / "bench" / "exception.json").is_file()
+    from codekd.cli.study import report_cmd  # noqa: F401  (CLI wiring imports)
+
+    res = write_report(tmp_path / "out" / "study.sqlite", tmp_path / "rep")
+    md = Path(res["report"]).read_text()
+    assert "## Efficiency" in md and "exception:gru-1.5m" in md and "teacher bert" in md

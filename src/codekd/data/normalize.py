@@ -82,3 +82,24 @@ def normalize_code(code: str, mode: str = "whitespace") -> str:
     if mode == "none":
         return code
     raise ConfigError(f"unknown normalisation {mode!r} (choose from {', '.join(NORM_MODES)})")
+
+
+def hole_window(code: str, lines: int | None, marker: str = "__HOLE__") -> str:
+    """Keep only the ``lines`` source lines before and after the lines holding ``marker`` (and the
+    function's first line, its signature), in order; code without the marker is returned whole.
+
+    A long function's exception handler is often past the first 128-512 tokens; a window keeps the
+    ``try`` body and the handler, which is what decides the label, inside the length budget. The
+    window is cut before normalisation, so every tokenizer sees the same text.
+
+    >>> hole_window("def f():\\n a\\n b\\n c\\n try:\\n  d\\n except __HOLE__:\\n  e\\n f\\n g", 1)
+    'def f():\\n  d\\n except __HOLE__:\\n  e'
+    """
+    if lines is None or marker not in code:
+        return code
+    src = code.splitlines()
+    keep = {0}
+    for i, line in enumerate(src):
+        if marker in line:
+            keep.update(range(max(0, i - lines), min(len(src), i + lines + 1)))
+    return "\n".join(src[i] for i in sorted(keep))
