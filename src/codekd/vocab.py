@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .data.loaders import load_task_data
-from .data.normalize import NORM_MODES, STRUCTURE_TOKENS, normalize_code
+from .data.normalize import STRUCTURE_TOKENS, normalize_code, parse_normalization
 from .errors import ConfigError, DataError
 from .io import atomic_dir, atomic_write_json
 from .tasks import Task, get_task
@@ -56,8 +56,7 @@ def train_vocab(
 
     if size < 300:
         raise ConfigError(f"vocabulary size {size} is too small: byte-level BPE needs 256 byte tokens + specials")
-    if normalization not in NORM_MODES:
-        raise ConfigError(f"unknown normalisation {normalization!r} (choose from {', '.join(NORM_MODES)})")
+    base_norm, _ = parse_normalization(normalization)
     if max_length < 8:
         raise ConfigError(f"max_length {max_length} is too small")
     task = get_task(task)
@@ -72,7 +71,7 @@ def train_vocab(
             n_funcs += 1
             yield normalize_code(code, normalization)
 
-    specials = list(SPECIAL_TOKENS) + (list(STRUCTURE_TOKENS) if normalization == "structure" else [])
+    specials = list(SPECIAL_TOKENS) + (list(STRUCTURE_TOKENS) if base_norm == "structure" else [])
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(corpus(), vocab_size=size, min_frequency=min_frequency, special_tokens=specials,
                             show_progress=False)
@@ -82,7 +81,7 @@ def train_vocab(
     with atomic_dir(out) as tmp:
         bpe.save_model(str(tmp))
         tok = RobertaTokenizerFast.from_pretrained(str(tmp), model_max_length=max_length)
-        if normalization == "structure":
+        if base_norm == "structure":
             tok.add_special_tokens({"additional_special_tokens": list(STRUCTURE_TOKENS)})
         tok.save_pretrained(str(tmp))
         # vocab.json and merges.txt from save_model stay beside tokenizer.json: older tokenizer code loads them.

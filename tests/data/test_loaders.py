@@ -252,3 +252,15 @@ def test_hole_window_keeps_signature_and_lines_around_each_hole():
     out = hole_window(code, 2).splitlines()
     assert out == ["def f(x):", "    try:", "        g()", "    except __HOLE__:", "        pass", "    t0()"]
     assert hole_window(code, None) == code and hole_window("def g(): pass", 3) == "def g(): pass"
+
+
+def test_normalization_with_hole_window_option():
+    from codekd.data.normalize import parse_normalization
+
+    code = "def f():\n    a = 1\n    b = 2\n    try:\n        g()\n    except __HOLE__:\n        pass\n"
+    assert parse_normalization("structure:hole=1") == ("structure", 1)
+    assert normalize_code(code, "whitespace:hole=1") == "def f(): g() except __HOLE__: pass"
+    assert normalize_code(code, "structure:hole=1") == "def f(): <nl> <indent> g() <nl> <dedent> except __HOLE__: <nl> <indent> pass"
+    for bad in ("fancy", "structure:hole=x", "structure:window=3"):
+        with pytest.raises(Exception, match="normalisation"):
+            parse_normalization(bad)

@@ -9,6 +9,10 @@ config. Modes:
     whitespace (uncased WordPiece, e.g. MiniLM) still sees Python's block structure. The markers are
     lower-case so an uncased tokenizer's normaliser leaves them unchanged.
 ``none``: the code as stored.
+
+Any mode can add ``:hole=N`` (e.g. ``structure:hole=3``): only the function's first line and the
+``N`` lines around each ``__HOLE__`` are kept, before the rest of the normalisation (for the
+exception task, so the handler and its ``try`` body fit the length budget).
 """
 
 from __future__ import annotations
@@ -73,15 +77,34 @@ def normalize_structure(code: str) -> str:
     return " ".join(out)
 
 
+def parse_normalization(mode: str) -> tuple[str, int | None]:
+    """``"structure:hole=3"`` -> ``("structure", 3)``: a base mode, optionally with a window of
+    ``hole`` lines around ``__HOLE__`` (see :func:`hole_window`)."""
+    base, _, opts = str(mode).partition(":")
+    hole = None
+    if base not in NORM_MODES:
+        raise ConfigError(f"unknown normalisation {mode!r} (choose from {', '.join(NORM_MODES)}, "
+                          "optionally with ':hole=N', e.g. 'structure:hole=3')")
+    for opt in filter(None, opts.split(",")):
+        key, _, val = opt.partition("=")
+        if key != "hole" or not val.isdigit():
+            raise ConfigError(f"unknown normalisation option {opt!r} in {mode!r} (known: hole=N)")
+        hole = int(val)
+    return base, hole
+
+
 def normalize_code(code: str, mode: str = "whitespace") -> str:
-    """Normalise ``code`` according to ``mode`` (see module docstring)."""
+    """Normalise ``code`` according to ``mode`` (see module docstring; ``mode`` may add ``:hole=N``)."""
     if mode == "whitespace":
         return normalize_whitespace(code)
-    if mode == "structure":
+    base, hole = parse_normalization(mode)
+    if hole is not None:
+        code = hole_window(code, hole)
+    if base == "whitespace":
+        return normalize_whitespace(code)
+    if base == "structure":
         return normalize_structure(code)
-    if mode == "none":
-        return code
-    raise ConfigError(f"unknown normalisation {mode!r} (choose from {', '.join(NORM_MODES)})")
+    return code
 
 
 def hole_window(code: str, lines: int | None, marker: str = "__HOLE__") -> str:
