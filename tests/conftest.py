@@ -13,7 +13,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch  # noqa: E402
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# One thread: tiny models gain nothing from more, and on a loaded 2-core machine two threads
+# stall each other (measured: up to ~100x slower tiny-model tests under load).
+torch.set_num_threads(1)
 
 
 # Real-code data and a tiny MiniLM-shaped teacher, shared by the engine, method and study tests.

@@ -68,3 +68,147 @@ def tiny_bert_teacher(folder: Path, num_labels: int = 3, max_length: int = 128) 
     BertForSequenceClassification(cfg).save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
+
+
+# ---- tiny trained student runs (evaluation / export / predict tests) -----------------------------
+
+TINY_STUDENTS = {"gru": ["student.preset=gru-1.5m", "student.hidden=16", "student.layers=2"],
+                 "roberta": ["student.preset=roberta-0.6m", "student.hidden=32", "student.heads=2", "student.ffn=64",
+                             "student.layers=2"]}
+_RUN_CACHE: dict = {}
+
+
+def tiny_student_run(data: Path, out: Path, family: str = "gru", *, seed: int = 42) -> Path:
+    """A finished 2-step FT run of a tiny student on ``data`` (exception task): config.yaml, best/, metrics."""
+    from codekd.config import load_run_config
+    from codekd.engine.runs import distill
+
+    sets = [*TINY_STUDENTS[family], "student.vocab_size=300", "train.batch_size=8", "train.epochs=1",
+            "train.max_steps=2", "train.max_length=96", "train.eval_batch_size=16", "method.name=ft",
+            f"train.seed={seed}"]
+    distill(load_run_config(None, sets, task="exception", data=str(data), out=str(out)), progress=False)
+    return out
+
+
+def tiny_eval_runs(tmp_path_factory) -> dict:
+    """Built once per test session (cached on the session's tmp_path_factory): the exception dataset,
+    a tiny BERT teacher folder, and finished GRU and RoBERTa student runs."""
+    key = id(tmp_path_factory)
+    if key not in _RUN_CACHE:
+        root = tmp_path_factory.mktemp("eval_runs")
+        data = exception_dataset(root / "data")
+        _RUN_CACHE[key] = {
+            "data": data,
+            "teacher": tiny_bert_teacher(root / "teacher"),
+            "gru": tiny_student_run(data, root / "run_gru", "gru"),
+            "roberta": tiny_student_run(data, root / "run_roberta", "roberta"),
+        }
+    return _RUN_CACHE[key]
+
+
+# ---- tiny tokenizers and teachers (shared by tests/models and the feature-method tests)
+
+CODES = [
+    "def add(a, b):\n    return a + b\n",
+    "int main(void) {\n  int x = 0;\n  return x;\n}\n",
+    "public void foo(int x) {\n    if (x > 0) throw new IllegalStateException(\"bad\");\n}\n",
+    "static int read_all(FILE *f, char *buf, size_t n) { return fread(buf, 1, n, f); }\n",
+    "for (int i = 0; i < n; i++) { sum += values[i]; }\n",
+    "try { stream.close(); } catch (IOException e) { log.warn(e); }\n",
+]
+
+TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64)
+
+
+def _quiet():
+    from codekd.models.hf import quiet_transformers
+
+    quiet_transformers()
+
+
+def build_bpe_tokenizer(folder: Path, *, max_length: int = 64, unixcoder: bool = False):
+    """A RoBERTa-style byte-level BPE tokenizer trained on a few code strings (v5-safe route)."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import RobertaTokenizerFast
+
+    _quiet()
+    raw = folder / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(CODES * 4, vocab_size=300, min_frequency=1, show_progress=False,
+                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    bpe.save_model(str(raw))
+    tok = RobertaTokenizerFast.from_pretrained(str(raw), model_max_length=max_length)
+    if unixcoder:
+        tok.add_special_tokens({"additional_special_tokens": ["<encoder-only>"]})
+    assert len(tok) > 100 and tok.pad_token_id == 1
+    return tok
+
+
+def build_wordpiece_tokenizer(folder: Path, *, max_length: int = 64):
+    """A tiny uncased BERT WordPiece tokenizer."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from transformers import BertTokenizerFast
+
+    _quiet()
+    folder.mkdir(parents=True, exist_ok=True)
+    wp = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    wp.normalizer = normalizers.BertNormalizer(lowercase=True)
+    wp.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    wp.train_from_iterator(CODES * 4, trainers.WordPieceTrainer(
+        vocab_size=200, show_progress=False, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
+    wp.model.save(str(folder))
+    tok = BertTokenizerFast(vocab=str(folder / "vocab.txt"), model_max_length=max_length)
+    assert len(tok) == wp.get_vocab_size() > 20
+    ids = tok("def add")["input_ids"]
+    assert tok.convert_ids_to_tokens(ids) == ["[CLS]", "def", "add", "[SEP]"]
+    return tok
+
+
+def _save(model, tok, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def tiny_base_teacher(kind: str, folder: Path) -> Path:
+    """A tiny base encoder (no head; codekd adds one) with a byte-level BPE tokenizer, for engine tests.
+
+    ``kind``: ``roberta`` (CodeBERT-like, 2 layers, 62 usable positions) or ``modernbert`` (3 layers).
+    """
+    import torch
+    from transformers import ModernBertConfig, ModernBertModel, RobertaConfig, RobertaModel
+
+    tok = build_bpe_tokenizer(folder / "tok", max_length=128 if kind == "modernbert" else 64)
+    torch.manual_seed(5)
+    if kind == "roberta":
+        model = RobertaModel(RobertaConfig(vocab_size=len(tok), max_position_embeddings=66, type_vocab_size=1,
+                                           pad_token_id=1, **TINY))
+    elif kind == "modernbert":
+        model = ModernBertModel(ModernBertConfig(
+            vocab_size=len(tok), hidden_size=32, num_hidden_layers=3, num_attention_heads=4, intermediate_size=48,
+            max_position_embeddings=128, local_attention=16, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+            cls_token_id=0, sep_token_id=2))
+    else:
+        raise ValueError(kind)
+    return _save(model, tok, folder / "model")
+
+
+def _single_thread():
+    """Run a test module's torch code on one thread: on a shared 2-core machine under load, two
+    OpenMP threads can stall on each other for milliseconds per op and make tiny models very slow."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+try:  # a module-scoped autouse fixture; test modules opt in with `from fixtures_models import single_thread`
+    import pytest as _pytest
+
+    single_thread = _pytest.fixture(scope="module", autouse=True)(_single_thread)
+except ImportError:  # pragma: no cover
+    pass

@@ -84,6 +84,22 @@ class TeacherSpec(_Strict):
     unixcoder: Optional[bool] = None
 
 
+class TransferSpec(_Strict):
+    """Unlabeled transfer data (Compressor's idea): extra functions the teacher labels softly.
+
+    ``path``: a JSON Lines file, or a folder holding ``transfer.jsonl`` (else ``train.jsonl``), with
+    ``func`` (pairs: ``func1``/``func2``) per line; any label field is ignored. For each training
+    batch the engine also draws ``batch_size`` transfer examples, runs the teacher on them, and adds
+    ``weight`` x the method's teacher-output terms (never a gold-label term). Functions identical
+    (after normalisation) to a validation or test function are dropped.
+    """
+
+    path: str
+    weight: float = Field(1.0, ge=0)
+    batch_size: Optional[int] = Field(None, ge=1, description="Transfer examples per batch (default: train.batch_size).")
+    max_examples: Optional[int] = Field(None, ge=1)
+
+
 class RunConfig(_Strict):
     """Everything a training run needs; saved resolved as ``config.yaml`` in the run folder."""
 
@@ -99,6 +115,7 @@ class RunConfig(_Strict):
     student: StudentSpec = Field(default_factory=StudentSpec)
     method: MethodSpec = Field(default_factory=MethodSpec)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    transfer: Optional[TransferSpec] = Field(None, description="Unlabeled transfer data for the teacher-output terms.")
 
     @field_validator("schema_version")
     @classmethod
@@ -180,7 +197,12 @@ def load_run_config(path: str | Path | None = None, overrides: Sequence[str] = (
         if v is not None:
             set_dotted(data, k, v)
     cfg = validate(RunConfig, data, source=path)
-    return apply_overrides(cfg, overrides) if overrides else cfg
+    cfg = apply_overrides(cfg, overrides) if overrides else cfg
+    if cfg.kind == "distill":
+        from .methods.compat import check_run_config
+
+        check_run_config(cfg)  # method x student x task, before any data or model is loaded
+    return cfg
 
 
 def dump_yaml(cfg: BaseModel) -> str:

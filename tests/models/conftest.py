@@ -1,7 +1,8 @@
 """Tiny random-weight teachers (RoBERTa, UniXcoder-style RoBERTa, BERT, ModernBERT) and tokenizers.
 
 Each fixture builds a model from a config, saves it with its tokenizer into a temp folder, and
-returns the folder: tests then load it by path through the same code a hub id would use.
+returns the folder: tests then load it by path through the same code a hub id would use. The
+builders live in ``tests/fixtures_models.py`` so other test packages can use them too.
 """
 
 from __future__ import annotations
@@ -10,69 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-
-CODES = [
-    "def add(a, b):\n    return a + b\n",
-    "int main(void) {\n  int x = 0;\n  return x;\n}\n",
-    "public void foo(int x) {\n    if (x > 0) throw new IllegalStateException(\"bad\");\n}\n",
-    "static int read_all(FILE *f, char *buf, size_t n) { return fread(buf, 1, n, f); }\n",
-    "for (int i = 0; i < n; i++) { sum += values[i]; }\n",
-    "try { stream.close(); } catch (IOException e) { log.warn(e); }\n",
-]
-
-TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64)
-
-
-def _quiet():
-    from codekd.models.hf import quiet_transformers
-
-    quiet_transformers()
-
-
-def build_bpe_tokenizer(folder: Path, *, max_length: int = 64, unixcoder: bool = False):
-    """A RoBERTa-style byte-level BPE tokenizer trained on a few code strings (v5-safe route)."""
-    from tokenizers import ByteLevelBPETokenizer
-    from transformers import RobertaTokenizerFast
-
-    _quiet()
-    raw = folder / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(CODES * 4, vocab_size=300, min_frequency=1, show_progress=False,
-                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
-    bpe.save_model(str(raw))
-    tok = RobertaTokenizerFast.from_pretrained(str(raw), model_max_length=max_length)
-    if unixcoder:
-        tok.add_special_tokens({"additional_special_tokens": ["<encoder-only>"]})
-    assert len(tok) > 100 and tok.pad_token_id == 1
-    return tok
-
-
-def build_wordpiece_tokenizer(folder: Path, *, max_length: int = 64):
-    """A tiny uncased BERT WordPiece tokenizer."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
-    from transformers import BertTokenizerFast
-
-    _quiet()
-    folder.mkdir(parents=True, exist_ok=True)
-    wp = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    wp.normalizer = normalizers.BertNormalizer(lowercase=True)
-    wp.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    wp.train_from_iterator(CODES * 4, trainers.WordPieceTrainer(
-        vocab_size=200, show_progress=False, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
-    wp.model.save(str(folder))
-    tok = BertTokenizerFast(vocab=str(folder / "vocab.txt"), model_max_length=max_length)
-    assert len(tok) == wp.get_vocab_size() > 20
-    ids = tok("def add")["input_ids"]
-    assert tok.convert_ids_to_tokens(ids) == ["[CLS]", "def", "add", "[SEP]"]
-    return tok
-
-
-def _save(model, tok, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
+from fixtures_models import CODES, TINY, _save, build_bpe_tokenizer, build_wordpiece_tokenizer  # noqa: F401
 
 
 @pytest.fixture(scope="session")

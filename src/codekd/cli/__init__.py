@@ -22,7 +22,9 @@ from . import data as _data
 from . import vocab as _vocab
 from . import models as _models
 from . import train as _train
+from . import evaluation as _evaluation
 from . import study as _study
+from . import methods as _methods
 
 app = typer.Typer(
     name="codekd",
@@ -37,8 +39,13 @@ app.add_typer(_vocab.app, name="vocab", help="Train student byte-level BPE vocab
 _models.register(app)
 app.add_typer(_train.teacher_app, name="teacher", help="Fine-tune teachers and cache their outputs.")
 app.command("distill")(_train.distill_cmd)
+app.command("evaluate")(_evaluation.evaluate_cmd)
+app.command("bench")(_evaluation.bench_cmd)
+app.command("export")(_evaluation.export_cmd)
+app.command("predict")(_evaluation.predict_cmd)
 app.add_typer(_study.app, name="study", help="Run the experiment matrix from a YAML study file (local or Ray).")
 app.command("report")(_study.report_cmd)
+app.add_typer(_methods.app, name="methods", help="Distillation methods: needs, supported students and tasks, defaults.")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -110,10 +110,14 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
     done = finished_metrics(cfg.out, cfg) if resume else None
     if done is not None:
         return done
+    from ..methods.compat import check_run_config
+
     task = get_task(cfg.task)
     method_cls = get_method(cfg.method.name)
-    data = _load_data(cfg)
     spec = student_spec(cfg)
+    check_run_config(cfg, family=spec.family)  # method x student x task, before any data or model is loaded
+    data = _load_data(cfg)
+    check_run_config(cfg, num_labels=data.num_labels, family=spec.family)  # now with the data's label count
     tokenizer = student_tokenizer(cfg, spec)
     set_seed(cfg.train.seed)  # the student's initial weights come from the seed
     if cfg.student.init_from:
@@ -134,7 +138,7 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
             raise ConfigError(f"method {cfg.method.name!r} needs a teacher: set --teacher (a fine-tuned teacher folder)")
         tsrc = resolve_teacher_dir(cfg.teacher.path) or cfg.teacher.path
         use_cache = bool(cfg.teacher.cache)
-        if use_cache and (needs.hidden_states or needs.attentions or needs.token_alignment):
+        if use_cache and (needs.hidden_states or needs.attentions or needs.token_alignment or needs.pooled_states):
             raise ConfigError(f"method {cfg.method.name!r} needs the teacher's token states; a logit cache cannot "
                               "provide them (drop --teacher-cache)")
         teacher = Teacher.load(str(tsrc), data.num_labels, is_pair=task.is_pair, pair_mode=cfg.teacher.pair_mode,
@@ -148,11 +152,16 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
             teacher_logits = cache.lookup_fn(data, ("train",))
             teacher = None  # never run: the cache stands in for it
 
+    extra: dict[str, Any] = {"student_embedding_hidden": model.config.hidden_size}
+    if teacher is not None and teacher.is_pair:
+        extra["teacher_pair_mode"] = teacher.pair_mode
+        if teacher.separate:
+            extra["teacher_pooled_hidden"] = 2 * teacher.hidden_size
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         method = method_cls(MethodContext(task=task.name, num_labels=data.num_labels, student_family=family,
                                           student_layers=model.config.num_hidden_layers, student_hidden=state_width,
-                                          teacher_layers=t_layers, teacher_hidden=t_hidden),
+                                          teacher_layers=t_layers, teacher_hidden=t_hidden, extra=extra),
                             cfg.method.params, paper_faithful=cfg.method.paper_faithful)
     method_warnings = [str(w.message) for w in caught]
     for w in caught:
@@ -168,10 +177,29 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
     def load_best(folder: Path) -> torch.nn.Module:
         return load_student(folder, with_tokenizer=False)[0]
 
+    transfer = None
+    if cfg.transfer is not None:
+        from .transfer import load_transfer
+
+        if teacher is None:
+            raise ConfigError("transfer data needs the live teacher; drop --teacher-cache")
+        transfer = load_transfer(cfg.transfer, data, cfg.normalization)
+
     info = {"role": "student", "student": cfg.student.preset, "family": family,
             "params": sum(p.numel() for p in model.parameters()), "vocab_size": len(tokenizer),
             "teacher_source": str(cfg.teacher.path) if needs.teacher else None,
             "teacher_cache": bool(teacher_logits is not None), "method_warnings": method_warnings}
+    layer_map = getattr(method, "layer_map", None)
+    if layer_map is not None:
+        info["layer_map"] = str(layer_map)
+    aux = method.modules()
+    if aux is not None:
+        info["method_module_params"] = sum(p.numel() for p in aux.parameters())  # trained, never exported
+    if transfer is not None:
+        info["transfer"] = {"path": transfer.path, "examples": len(transfer),
+                            "dropped_overlap_with_valid_test": transfer.dropped_overlap}
     job = TrainJob(cfg=cfg, task=task, data=data, student=side, method=method, save_best=save_best,
-                   load_best=load_best, teacher=tside, teacher_logits=teacher_logits, info=info)
+                   load_best=load_best, teacher=tside, teacher_logits=teacher_logits, info=info, transfer=transfer,
+                   transfer_weight=cfg.transfer.weight if cfg.transfer else 1.0,
+                   transfer_batch_size=cfg.transfer.batch_size if cfg.transfer else None)
     return run_training(job, resume=resume, progress=progress, stop_after=stop_after)

@@ -27,11 +27,41 @@ def _position_limit(model: nn.Module) -> int | None:
         return None
 
 
+PAIR_GAP = 1  # offsets of a pair's second function start at len(first) + PAIR_GAP
+
+
+def _shift_second(offsets: torch.Tensor, sequence_ids: torch.Tensor, first_lengths: Sequence[int]) -> torch.Tensor:
+    """Offsets into the virtual text ``a + " " + b``: the second function's spans move past the first."""
+    shift = torch.as_tensor([n + PAIR_GAP for n in first_lengths], dtype=offsets.dtype).view(-1, 1, 1)
+    return torch.where((sequence_ids == 1).unsqueeze(-1), offsets + shift, offsets)
+
+
+class _OffsetTextEncoder(TextEncoder):
+    """:class:`TextEncoder` whose pair offsets index one text (second function shifted past the first)."""
+
+    def __call__(self, codes: Sequence[tuple[str, ...]]) -> dict[str, torch.Tensor]:
+        first = [c[0] for c in codes]
+        second = [c[1] for c in codes] if codes and len(codes[0]) > 1 else None
+        enc = self.tokenizer(first, second, truncation=True, max_length=self.max_length,
+                             padding="max_length" if self.pad_to_max_length else "longest",
+                             return_offsets_mapping=True, return_tensors="pt")
+        out = {k: enc[k] for k in ("input_ids", "attention_mask", "offset_mapping")}
+        out["offset_mapping"] = out["offset_mapping"].to(torch.long)
+        if second is not None:
+            seq = torch.tensor([[-1 if x is None else x for x in enc.sequence_ids(i)] for i in range(len(first))])
+            out["offset_mapping"] = _shift_second(out["offset_mapping"], seq, [len(a) for a in first])
+        return out
+
+
 def student_side(model: nn.Module, tokenizer: Any, max_length: int, *, pad_to_max_length: bool = False,
                  with_offsets: bool = False) -> ModelSide:
+    """``with_offsets``: also return character offsets (token-level methods align tokens with them)."""
     limit = _position_limit(model)
     ml = min(max_length, limit) if limit else max_length
-    encoder = TextEncoder(tokenizer, ml, pad_to_max_length=pad_to_max_length, with_offsets=with_offsets)
+    if with_offsets:
+        encoder: TextEncoder = _OffsetTextEncoder(tokenizer, ml, pad_to_max_length=pad_to_max_length, with_offsets=True)
+    else:
+        encoder = TextEncoder(tokenizer, ml, pad_to_max_length=pad_to_max_length, with_offsets=False)
 
     def forward(m: nn.Module, enc: dict[str, torch.Tensor], hidden: bool) -> Outputs:
         out = m(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], output_hidden_states=hidden)
@@ -46,17 +76,40 @@ def student_side(model: nn.Module, tokenizer: Any, max_length: int, *, pad_to_ma
 
 
 def teacher_side(teacher: nn.Module, max_length: int | None = None) -> ModelSide:
-    """``teacher`` is a :class:`codekd.models.teacher.Teacher`."""
+    """``teacher`` is a :class:`codekd.models.teacher.Teacher`.
+
+    Offsets of a pair's second function are shifted past the first (as on the student side), so
+    both sides' offsets index the same virtual text. A separately encoded pair (``pair_mode:
+    separate``) hands token-level methods the two functions' token states concatenated along the
+    token axis, and its pooled states are the two [CLS] states concatenated (what its head reads).
+    """
 
     def encode(codes: Sequence[tuple[str, ...]]) -> dict[str, torch.Tensor]:
         a = [c[0] for c in codes]
         b = [c[1] for c in codes] if codes and len(codes[0]) > 1 else None
-        return teacher.encode(a, b, max_length=max_length)
+        enc = teacher.encode(a, b, max_length=max_length)
+        if b is not None:
+            lens = [len(x) for x in a]
+            if "offset_mapping_b" in enc:  # separate pair: the second encoding is all "second function"
+                ob = enc["offset_mapping_b"]
+                enc["offset_mapping_b"] = _shift_second(ob, torch.ones(ob.shape[:2], dtype=torch.long), lens)
+            elif "sequence_ids" in enc:
+                enc["offset_mapping"] = _shift_second(enc["offset_mapping"], enc["sequence_ids"], lens)
+        return enc
 
     def forward(m: nn.Module, enc: dict[str, torch.Tensor], hidden: bool) -> Outputs:
         out = m(**enc)
+        offsets = enc.get("offset_mapping")
+        mask = out.attention_mask
+        hs = out.hidden_states if hidden else None
         pooled = tuple(h[:, 0] for h in out.hidden_states[1:]) if hidden else None
-        return Outputs(logits=out.logits, hidden_states=out.hidden_states if hidden else None, pooled_states=pooled,
-                       attention_mask=out.attention_mask, offsets=enc.get("offset_mapping"))
+        if hidden and getattr(out, "hidden_states_b", None) is not None:
+            hs = tuple(torch.cat([x, y], dim=1) for x, y in zip(out.hidden_states, out.hidden_states_b))
+            pooled = tuple(torch.cat([x[:, 0], y[:, 0]], dim=-1)
+                           for x, y in zip(out.hidden_states[1:], out.hidden_states_b[1:]))
+            mask = torch.cat([out.attention_mask, out.attention_mask_b], dim=1)
+            if offsets is not None and enc.get("offset_mapping_b") is not None:
+                offsets = torch.cat([offsets, enc["offset_mapping_b"]], dim=1)
+        return Outputs(logits=out.logits, hidden_states=hs, pooled_states=pooled, attention_mask=mask, offsets=offsets)
 
     return ModelSide("teacher", teacher, encode, forward)

@@ -12,7 +12,14 @@ end, with the best weights. An interrupted run resumes from its checkpoint and e
 weights and metrics as an uninterrupted one; a finished run folder is not redone.
 
 Run folder: ``config.yaml``, ``log.jsonl``, ``checkpoint/``, ``best/`` (Hugging Face folder),
-``metrics.json``.
+``metrics.json``. The ``start`` event of ``log.jsonl`` records the method's resolved settings,
+including the layer map of the feature-based methods.
+
+Method modules (e.g. PKD's projections) are trained with the student (in the optimizer and the
+checkpoint) but ``best/`` holds the student only. With ``transfer`` data (see
+:mod:`codekd.engine.transfer`) each step also draws a batch of unlabeled transfer examples and adds
+``weight x method.loss(student, teacher, labels=None)`` (teacher-output terms only) before the
+backward pass.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from ..io import atomic_dir, atomic_write_json, atomic_write_text
 from ..methods.base import Method, Outputs
 from ..tasks import Task
 from .batching import Collator, code_lengths, epoch_batches, eval_batches, to_device
+from .transfer import transfer_batch
 
 CHECKPOINT = "checkpoint"
 BEST = "best"
@@ -79,12 +87,17 @@ class TrainJob:
     teacher: ModelSide | None = None         # frozen live teacher
     teacher_logits: Callable[[str, torch.Tensor], torch.Tensor] | None = None  # cache lookup (split, index) -> logits
     info: dict[str, Any] = field(default_factory=dict)
+    transfer: Any = None                     # unlabeled transfer set (engine.transfer.TransferSet), live teacher only
+    transfer_weight: float = 1.0
+    transfer_batch_size: int | None = None
 
 
 def config_hash(cfg: RunConfig) -> str:
     """Stable key of a run's resolved config (the output folder itself excluded)."""
     d = cfg.model_dump(mode="json")
     d.pop("out", None)
+    if d.get("transfer", "absent") is None:  # keep the hashes of configs written before the field existed
+        d.pop("transfer")
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -271,6 +284,14 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
         encoders["teacher"] = teacher.encode
     coll = Collator(train_split, cfg.normalization, encoders)
     params = [p for p in trainable.parameters() if p.requires_grad]
+    transfer = job.transfer
+    if transfer is not None and teacher is None:
+        raise ConfigError("transfer data needs a live teacher (not a logit cache)")
+    if transfer is not None and world > 1:
+        raise ConfigError("transfer data runs two student forwards per step, which DDP does not allow; "
+                          "use it in a single process")
+    tcoll = Collator(transfer, cfg.normalization, encoders) if transfer is not None else None
+    t_bs = job.transfer_batch_size or tc.batch_size
 
     def checkpoint(epoch: int, step_in_epoch: int) -> None:
         accelerator.wait_for_everyone()
@@ -305,6 +326,16 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                     elif job.teacher_logits is not None:
                         t_out = Outputs(logits=job.teacher_logits("train", batch["index"]).to(device))
                     loss, parts = job.method.loss(s_out, t_out, batch["labels"], aux_mod)
+                    if tcoll is not None:
+                        # unlabeled transfer batch: teacher-output terms only (labels=None, never a gold-label term)
+                        k = (epoch * batches_per_epoch + bi) * world + rank
+                        tb = to_device(tcoll(transfer_batch(len(transfer), t_bs, seed=tc.seed, k=k)), device)
+                        s_tr = trainable(tb["student"], needs_hidden)
+                        with torch.no_grad(), accelerator.autocast():
+                            t_tr = teacher.forward(teacher.model, tb["teacher"], needs_hidden)
+                        tr_loss, tr_parts = job.method.loss(s_tr, t_tr, None, aux_mod)
+                        loss = loss + job.transfer_weight * tr_loss
+                        parts = {**parts, **{f"transfer_{k_}": v for k_, v in tr_parts.items()}}
                     accelerator.backward(loss)
                     grad_norm = clipped_norm = None
                     if accelerator.sync_gradients and tc.max_grad_norm is not None:
@@ -340,6 +371,7 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                 else:
                     prog.update(bar, completed=bi + 1)
             prog.remove_task(bar)
+            train_loop_seconds = time.perf_counter() - t_epoch
             # ---- validation: selection uses the validation split only
             with accelerator.autocast():
                 vlogits = predict_logits(job.student, model, valid_split, cfg.normalization, tc.eval_batch_size,
@@ -349,7 +381,8 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
             score = selection_score(job.task, vm)
             el = state.get("epoch_loss", [0.0, 0])
             rec = {"epoch": epoch + 1, "train_loss": el[0] / el[1] if el[1] else None,
-                   "valid": vm, "selection": score, "seconds": time.perf_counter() - t_epoch}
+                   "valid": vm, "selection": score, "seconds": time.perf_counter() - t_epoch,
+                   "train_loop_seconds": train_loop_seconds, "train_examples_seen": seen}
             state["history"].append(rec)
             log("epoch", **rec)
             if state["best_score"] is None or score > state["best_score"]:

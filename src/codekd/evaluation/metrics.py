@@ -82,3 +82,46 @@ def aggregate(runs: Sequence[dict[str, float]]) -> dict[str, Any]:
         vals = np.asarray([r[k] for r in runs], dtype=float)
         out[k] = {"mean": float(vals.mean()), "std": float(vals.std(ddof=1)) if len(vals) > 1 else 0.0}
     return out
+
+
+# ------------------------------------------------------------------------------ evaluation extras
+
+def per_class_report(logits: np.ndarray, labels: np.ndarray, label_names: Sequence[str] | None = None) -> dict[str, Any]:
+    """Per-class precision / recall / F1 / support (scikit-learn ``classification_report``).
+
+    Keys are the label names (``label_names[i]`` for class ``i``, or ``"0"``, ``"1"``, ...), plus
+    ``macro avg`` and ``weighted avg``; every class of the label set appears, with support 0 when it
+    is absent from ``labels``.
+    """
+    from sklearn.metrics import classification_report
+
+    logits = np.asarray(logits)
+    labels = np.asarray(labels, dtype=np.int64)
+    n = logits.shape[1]
+    names = [str(x) for x in label_names] if label_names is not None else [str(i) for i in range(n)]
+    if len(names) != n:
+        raise ValueError(f"{len(names)} label names for {n} classes")
+    rep = classification_report(labels, logits.argmax(axis=1), labels=list(range(n)), target_names=names,
+                                output_dict=True, zero_division=0)
+    rep.pop("accuracy", None)
+    rep.pop("micro avg", None)
+    return {k: {m: (int(v) if m == "support" else float(v)) for m, v in d.items()} for k, d in rep.items()}
+
+
+def retention(student_score: float, teacher_score: float) -> float | None:
+    """Teacher-retention ratio: student score / teacher score (None when the teacher scores 0)."""
+    if teacher_score == 0:
+        return None
+    return float(student_score) / float(teacher_score)
+
+
+def flatten_numeric(d: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """``{"a": {"b": 1.0}, "c": 2}`` -> ``{"a.b": 1.0, "c": 2.0}`` (numbers only; bools and None dropped)."""
+    out: dict[str, float] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten_numeric(v, key + "."))
+        elif isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
+            out[key] = float(v)
+    return out

@@ -70,21 +70,81 @@ class Method:
     families: ClassVar[tuple[str, ...]] = ("roberta", "gru")
     defaults: ClassVar[Mapping[str, Any]] = {}
     paper_defaults: ClassVar[Mapping[str, Any]] = {}
+    task_support: ClassVar[str] = "all tasks"   # human-readable; enforced by supports_task()
 
     def __init__(self, ctx: MethodContext, params: Mapping[str, Any] | None = None, paper_faithful: bool = False):
         self.ctx = ctx
         self.paper_faithful = paper_faithful
-        base = dict(self.paper_defaults if paper_faithful else self.defaults)
-        params = dict(params or {})
-        unknown = set(params) - set(self.defaults) - set(self.paper_defaults)
-        if unknown:
-            raise ConfigError(f"method {self.name!r} has no parameter(s) {', '.join(sorted(unknown))} "
-                              f"(known: {', '.join(sorted(set(self.defaults) | set(self.paper_defaults)))})")
-        base.update(params)
-        self.params = base
+        self.params = self.resolve_params(params, paper_faithful)
         if ctx.student_family not in self.families:
             raise ConfigError(f"method {self.name!r} does not support {ctx.student_family} students")
+        reason = self.supports_task(ctx.task, ctx.num_labels)
+        if reason:
+            raise ConfigError(f"method {self.name!r} cannot run on task {ctx.task!r}: {reason}")
         self.check()
+
+    # -- declarations checked at configuration time (no models needed) -------------------------
+
+    @classmethod
+    def resolve_params(cls, params: Mapping[str, Any] | None, paper_faithful: bool = False) -> dict[str, Any]:
+        """The defaults (or paper defaults) updated with ``params``; unknown names are errors."""
+        base = dict(cls.paper_defaults if paper_faithful else cls.defaults)
+        params = dict(params or {})
+        unknown = set(params) - set(cls.defaults) - set(cls.paper_defaults)
+        if unknown:
+            raise ConfigError(f"method {cls.name!r} has no parameter(s) {', '.join(sorted(unknown))} "
+                              f"(known: {', '.join(sorted(set(cls.defaults) | set(cls.paper_defaults))) or 'none'})")
+        base.update(params)
+        cls.validate_params(base)
+        return base
+
+    @classmethod
+    def validate_params(cls, params: dict[str, Any]) -> None:
+        """Raise :class:`ConfigError` for bad parameter values (called with the resolved params)."""
+
+    @classmethod
+    def supports_task(cls, task: str, num_labels: int | None) -> str | None:
+        """None if the method can run on this task, else the reason it cannot.
+
+        ``num_labels`` is None when it is not known yet (a task whose labels come from the data).
+        """
+        return None
+
+    @classmethod
+    def supports_unlabeled(cls) -> bool:
+        """Whether the method can learn from unlabeled transfer data (teacher outputs only).
+
+        Such a method's :meth:`loss` accepts ``labels=None`` and then returns only its
+        teacher-output (soft / feature) terms, never a gold-label term.
+        """
+        return cls.needs.teacher
+
+    @classmethod
+    def check_compatibility(cls, *, family: str | None = None, task: str | None = None,
+                            num_labels: int | None = None, params: Mapping[str, Any] | None = None,
+                            paper_faithful: bool = False) -> dict[str, Any]:
+        """Method x student x task check done when a config loads; returns the resolved params."""
+        resolved = cls.resolve_params(params, paper_faithful)
+        if family is not None and family not in cls.families:
+            raise ConfigError(f"method {cls.name!r} does not support {family} students "
+                              f"(it supports: {', '.join(f for f in cls.families if f != 'teacher')})")
+        if task is not None:
+            reason = cls.supports_task(task, num_labels)
+            if reason:
+                raise ConfigError(f"method {cls.name!r} cannot run on task {task!r}: {reason}")
+        return resolved
+
+    @classmethod
+    def info(cls) -> dict[str, Any]:
+        """What ``codekd methods list/show`` prints: needs, support, defaults, paper settings."""
+        import dataclasses
+
+        needs = [k for k, v in dataclasses.asdict(cls.needs).items() if v]
+        doc = (cls.__doc__ or "").strip()
+        return {"name": cls.name, "description": cls.description, "needs": needs,
+                "students": [f for f in cls.families if f != "teacher"],
+                "tasks": cls.task_support, "unlabeled_transfer": cls.supports_unlabeled(),
+                "defaults": dict(cls.defaults), "paper_defaults": dict(cls.paper_defaults), "doc": doc}
 
     # -- hooks -------------------------------------------------------------------------------
 
@@ -95,8 +155,13 @@ class Method:
         """Extra trainable modules (e.g. PKD projections), trained with the student, not exported."""
         return None
 
-    def loss(self, student: Outputs, teacher: Outputs | None, labels: torch.Tensor,
+    def loss(self, student: Outputs, teacher: Outputs | None, labels: torch.Tensor | None,
              modules: nn.Module | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        """The training loss of one batch and its named parts (floats, for the log).
+
+        ``labels`` is None for a batch of unlabeled transfer examples: the method then returns
+        only its teacher-output terms (soft targets, features, relations) and no gold-label term.
+        """
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:

@@ -228,6 +228,7 @@ class Teacher(nn.Module):
             except json.JSONDecodeError as exc:
                 raise ModelLoadError(f"corrupt teacher settings: {exc}", path=str(saved_file)) from exc
 
+        requested_labels = num_labels
         num_labels = int(num_labels if num_labels is not None else saved.get("num_labels", 2))
         is_pair = bool(is_pair if is_pair is not None else saved.get("is_pair", False))
         pair_mode = pair_mode if pair_mode is not None else saved.get("pair_mode", "joint")
@@ -239,6 +240,9 @@ class Teacher(nn.Module):
             unixcoder = bool(saved["unixcoder"])
 
         config = hf_load(AutoConfig.from_pretrained, src, what="teacher", local_files_only=local_files_only)
+        if requested_labels is None and "num_labels" not in saved and _has_sequence_classifier(config) and \
+                any(a.endswith("ForSequenceClassification") for a in (getattr(config, "architectures", None) or [])):
+            num_labels = int(config.num_labels)  # a plain fine-tuned HF classifier folder keeps its own head
         tokenizer = hf_load(AutoTokenizer.from_pretrained, src, what="teacher tokenizer",
                             local_files_only=local_files_only)
         detected = has_unixcoder_token(tokenizer)

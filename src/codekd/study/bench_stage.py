@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .spec import Job, StudySpec, _out_root
+from .spec import Job, StudySpec
 from .store import Store
 
 
@@ -29,7 +29,7 @@ def bench_study(spec: StudySpec, jobs: list[Job], store: Store, *, progress: boo
 
     done = {j["key"]: j for j in store.jobs(status="done")}
     results = {}
-    out_dir = Path(jobs[0].cfg.out).parents[1] / "bench" if jobs else None
+    out_dir = store.path.parent / "bench"  # the database sits in the study's output root
     for task in spec.tasks:
         teachers: dict[str, str] = {}
         for j in jobs:
@@ -53,7 +53,7 @@ def bench_study(spec: StudySpec, jobs: list[Job], store: Store, *, progress: boo
         cfg0 = next(iter(students.values()))[1].cfg
         res = benchmark(models, data=cfg0.data, task=task, seq_len=spec.bench.seq_len,
                         threads=spec.bench.threads or 2, repeats=spec.bench.repeats,
-                        num_labels=len(_labels(cfg0)), out=(out_dir / f"{task}.json") if out_dir else None,
+                        num_labels=len(_labels(cfg0)), out=out_dir / f"{task}.json",
                         progress=None)
         results[task] = res
         torch_rows = [r for r in res["rows"] if r["runtime"] == "pytorch" and r["device"] == "cpu"]

@@ -1,0 +1,527 @@
+"""Efficiency benchmark: what the student gains (``codekd bench MODEL... --data DIR``).
+
+For every model: parameters, size on disk (fp32 and fp16 measured by writing the weights as
+safetensors; int8 measured from the int8 ONNX file when one is exported, else the analytic
+1 byte/parameter bound, and the JSON says which), analytic FLOPs per example, latency at batch 1
+(p50 / p95 over many calls) and throughput at batch 32 (examples/s from the median batch time).
+
+Protocol (the reason the numbers can be compared):
+
+* CPU: ``torch.set_num_threads(threads)`` and onnxruntime ``intra_op_num_threads = threads`` (one
+  fixed count for all models), ``torch.inference_mode()``, warm-up calls before any timing
+  (``warmup`` calls at batch 1, then one at the throughput batch; heavy models warm up at batch
+  ``heavy_warmup_batch`` instead, as one batch-32 call of a 125M model costs tens of seconds on 2
+  cores and its allocations are a negligible share of such a call).
+* GPU (when present): the same, with ``torch.cuda.synchronize()`` before starting and before
+  stopping each timer.
+* All models are loaded in one process and measured **interleaved**: each round times every model
+  once (batch-1 latency calls, then one batch-32 call), and the order rotates every round, so
+  load from other processes hits all models alike and the ratios hold on a noisy machine. Large
+  models (``heavy_params`` and up) may get fewer rounds; every row records its sample counts.
+* Inputs are a fixed sequence length (``seq_len``: truncated / padded to it): real tokenised code
+  from ``data`` for models that have a tokenizer, else random token ids (cost does not depend on
+  the ids at a fixed length). Padding is computed like real tokens, so the figures are the cost of
+  ``seq_len``-token inputs.
+
+Models (``MODEL...``): a student preset (``gru-7m``, ``roberta-0.6m``, ``budget:5M``; random
+weights), ``shape:NAME`` for a random-weight model of a known teacher's shape (``unixcoder-base``,
+``codebert-base``, ``modernbert-base``, ``minilm``), or anything :func:`codekd.evaluation.evaluate.resolve_model`
+accepts (run folder, student / teacher folder, the ``minilm`` alias, an export folder). The first
+model is the baseline of every ratio (normally the teacher).
+
+With ``onnx=True`` each student (``onnx_teachers=True``: every model) is also exported to ONNX
+(fp32) and dynamically quantised to int8, and both run in onnxruntime as extra rows.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+import numpy as np
+
+from ..errors import ConfigError
+
+LATENCY_BATCH = 1
+THROUGHPUT_BATCH = 32
+
+
+# ------------------------------------------------------------------------------------ environment
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def ram_gb() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024 ** 2, 1)
+    except OSError:
+        pass
+    return None
+
+
+def versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("codekd", "torch", "transformers", "onnx", "onnxruntime", "numpy"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def environment(threads: int) -> dict[str, Any]:
+    import torch
+
+    env: dict[str, Any] = {
+        "cpu": cpu_model(), "nproc": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "ram_gb": ram_gb(), "platform": platform.platform(), "threads": threads,
+        "torch_threads": torch.get_num_threads(), "torch_interop_threads": torch.get_num_interop_threads(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "versions": versions(),
+    }
+    try:
+        env["loadavg_start"] = list(os.getloadavg())
+    except OSError:  # pragma: no cover
+        pass
+    return env
+
+
+# ------------------------------------------------------------------------------------ models
+
+@dataclass
+class BenchModel:
+    """One row source: a model (PyTorch or an onnxruntime session) with its prepared inputs."""
+
+    name: str
+    role: str          # teacher | student
+    runtime: str       # pytorch | onnxruntime fp32 | onnxruntime int8
+    params: int
+    flops: int | None
+    sizes_mb: dict[str, float]
+    size_notes: dict[str, str]
+    module: Any = None        # torch module (pytorch rows)
+    session: Any = None       # onnxruntime session (onnx rows)
+    inputs_kind: str = "random ids"
+    vocab_size: int = 0
+    encoder: Callable[[list[tuple[str, ...]], int], dict[str, Any]] | None = None
+    onnx_path: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _state_size_mb(model: Any, dtype: Any, folder: Path) -> float:
+    """Write the weights (shared tensors once) as safetensors in ``dtype`` and return the file size."""
+    from safetensors.torch import save_file
+
+    seen: set[int] = set()
+    tensors = {}
+    for k, v in model.state_dict().items():
+        ptr = v.data_ptr()
+        if ptr in seen:
+            continue
+        seen.add(ptr)
+        t = v.detach()
+        tensors[k] = (t.to(dtype) if t.is_floating_point() else t).contiguous().clone()
+    path = folder / f"weights-{str(dtype).split('.')[-1]}.safetensors"
+    save_file(tensors, str(path))
+    size = path.stat().st_size / 1e6
+    path.unlink()
+    return size
+
+
+def model_flops(model: Any, seq_len: int, num_labels: int) -> int | None:
+    """Analytic FLOPs per example of a loaded model (students and BERT/RoBERTa/ModernBERT shapes)."""
+    from ..models.students.presets import make_spec
+    from ..models.students.sizing import config_flops, flops_per_example
+
+    config = getattr(model, "config", None)
+    if config is None:
+        return None
+    if getattr(config, "model_type", "") == "codekd-bigru":
+        spec = make_spec(family="gru", vocab_size=int(config.vocab_size), layers=int(config.num_hidden_layers),
+                         hidden=int(config.hidden_size))
+        return flops_per_example(spec, seq_len, num_labels)
+    return config_flops(config, seq_len, num_labels)
+
+
+def _random_encoder(vocab: int, pad_id: int = 1) -> Callable[[list[tuple[str, ...]], int], dict[str, Any]]:
+    import torch
+
+    def encode(codes: list[tuple[str, ...]], seq_len: int) -> dict[str, Any]:
+        g = torch.Generator().manual_seed(len(codes) * 7919 + seq_len)
+        ids = torch.randint(min(5, vocab - 1), vocab, (len(codes), seq_len), generator=g)
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+
+    return encode
+
+
+def _fixed_length(enc: dict[str, Any], seq_len: int, pad_id: int) -> dict[str, Any]:
+    """Pad or cut an encoding to exactly ``seq_len`` tokens (ids and mask only)."""
+    import torch
+
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    t = ids.shape[1]
+    if t > seq_len:
+        ids, mask = ids[:, :seq_len], mask[:, :seq_len]
+    elif t < seq_len:
+        pad = seq_len - t
+        ids = torch.cat([ids, torch.full((ids.shape[0], pad), pad_id, dtype=ids.dtype)], dim=1)
+        mask = torch.cat([mask, torch.zeros((mask.shape[0], pad), dtype=mask.dtype)], dim=1)
+    return {"input_ids": ids.contiguous(), "attention_mask": mask.contiguous()}
+
+
+def _student_encoder(tokenizer: Any) -> Callable[[list[tuple[str, ...]], int], dict[str, Any]]:
+    from ..engine.batching import TextEncoder
+
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 1
+
+    def encode(codes: list[tuple[str, ...]], seq_len: int) -> dict[str, Any]:
+        return _fixed_length(TextEncoder(tokenizer, seq_len, pad_to_max_length=True)(codes), seq_len, pad)
+
+    return encode
+
+
+def _teacher_encoder(teacher: Any) -> Callable[[list[tuple[str, ...]], int], dict[str, Any]]:
+    tok = teacher.tokenizer
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+
+    def encode(codes: list[tuple[str, ...]], seq_len: int) -> dict[str, Any]:
+        a = [c[0] for c in codes]
+        b = [c[1] for c in codes] if teacher.is_pair else None
+        return _fixed_length(teacher.encode(a, b, max_length=seq_len), seq_len, pad)
+
+    return encode
+
+
+def load_bench_model(spec: str, *, num_labels: int = 2, seq_len: int = 256, task: str | None = None,
+                     seed: int = 0) -> BenchModel:
+    """Build or load one model named on the command line (see the module docstring)."""
+    import torch
+
+    from ..models.hf import position_limit, quiet_transformers
+    from ..models.students.presets import STUDENTS, build_student, resolve_spec
+    from ..models.students.sizing import _known_teacher_config
+    from .evaluate import load_inference, resolve_model
+
+    quiet_transformers()
+    torch.manual_seed(seed)
+    encoder = None
+    inputs_kind = "random ids"
+    if spec.startswith("shape:"):
+        from transformers import AutoModelForSequenceClassification
+
+        config = _known_teacher_config(spec[len("shape:"):], num_labels)
+        if config is None:
+            raise ConfigError(f"unknown teacher shape {spec!r} (known: shape:unixcoder-base, shape:codebert-base, "
+                              "shape:modernbert-base, shape:minilm)")
+        module = AutoModelForSequenceClassification.from_config(config)
+        name, role, info = f"{spec[6:]}-shape (random)", "teacher", {"source": spec, "weights": "random"}
+    elif spec in STUDENTS or spec.lower().startswith("budget:"):
+        sspec = resolve_spec(spec)
+        module = build_student(sspec, num_labels)
+        name, role, info = spec, "student", {"source": spec, "weights": "random", "spec": sspec.model_dump()}
+    else:
+        ref = resolve_model(spec)
+        if ref.kind == "onnx":
+            raise ConfigError("give the run or model folder, not an export (bench exports with --onnx itself)", path=spec)
+        inf = load_inference(ref, task=task, device="cpu")
+        role = ref.kind
+        name = Path(spec).name if Path(spec).exists() else spec
+        if ref.run_dir is not None and Path(ref.path).name == "best":
+            name = Path(ref.run_dir).name
+        info = {"source": spec, "weights": "trained" if not inf.info.get("new_head") else "pretrained encoder, new head"}
+        if role == "teacher":
+            teacher = inf.module
+            module = teacher.model if teacher.head is None else teacher
+            encoder = _teacher_encoder(teacher)
+        else:
+            module = inf.module
+            encoder = _student_encoder(inf.side.encode.tokenizer)
+        inputs_kind = "tokenised code"
+    module.eval()
+    config = getattr(module, "config", None)
+    limit = position_limit(config) if config is not None else None
+    if limit is not None and seq_len > limit:
+        raise ConfigError(f"{name}: sequence length {seq_len} exceeds the model's position limit {limit}")
+    vocab = int(getattr(config, "vocab_size", 0) or 0)
+    params = int(sum(p.numel() for p in module.parameters()))
+    return BenchModel(name=name, role=role, runtime="pytorch", params=params,
+                      flops=model_flops(module, seq_len, num_labels), sizes_mb={}, size_notes={}, module=module,
+                      inputs_kind=inputs_kind, vocab_size=vocab, encoder=encoder, info=info)
+
+
+def _onnx_rows(bm: BenchModel, folder: Path, threads: int, providers: Sequence[str]) -> list[BenchModel]:
+    """Export ``bm`` to ONNX fp32 + int8 in ``folder`` and return the two onnxruntime rows."""
+    from .export import export_onnx, ort_session, quantize_int8
+
+    family = "gru" if bm.module.config.model_type == "codekd-bigru" else bm.module.config.model_type
+    fp32 = folder / "model.onnx"
+    int8 = folder / "model.int8.onnx"
+    pad = getattr(bm.module.config, "pad_token_id", 1)
+    info = export_onnx(bm.module, fp32, vocab_size=bm.vocab_size, family=family, pad_id=1 if pad is None else int(pad))
+    quantize_int8(fp32, int8)
+    rows = []
+    for tag, path in (("fp32", fp32), ("int8", int8)):
+        size = path.stat().st_size / 1e6
+        rows.append(BenchModel(
+            name=bm.name, role=bm.role, runtime=f"onnxruntime {tag}", params=bm.params, flops=bm.flops,
+            sizes_mb={f"onnx_{tag}": size}, size_notes={f"onnx_{tag}": "measured (.onnx file)"},
+            session=ort_session(path, threads=threads, providers=providers), inputs_kind=bm.inputs_kind,
+            vocab_size=bm.vocab_size, encoder=bm.encoder, onnx_path=str(path),
+            info={**bm.info, "exporter": info["exporter"], "onnx_file_mb": size}))
+    bm.sizes_mb["int8"] = rows[1].sizes_mb["onnx_int8"]
+    bm.size_notes["int8"] = "measured (int8 ONNX file)"
+    return rows
+
+
+# ------------------------------------------------------------------------------------ timing
+
+def _codes_from_data(data: str | os.PathLike[str] | None, task: str | None, n: int) -> list[tuple[str, ...]] | None:
+    if data is None:
+        return None
+    from ..data.loaders import load_task_data
+    from ..data.normalize import normalize_code
+
+    if not task:
+        raise ConfigError("--data needs --task (which loader to use)")
+    td = load_task_data(data, task, splits=("test",))
+    sp = td["test"]
+    rows = sp.codes(range(min(n, len(sp))))
+    if not rows:
+        raise ConfigError("the test split is empty", path=data)
+    rows = [tuple(normalize_code(c, "whitespace") for c in r) for r in rows]
+    return [rows[i % len(rows)] for i in range(n)]
+
+
+class _Runner:
+    """Prepared inputs and a timed call for one (model, device)."""
+
+    def __init__(self, bm: BenchModel, device: str, seq_len: int, codes: list[tuple[str, ...]] | None,
+                 batches: Sequence[int]):
+        import torch
+
+        self.bm = bm
+        self.device = device
+        self.cuda = device.startswith("cuda")
+        self.inputs: dict[int, dict[str, Any]] = {}
+        for b in sorted(set(batches)):
+            if codes is not None and bm.encoder is not None:
+                enc = bm.encoder(codes[:b], seq_len)
+            else:
+                enc = _random_encoder(max(bm.vocab_size, 6))([("",)] * b, seq_len)
+            if bm.session is not None:
+                self.inputs[b] = {k: v.numpy().astype(np.int64) for k, v in enc.items()
+                                  if k in {i.name for i in bm.session.get_inputs()}}
+            else:
+                self.inputs[b] = {k: v.to(device) for k, v in enc.items()}
+        self._torch = torch
+
+    def __call__(self, batch: int) -> float:
+        """Seconds for one forward at ``batch`` (GPU: synchronised)."""
+        torch = self._torch
+        inp = self.inputs[batch]
+        if self.bm.session is not None:
+            t0 = time.perf_counter()
+            self.bm.session.run(["logits"], inp)
+            return time.perf_counter() - t0
+        with torch.inference_mode():
+            if self.cuda:
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            self.bm.module(input_ids=inp["input_ids"], attention_mask=inp["attention_mask"])
+            if self.cuda:
+                torch.cuda.synchronize()
+            return time.perf_counter() - t0
+
+
+def _stats_ms(samples: list[float]) -> dict[str, float]:
+    a = np.asarray(samples, dtype=float) * 1000.0
+    return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)), "mean": float(a.mean()),
+            "min": float(a.min()), "n": int(len(a))}
+
+
+def benchmark(
+    models: Sequence[str],
+    *,
+    data: str | os.PathLike[str] | None = None,
+    task: str | None = None,
+    seq_len: int = 256,
+    threads: int = 2,
+    repeats: int = 5,
+    heavy_repeats: int = 2,
+    heavy_params: float = 20e6,
+    latency_calls: int = 10,
+    warmup: int = 2,
+    throughput_batch: int = THROUGHPUT_BATCH,
+    heavy_warmup_batch: int = 8,
+    onnx: bool = False,
+    onnx_teachers: bool = False,
+    gpu: bool = True,
+    num_labels: int = 2,
+    out: str | os.PathLike[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Measure ``models`` in one process, interleaved (see the module docstring). Returns (and writes
+    to ``out``) ``{"environment", "settings", "rows", "ratios"}``."""
+    import torch
+
+    if not models:
+        raise ConfigError("bench needs at least one model")
+    if seq_len < 8:
+        raise ConfigError(f"seq_len must be >= 8, got {seq_len}")
+    say = progress or (lambda _msg: None)
+    t_start = time.perf_counter()
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    env = environment(int(threads))
+    codes = _codes_from_data(data, task, throughput_batch)
+    batches = (LATENCY_BATCH, min(heavy_warmup_batch, throughput_batch), throughput_batch)
+    tmp = Path(tempfile.mkdtemp(prefix="codekd-bench-"))
+    try:
+        import onnxruntime as ort
+
+        cpu_providers = ["CPUExecutionProvider"]
+        entries: list[BenchModel] = []
+        for i, spec in enumerate(models):
+            say(f"loading {spec}")
+            bm = load_bench_model(spec, num_labels=num_labels, seq_len=seq_len, task=task)
+            bm.sizes_mb["fp32"] = _state_size_mb(bm.module, torch.float32, tmp)
+            bm.sizes_mb["fp16"] = _state_size_mb(bm.module, torch.float16, tmp)
+            bm.size_notes.update(fp32="measured (safetensors file)", fp16="measured (safetensors file)")
+            entries.append(bm)
+            if onnx and (bm.role == "student" or onnx_teachers):
+                say(f"exporting {spec} to ONNX (fp32 + int8)")
+                folder = tmp / f"m{i}"
+                entries.extend(_onnx_rows(bm, folder, int(threads), cpu_providers))
+            if "int8" not in bm.sizes_mb:
+                from ..models.students.sizing import size_mb
+
+                bm.sizes_mb["int8"] = size_mb(bm.params, "int8")
+                bm.size_notes["int8"] = "analytic (1 byte per parameter)"
+
+        devices = ["cpu"]
+        if gpu and torch.cuda.is_available():
+            devices.append("cuda")
+        rows: list[dict[str, Any]] = []
+        for device in devices:
+            runners = []
+            for bm in entries:
+                if bm.session is not None and device != "cpu":
+                    if "CUDAExecutionProvider" not in ort.get_available_providers():
+                        continue
+                    gpu_bm = BenchModel(**{**bm.__dict__, "session": ort.InferenceSession(
+                        str(bm.onnx_path), providers=["CUDAExecutionProvider", "CPUExecutionProvider"])})
+                    runners.append(_Runner(gpu_bm, device, seq_len, codes, batches))
+                    continue
+                if bm.module is not None:
+                    bm.module.to(device)
+                runners.append(_Runner(bm, device, seq_len, codes, batches))
+            n_rounds = {id(r): (heavy_repeats if r.bm.params >= heavy_params else repeats) for r in runners}
+            n_lat = {id(r): (max(2, latency_calls // 5) if r.bm.params >= heavy_params else latency_calls) for r in runners}
+            say(f"{device}: warm-up")
+            warm_batch = {id(r): (min(heavy_warmup_batch, throughput_batch) if r.bm.params >= heavy_params
+                                  else throughput_batch) for r in runners}
+            for r in runners:
+                for _ in range(warmup):
+                    r(LATENCY_BATCH)
+                r(warm_batch[id(r)])
+            lat: dict[int, list[float]] = {id(r): [] for r in runners}
+            thr: dict[int, list[float]] = {id(r): [] for r in runners}
+            rounds = max(n_rounds.values())
+            for k in range(rounds):
+                say(f"{device}: round {k + 1}/{rounds}")
+                order = runners[k % len(runners):] + runners[:k % len(runners)]
+                for r in order:
+                    if k >= n_rounds[id(r)]:
+                        continue
+                    for _ in range(n_lat[id(r)]):
+                        lat[id(r)].append(r(LATENCY_BATCH))
+                    thr[id(r)].append(r(throughput_batch))
+            for r in runners:
+                bm = r.bm
+                t_stats = _stats_ms(thr[id(r)])
+                rows.append({
+                    "model": bm.name, "role": bm.role, "runtime": bm.runtime, "device": device,
+                    "device_name": env["gpu"] if device != "cpu" else env["cpu"],
+                    "threads": int(threads) if device == "cpu" else None, "seq_len": seq_len,
+                    "params": bm.params, "flops_per_example": bm.flops,
+                    "gflops_per_example": None if bm.flops is None else bm.flops / 1e9,
+                    "size_mb": dict(bm.sizes_mb), "size_notes": dict(bm.size_notes),
+                    "latency_batch": LATENCY_BATCH, "latency_ms": _stats_ms(lat[id(r)]),
+                    "throughput_batch": throughput_batch, "batch_ms": t_stats,
+                    "throughput": throughput_batch / (t_stats["p50"] / 1000.0),
+                    "rounds": n_rounds[id(r)], "inputs": bm.inputs_kind,
+                    "versions": {k: env["versions"].get(k) for k in ("torch", "transformers", "onnxruntime")},
+                    "info": bm.info,
+                })
+            for bm in entries:
+                if bm.module is not None:
+                    bm.module.to("cpu")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        torch.set_num_threads(threads_before)
+    try:
+        env["loadavg_end"] = list(os.getloadavg())
+    except OSError:  # pragma: no cover
+        pass
+    result = {
+        "environment": env,
+        "settings": {"models": list(models), "seq_len": seq_len, "threads": threads, "latency_batch": LATENCY_BATCH,
+                     "throughput_batch": throughput_batch, "repeats": repeats, "heavy_repeats": heavy_repeats,
+                     "heavy_params": heavy_params, "latency_calls": latency_calls, "warmup": warmup,
+                     "heavy_warmup_batch": heavy_warmup_batch,
+                     "interleaved": True, "onnx": onnx, "data": str(data) if data else None, "task": task,
+                     "num_labels": num_labels},
+        "rows": rows,
+        "ratios": ratios(rows),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seconds": round(time.perf_counter() - t_start, 2),
+    }
+    if out is not None:
+        from ..io import atomic_write_json
+
+        p = Path(out)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(p, result)
+        result["written"] = str(p)
+    return result
+
+
+def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per device, every row against the first row of that device (the baseline, normally the teacher):
+    ``throughput_x`` (higher is faster), ``latency_x`` (baseline p50 / row p50), ``params_x`` and
+    ``flops_x`` (baseline / row: how many times smaller)."""
+    out = []
+    base_by_device: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        base = base_by_device.setdefault(r["device"], r)
+        out.append({
+            "model": r["model"], "runtime": r["runtime"], "device": r["device"], "baseline": base["model"],
+            "throughput_x": r["throughput"] / base["throughput"],
+            "latency_x": base["latency_ms"]["p50"] / r["latency_ms"]["p50"],
+            "params_x": base["params"] / r["params"],
+            "flops_x": (base["flops_per_example"] / r["flops_per_example"]) if base["flops_per_example"] and r["flops_per_example"] else None,
+        })
+    return out
+
+
+__all__ = ["benchmark", "ratios", "load_bench_model", "model_flops", "environment", "cpu_model", "BenchModel"]

@@ -1,0 +1,582 @@
+"""ONNX export (fp32) and dynamic int8 quantisation, with a mandatory parity check.
+
+``export_model(RUN_OR_MODEL, data=..., int8=True)`` writes an export folder::
+
+    model.onnx          fp32 graph, one file (no external data), inputs input_ids / attention_mask
+                        (+ token_type_ids for teachers that use them), output logits; batch and
+                        sequence axes dynamic
+    model.int8.onnx     onnxruntime.quantization.quantize_dynamic (QInt8 weights), with --int8
+    tokenizer files, config.json (with the label names as id2label), codekd_student.json or
+    codekd_teacher.json (tokenisation settings), export.json (settings, sizes, parity figures)
+
+Export paths (see STACK-NOTES.md):
+
+* RoBERTa/BERT-style models (students and teachers): the dynamo exporter (``dynamic_shapes`` with
+  ``Dim.AUTO``, ``external_data=False``).
+* BiGRU students: the legacy TorchScript exporter by default. The dynamo exporter keeps the
+  sequence axis of a GRU dynamic only in the first GRU export of a process, so
+  ``exporter="dynamo"`` exports a GRU in a fresh subprocess.
+* Every export is checked in onnxruntime at two batch sizes and sequence lengths that differ from
+  the export example (a graph that silently baked a shape in is caught there), with the wrapper
+  and the model in eval mode.
+
+Parity: the exported model and the PyTorch model are run over the test split (of ``--data`` or the
+run's data) with the same tokenisation; the prediction agreement and the difference of the task's
+headline metric are compared with thresholds (fp32: agreement >= 0.99 and |diff| <= 0.01; int8:
+agreement >= 0.95 and |diff| <= 0.02, all configurable). An export that fails is refused: its
+``.onnx`` file is removed, ``export.json`` records the figures with ``status`` ``refused`` (or
+``int8_refused``), and :class:`ExportError` is raised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before onnxruntime is imported (STACK-NOTES)
+
+import numpy as np
+
+from ..errors import CodekdError, ConfigError, ModelLoadError
+
+FP32_FILE = "model.onnx"
+INT8_FILE = "model.int8.onnx"
+EXPORT_FILE = "export.json"
+EXPORT_FORMAT = 1
+DEFAULT_OPSET = 18
+EXAMPLE_SHAPE = (2, 16)
+VERIFY_SHAPES = ((3, 29), (1, 11))
+
+
+class ExportError(CodekdError):
+    """An export that failed its shape check or its parity check."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    min_agreement: float = 0.99
+    max_metric_diff: float = 0.01
+    int8_min_agreement: float = 0.95
+    int8_max_metric_diff: float = 0.02
+
+
+# ------------------------------------------------------------------------------------ graph export
+
+def _torch_module():
+    import torch
+
+    class LogitsOnly(torch.nn.Module):
+        """Exported wrapper: ids (+ mask, + token types) -> logits only."""
+
+        def __init__(self, model: torch.nn.Module, with_token_types: bool = False):
+            super().__init__()
+            self.model = model
+            self.with_token_types = with_token_types
+
+        def forward(self, input_ids, attention_mask, token_type_ids=None):
+            kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
+            if token_type_ids is not None:
+                kwargs["token_type_ids"] = token_type_ids
+            return self.model(**kwargs).logits
+
+    return LogitsOnly
+
+
+def logits_wrapper(model: Any, input_names: Sequence[str] = ("input_ids", "attention_mask")) -> Any:
+    """The module that is exported: ``forward(input_ids, attention_mask[, token_type_ids]) -> logits``, in eval mode."""
+    wrapper = _torch_module()(model, "token_type_ids" in input_names)
+    return wrapper.eval()
+
+
+def example_inputs(shape: tuple[int, int], vocab_size: int, input_names: Sequence[str], *, seed: int = 0,
+                   pad_id: int = 1) -> dict[str, Any]:
+    """Random token ids (ids 5.. to skip specials) with right padding in the first row."""
+    import torch
+
+    b, t = shape
+    g = torch.Generator().manual_seed(seed)
+    low = min(5, max(vocab_size - 1, 0))
+    ids = torch.randint(low, max(vocab_size, low + 1), (b, t), generator=g)
+    mask = torch.ones_like(ids)
+    if t > 4:
+        ids[0, t - 3:] = pad_id
+        mask[0, t - 3:] = 0
+    out = {"input_ids": ids, "attention_mask": mask}
+    if "token_type_ids" in input_names:
+        out["token_type_ids"] = torch.zeros_like(ids)
+    return out
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence exporter chatter: progress prints, deprecation/trace warnings, info logs."""
+    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "torch._dynamo", "torch.__trace", "torch.fx", "onnxscript",
+                                        "onnx_ir", "root", "")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    buf = io.StringIO()
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(buf):
+            warnings.simplefilter("ignore")
+            yield buf
+    finally:
+        for lg, lv in zip(loggers, levels):
+            lg.setLevel(lv)
+
+
+def _export_in_process(wrapper: Any, path: Path, inputs: dict[str, Any], input_names: Sequence[str],
+                       exporter: str, opset: int) -> None:
+    import torch
+
+    args = tuple(inputs[n] for n in input_names)
+    wrapper.eval()
+    with _quiet(), torch.no_grad():
+        if exporter == "dynamo":
+            auto = torch.export.Dim.AUTO
+            shapes = {n: {0: auto, 1: auto} for n in input_names}
+            torch.onnx.export(wrapper, args, str(path), input_names=list(input_names), output_names=["logits"],
+                              dynamo=True, external_data=False, dynamic_shapes=shapes, opset_version=opset,
+                              verbose=False)
+        else:
+            axes = {n: {0: "batch", 1: "sequence"} for n in input_names}
+            axes["logits"] = {0: "batch"}
+            torch.onnx.export(wrapper, args, str(path), input_names=list(input_names), output_names=["logits"],
+                              dynamo=False, dynamic_axes=axes, opset_version=min(opset, 17), do_constant_folding=True)
+    wrapper.eval()  # the legacy exporter restores the training flag recursively (STACK-NOTES); keep eval
+
+
+def ort_session(path: str | os.PathLike[str], *, threads: int | None = None, providers: Sequence[str] | None = None):
+    """An onnxruntime session (CPU by default) with a fixed intra-op thread count when given."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    if threads:
+        so.intra_op_num_threads = int(threads)
+        so.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), so, providers=list(providers or ["CPUExecutionProvider"]))
+
+
+def _ort_feed(session: Any, inputs: dict[str, Any]) -> dict[str, np.ndarray]:
+    feed = {}
+    for i in session.get_inputs():
+        v = inputs[i.name]
+        feed[i.name] = (v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)).astype(np.int64)
+    return feed
+
+
+def verify_shapes(wrapper: Any, path: Path, vocab_size: int, input_names: Sequence[str], *, pad_id: int = 1,
+                  shapes: Sequence[tuple[int, int]] = VERIFY_SHAPES, atol: float = 1e-3) -> dict[str, Any]:
+    """Run the ONNX file and the PyTorch wrapper at shapes other than the export example; raise on mismatch."""
+    import torch
+
+    sess = ort_session(path, threads=1)
+    graph_inputs = {i.name: list(i.shape) for i in sess.get_inputs()}
+    worst = 0.0
+    wrapper.eval()
+    for k, shape in enumerate(shapes):
+        inputs = example_inputs(shape, vocab_size, input_names, seed=100 + k, pad_id=pad_id)
+        with torch.no_grad():
+            ref = wrapper(*(inputs[n] for n in input_names)).float().numpy()
+        try:
+            got = sess.run(["logits"], _ort_feed(sess, inputs))[0]
+        except Exception as exc:  # a shape baked into the graph
+            raise ExportError(f"the exported graph rejects batch {shape[0]} x length {shape[1]} "
+                              f"(graph inputs {graph_inputs}): {str(exc).splitlines()[0][:200]}") from None
+        if got.shape != ref.shape:
+            raise ExportError(f"exported logits have shape {got.shape}, PyTorch {ref.shape} at {shape}")
+        diff = float(np.abs(got - ref).max())
+        tol = atol * max(1.0, float(np.abs(ref).max()))
+        if not diff <= tol:
+            raise ExportError(f"exported logits differ from PyTorch by {diff:.3g} at batch {shape[0]} x length "
+                              f"{shape[1]} (tolerance {tol:.3g})")
+        worst = max(worst, diff)
+    return {"shapes": [list(s) for s in shapes], "max_abs_diff": worst, "graph_inputs": graph_inputs}
+
+
+def _export_gru_subprocess(model_dir: str, kind: str, path: Path, opset: int, input_names: Sequence[str]) -> None:
+    cmd = [sys.executable, "-m", "codekd.evaluation.export", "--child", model_dir, kind, str(path), str(opset),
+           ",".join(input_names)]
+    env = dict(os.environ)
+    env.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0 or not path.is_file():
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise ExportError(f"GRU export in a fresh process failed: {tail[0]}")
+
+
+def export_onnx(model: Any, path: str | os.PathLike[str], *, vocab_size: int, family: str,
+                input_names: Sequence[str] = ("input_ids", "attention_mask"), exporter: str = "auto",
+                opset: int = DEFAULT_OPSET, pad_id: int = 1, model_dir: str | None = None,
+                kind: str = "student") -> dict[str, Any]:
+    """Export ``model`` (an HF-style classifier whose output has ``.logits``) to one ONNX file and
+    verify it at other shapes. Returns ``{"exporter", "verify", "seconds"}``.
+
+    ``exporter``: ``auto`` (dynamo for transformers, legacy for BiGRU), ``dynamo`` or ``legacy``.
+    A BiGRU with ``dynamo`` is exported in a fresh subprocess from ``model_dir`` (required then).
+    """
+    t0 = time.perf_counter()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if exporter not in ("auto", "dynamo", "legacy"):
+        raise ConfigError(f"exporter must be auto, dynamo or legacy, got {exporter!r}")
+    is_gru = family == "gru"
+    used = ("legacy" if is_gru else "dynamo") if exporter == "auto" else exporter
+    model.eval()
+    wrapper = logits_wrapper(model, input_names)
+    inputs = example_inputs(EXAMPLE_SHAPE, vocab_size, input_names, pad_id=pad_id)
+    if is_gru and used == "dynamo":
+        if model_dir is None:
+            raise ConfigError("a BiGRU is exported with dynamo only from a saved folder (fresh subprocess); "
+                              "use exporter='legacy' or save the model first")
+        _export_gru_subprocess(model_dir, kind, path, opset, input_names)
+        used = "dynamo (fresh subprocess)"
+    else:
+        _export_in_process(wrapper, path, inputs, input_names, used, opset)
+    if model.training or wrapper.training:  # pragma: no cover - guarded by _export_in_process
+        model.eval()
+        wrapper.eval()
+    verify = verify_shapes(wrapper, path, vocab_size, input_names, pad_id=pad_id)
+    return {"exporter": used, "opset": opset if used != "legacy" else min(opset, 17), "verify": verify,
+            "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def quantize_int8(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """Dynamic int8 quantisation of the weights (onnxruntime ``quantize_dynamic``, QInt8)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with _quiet():
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+
+
+# ------------------------------------------------------------------------------------ runtime side
+
+def onnx_side(session: Any, encode: Any) -> Any:
+    """A :class:`~codekd.engine.trainer.ModelSide` whose forward runs an onnxruntime session."""
+    import torch
+
+    from ..engine.trainer import ModelSide
+    from ..methods.base import Outputs
+
+    def forward(_m: Any, enc: dict[str, Any], hidden: bool) -> Any:
+        logits = session.run(["logits"], _ort_feed(session, enc))[0]
+        return Outputs(logits=torch.from_numpy(np.ascontiguousarray(logits)))
+
+    return ModelSide("onnx", torch.nn.Identity(), encode, forward)
+
+
+def _meta_teacher(folder: Path, settings: dict[str, Any]) -> Any:
+    """A :class:`~codekd.models.teacher.Teacher` built on the meta device: its tokenisation, no weights."""
+    import torch
+    from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+
+    from ..models.hf import hf_load, quiet_transformers
+    from ..models.teacher import Teacher, _has_sequence_classifier
+
+    quiet_transformers()
+    config = hf_load(AutoConfig.from_pretrained, str(folder), what="exported teacher config")
+    tokenizer = hf_load(AutoTokenizer.from_pretrained, str(folder), what="exported teacher tokenizer")
+    with torch.device("meta"):
+        if _has_sequence_classifier(config) and not settings.get("custom_head"):
+            model = AutoModelForSequenceClassification.from_config(config)
+        else:
+            model = AutoModel.from_config(config)
+    return Teacher(model, tokenizer, num_labels=int(settings["num_labels"]), is_pair=bool(settings.get("is_pair")),
+                   pair_mode=settings.get("pair_mode", "joint"), unixcoder=bool(settings.get("unixcoder")),
+                   max_length=int(settings["max_length"]))
+
+
+def export_encoder(folder: Path, meta: dict[str, Any], max_length: int | None = None) -> tuple[Any, int]:
+    """The tokenisation of an export folder: ``(encode, max_length)``."""
+    from transformers import AutoTokenizer
+
+    from ..engine.batching import TextEncoder
+    from ..models.hf import hf_load
+
+    ml = int(max_length or meta["max_length"])
+    if meta["kind"] == "teacher":
+        settings = dict(meta.get("teacher") or {})
+        settings.setdefault("num_labels", meta["num_labels"])
+        settings["max_length"] = ml
+        teacher = _meta_teacher(folder, settings)
+
+        def encode(codes: Sequence[tuple[str, ...]]) -> dict[str, Any]:
+            a = [c[0] for c in codes]
+            b = [c[1] for c in codes] if codes and len(codes[0]) > 1 else None
+            return teacher.encode(a, b)
+
+        return encode, teacher.max_length
+    tok = hf_load(AutoTokenizer.from_pretrained, str(folder), what="exported student tokenizer")
+    return TextEncoder(tok, ml), ml
+
+
+def load_onnx_inference(ref: Any, *, task: str | None = None, num_labels: int | None = None,
+                        max_length: int | None = None, normalization: str | None = None, int8: bool = False,
+                        threads: int | None = None, providers: Sequence[str] | None = None) -> Any:
+    """An :class:`~codekd.evaluation.evaluate.InferenceModel` running an exported ``.onnx`` file."""
+    import torch
+
+    from .evaluate import InferenceModel
+
+    folder = Path(ref.path)
+    meta = ref.export or json.loads((folder / EXPORT_FILE).read_text())
+    onnx_file = ref.onnx_file
+    if int8:
+        name = (meta.get("files") or {}).get("int8")
+        if not name or not (folder / name).is_file():
+            raise ModelLoadError("this export has no int8 model (export with --int8)", path=folder)
+        onnx_file = folder / name
+    n = int(meta["num_labels"])
+    if num_labels is not None and n != num_labels:
+        raise ConfigError(f"the exported model has {n} labels but the task data has {num_labels}", path=folder)
+    encode, ml = export_encoder(folder, meta, max_length)
+    session = ort_session(onnx_file, threads=threads, providers=providers)
+    side = onnx_side(session, encode)
+    precision = "int8" if onnx_file.name == (meta.get("files") or {}).get("int8") else "fp32"
+    labels = meta.get("labels")
+    return InferenceModel(ref=ref, side=side, module=side.model, num_labels=n, max_length=int(ml),
+                          normalization=normalization or meta.get("normalization", "whitespace"),
+                          task=task or meta.get("task"), data=meta.get("data"), family=meta.get("family", ""),
+                          device=torch.device("cpu"), label_names=list(labels) if labels else None,
+                          runtime=f"onnxruntime {precision}", info={"onnx_file": str(onnx_file)})
+
+
+# ------------------------------------------------------------------------------------ the command
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {}
+    for pkg in ("codekd", "torch", "transformers", "onnx", "onnxruntime", "onnxscript"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def _default_export_dir(ref: Any) -> Path:
+    if ref.run_dir is not None:
+        return Path(ref.run_dir) / "onnx"
+    folder = ref.folder
+    if folder is None:
+        raise ConfigError(f"{ref.source!r} is not a folder: pass --out for the export folder")
+    return folder.parent / f"{folder.name}-onnx"
+
+
+def _parity(task: Any, ref_logits: np.ndarray, got: np.ndarray, labels: np.ndarray, num_labels: int) -> dict[str, Any]:
+    from .metrics import agreement, classification_metrics, headline
+
+    m_ref = classification_metrics(ref_logits, labels, num_labels)
+    m_got = classification_metrics(got, labels, num_labels)
+    return {"examples": int(len(labels)), "agreement": agreement(ref_logits, got),
+            "headline_pytorch": headline(task, m_ref), "headline_onnx": headline(task, m_got),
+            "metric_diff": abs(headline(task, m_got) - headline(task, m_ref)),
+            "max_abs_logit_diff": float(np.abs(ref_logits - got).max()) if len(labels) else 0.0}
+
+
+def export_model(
+    model: str | os.PathLike[str],
+    *,
+    out: str | os.PathLike[str] | None = None,
+    data: str | os.PathLike[str] | None = None,
+    task: str | None = None,
+    int8: bool = False,
+    split: str = "test",
+    normalization: str | None = None,
+    max_length: int | None = None,
+    exporter: str = "auto",
+    opset: int = DEFAULT_OPSET,
+    thresholds: Thresholds = Thresholds(),
+    batch_size: int = 32,
+    max_examples: int | None = None,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Export a student or teacher (run folder or model folder) to ONNX (+ int8), check parity on
+    ``split`` of the data, and write the export folder. Returns the ``export.json`` content.
+
+    Raises :class:`ExportError` when a shape check or a parity check fails (the failed file is
+    removed; ``export.json`` records why).
+    """
+    from ..data.loaders import load_task_data
+    from ..io import atomic_write_json
+    from ..tasks import get_task
+    from .evaluate import load_inference, resolve_model
+
+    t0 = time.perf_counter()
+    ref = resolve_model(model)
+    if ref.kind == "onnx":
+        raise ConfigError("this is already an export (give the run or model folder)", path=ref.path)
+    cfg = ref.config
+    task_name = task or (cfg.task if cfg is not None else None)
+    data_path = str(data) if data is not None else (cfg.data if cfg is not None else None)
+    if not task_name or not data_path:
+        raise ConfigError("export checks parity on test data: pass --data and --task (or export a run folder)")
+    task_obj = get_task(task_name)
+    tdata = load_task_data(data_path, task_obj, splits=(split,))
+    inf = load_inference(ref, task=task_obj.name, num_labels=tdata.num_labels, max_length=max_length,
+                         normalization=normalization, device="cpu")
+    if inf.info.get("new_head"):
+        warnings.warn(f"{ref.source}: the classification head is freshly initialised; the export has random "
+                      "predictions", stacklevel=2)
+    names = list(tdata.labels)
+    dest = Path(out) if out is not None else _default_export_dir(ref)
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in (FP32_FILE, INT8_FILE, EXPORT_FILE):
+        (dest / f).unlink(missing_ok=True)
+
+    kind = ref.kind
+    module = inf.module
+    if kind == "teacher":
+        teacher = module
+        if teacher.separate:
+            raise ConfigError("a teacher that encodes pairs separately (pair_mode=separate) is not exportable "
+                              "as one graph; export a joint-pair or single-function model")
+        hf_model = teacher  # Teacher.forward returns .logits (custom heads included)
+        tokenizer = teacher.tokenizer
+        config = teacher.config
+        sample = teacher.encode(["a b"], ["c"] if teacher.is_pair else None)
+        input_names = ["input_ids", "attention_mask"] + (["token_type_ids"] if "token_type_ids" in sample else [])
+        family = config.model_type
+        teacher_settings = {"num_labels": teacher.num_labels, "is_pair": teacher.is_pair,
+                            "pair_mode": teacher.pair_mode, "unixcoder": teacher.unixcoder,
+                            "max_length": teacher.max_length, "custom_head": teacher.head is not None,
+                            "source": teacher.source}
+    else:
+        hf_model = module
+        tokenizer = inf.side.encode.tokenizer
+        config = module.config
+        input_names = ["input_ids", "attention_mask"]
+        family = "gru" if config.model_type == "codekd-bigru" else config.model_type
+        teacher_settings = None
+    config.id2label = {i: n for i, n in enumerate(names)}
+    config.label2id = {n: i for i, n in enumerate(names)}
+    tokenizer.save_pretrained(dest)
+    config.save_pretrained(dest)
+    if ref.folder is not None:
+        for extra in ("codekd_student.json", "codekd_teacher.json"):
+            if (ref.folder / extra).is_file():
+                shutil.copy2(ref.folder / extra, dest / extra)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 1
+    vocab = int(getattr(config, "vocab_size", len(tokenizer)))
+
+    meta: dict[str, Any] = {
+        "format": EXPORT_FORMAT, "status": "exporting", "kind": kind, "family": family, "source": ref.source,
+        "run": str(ref.run_dir) if ref.run_dir else None, "task": task_obj.name,
+        "data": str(Path(data_path).resolve()), "split": split, "labels": names, "num_labels": tdata.num_labels,
+        "normalization": inf.normalization, "max_length": inf.max_length, "input_names": input_names,
+        "output_names": ["logits"], "files": {}, "sizes_bytes": {},
+        "params": int(sum(p.numel() for p in hf_model.parameters())), "thresholds": thresholds.__dict__,
+        "teacher": teacher_settings, "versions": _versions(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+    def write(status: str) -> None:
+        meta["status"] = status
+        meta["seconds"] = round(time.perf_counter() - t0, 3)
+        atomic_write_json(dest / EXPORT_FILE, meta)
+
+    fp32 = dest / FP32_FILE
+    try:
+        info = export_onnx(hf_model, fp32, vocab_size=vocab, family=family, input_names=input_names,
+                           exporter=exporter, opset=opset, pad_id=pad_id, model_dir=str(ref.path), kind=kind)
+    except ExportError as exc:
+        fp32.unlink(missing_ok=True)
+        meta["error"] = str(exc)
+        write("refused")
+        raise
+    meta.update(exporter=info["exporter"], opset=info["opset"], verify=info["verify"], export_seconds=info["seconds"])
+    meta["files"]["fp32"] = FP32_FILE
+    meta["sizes_bytes"]["fp32"] = fp32.stat().st_size
+
+    # ---- parity on the data
+    labels = tdata[split].labels
+    ref_logits = inf.split_logits(tdata[split], batch_size, max_examples=max_examples)
+    labels = labels[: len(ref_logits)]
+    write("checking")
+    from .evaluate import ModelRef
+
+    def parity_for(precision: str) -> dict[str, Any]:
+        eref = ModelRef(str(dest), "onnx", str(dest), onnx_file=dest / (FP32_FILE if precision == "fp32" else INT8_FILE),
+                        export=meta)
+        oinf = load_onnx_inference(eref, num_labels=tdata.num_labels, threads=threads)
+        oinf.normalization = inf.normalization
+        got = oinf.split_logits(tdata[split], batch_size, max_examples=max_examples)
+        return _parity(task_obj, ref_logits, got, labels, tdata.num_labels)
+
+    meta["parity"] = {"fp32": parity_for("fp32")}
+    p = meta["parity"]["fp32"]
+    if p["agreement"] < thresholds.min_agreement or p["metric_diff"] > thresholds.max_metric_diff:
+        fp32.unlink(missing_ok=True)
+        meta["files"].pop("fp32")
+        msg = (f"fp32 export refused: agreement {p['agreement']:.4f} (min {thresholds.min_agreement}), "
+               f"{task_obj.metric} diff {p['metric_diff']:.4f} (max {thresholds.max_metric_diff})")
+        meta["error"] = msg
+        write("refused")
+        raise ExportError(msg, path=dest)
+    if int8:
+        q = dest / INT8_FILE
+        quantize_int8(fp32, q)
+        meta["files"]["int8"] = INT8_FILE
+        meta["sizes_bytes"]["int8"] = q.stat().st_size
+        meta["parity"]["int8"] = pi = parity_for("int8")
+        if pi["agreement"] < thresholds.int8_min_agreement or pi["metric_diff"] > thresholds.int8_max_metric_diff:
+            q.unlink(missing_ok=True)
+            meta["files"].pop("int8")
+            meta["sizes_bytes"].pop("int8")
+            msg = (f"int8 export refused: agreement {pi['agreement']:.4f} (min {thresholds.int8_min_agreement}), "
+                   f"{task_obj.metric} diff {pi['metric_diff']:.4f} (max {thresholds.int8_max_metric_diff}); "
+                   "the fp32 model is kept")
+            meta["error"] = msg
+            write("int8_refused")
+            raise ExportError(msg, path=dest)
+    write("ok")
+    meta["folder"] = str(dest)
+    return meta
+
+
+# ------------------------------------------------------------------------------------ child process
+
+def _child(argv: list[str]) -> int:
+    """``--child MODEL_DIR KIND OUT.onnx OPSET NAMES``: dynamo export of one saved model, then exit."""
+    model_dir, kind, out, opset, names = argv
+    input_names = names.split(",")
+    if kind == "teacher":
+        from ..models.teacher import Teacher
+
+        model = Teacher.load(model_dir)
+        vocab = int(model.config.vocab_size)
+    else:
+        from ..models.students.presets import load_student
+
+        model, _ = load_student(model_dir, with_tokenizer=False)
+        vocab = int(model.config.vocab_size)
+    model.eval()
+    wrapper = logits_wrapper(model, input_names)
+    inputs = example_inputs(EXAMPLE_SHAPE, vocab, input_names)
+    _export_in_process(wrapper, Path(out), inputs, input_names, "dynamo", int(opset))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised through export_onnx(exporter="dynamo") on a GRU
+    if len(sys.argv) == 7 and sys.argv[1] == "--child":
+        sys.exit(_child(sys.argv[2:]))
+    print("usage: python -m codekd.evaluation.export --child MODEL_DIR KIND OUT.onnx OPSET NAMES", file=sys.stderr)
+    sys.exit(2)
+
+
+__all__ = ["ExportError", "Thresholds", "export_model", "export_onnx", "quantize_int8", "ort_session",
+           "load_onnx_inference", "logits_wrapper", "verify_shapes", "onnx_side", "FP32_FILE", "INT8_FILE"]

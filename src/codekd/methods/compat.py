@@ -1,0 +1,57 @@
+"""Method x student x task compatibility of a run config, checked when the config loads.
+
+:func:`check_run_config` needs no data and no models: the student family comes from the preset,
+the number of classes from the task when the task fixes it (``defect`` and ``clone`` are binary;
+the ``exception`` task reads its labels from the data, so that part of the check runs again when
+:func:`codekd.engine.runs.distill` has loaded the data). Depth-dependent checks (layer maps) run
+when the method is built, once the teacher is loaded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ConfigError
+from .base import get_method
+
+
+def student_family(preset: Any) -> str:
+    """``"roberta"`` or ``"gru"`` for a student preset (name, budget string or mapping)."""
+    from ..models.students.presets import resolve_spec
+
+    return resolve_spec(preset).family
+
+
+def check_run_config(cfg: Any, *, num_labels: int | None = None, family: str | None = None) -> dict[str, Any]:
+    """Raise :class:`ConfigError` when the run's method cannot work with its student, task or options.
+
+    Returns the method's resolved parameters. Only ``kind == "distill"`` configs are checked.
+    """
+    if getattr(cfg, "kind", "distill") != "distill":
+        return {}
+    from ..tasks import get_task
+
+    method = get_method(cfg.method.name)
+    task = get_task(cfg.task)
+    if num_labels is None:
+        num_labels = task.num_labels
+    if family is None:
+        family = student_family(cfg.student.preset)
+    params = method.check_compatibility(family=family, task=task.name, num_labels=num_labels,
+                                        params=cfg.method.params, paper_faithful=cfg.method.paper_faithful)
+    needs = method.needs
+    if cfg.teacher.cache and (needs.hidden_states or needs.attentions or needs.token_alignment or needs.pooled_states):
+        raise ConfigError(f"method {method.name!r} needs the teacher's token or layer states; a logit cache cannot "
+                          "provide them (drop --teacher-cache)")
+    transfer = getattr(cfg, "transfer", None)
+    if transfer is not None:
+        if not method.supports_unlabeled():
+            raise ConfigError(f"method {method.name!r} cannot use unlabeled transfer data: it learns only from gold "
+                              "labels (use a method that has a teacher, e.g. kd)")
+        if cfg.teacher.cache:
+            raise ConfigError("transfer data needs the live teacher (the cache holds no outputs for the transfer "
+                              "examples); drop --teacher-cache")
+    return params
+
+
+__all__ = ["check_run_config", "student_family"]
