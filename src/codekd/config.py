@@ -108,7 +108,7 @@ class RunConfig(_Strict):
     task: str
     data: str
     out: str
-    normalization: Literal["whitespace", "structure", "none"] = "whitespace"
+    normalization: str = Field("whitespace", description="whitespace | structure | none, optionally ':hole=N'")
     fraction: Optional[float] = Field(None, gt=0, le=1)
     data_seed: int = 0
     teacher: TeacherSpec = Field(default_factory=TeacherSpec)
@@ -116,6 +116,17 @@ class RunConfig(_Strict):
     method: MethodSpec = Field(default_factory=MethodSpec)
     train: TrainConfig = Field(default_factory=TrainConfig)
     transfer: Optional[TransferSpec] = Field(None, description="Unlabeled transfer data for the teacher-output terms.")
+
+    @field_validator("normalization")
+    @classmethod
+    def _normalization(cls, v: str) -> str:
+        from .data.normalize import parse_normalization
+
+        try:
+            parse_normalization(v)
+        except ConfigError as exc:
+            raise ValueError(exc.message) from None
+        return v
 
     @field_validator("schema_version")
     @classmethod

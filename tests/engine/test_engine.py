@@ -153,3 +153,17 @@ def test_teacher_finetune_then_distill_from_its_run_folder(exc_data, bert_teache
 def test_method_needing_a_teacher_without_one(exc_data, tmp_path):
     with pytest.raises(ConfigError, match="needs a teacher"):
         distill(cfg_for(exc_data, tmp_path / "run", method="kd"), progress=False)
+
+
+def test_structure_normalisation_adds_marker_tokens_to_the_teacher(exc_data, bert_teacher, tmp_path):
+    cfg = load_run_config(None, ["train.max_steps=1", "train.epochs=1", "train.batch_size=8", "train.max_length=96"],
+                          kind="finetune", task="exception", data=str(exc_data), out=str(tmp_path / "t"),
+                          normalization="structure:hole=3", **{"teacher.path": str(bert_teacher)})
+    finetune_teacher(cfg, progress=False)
+    from codekd.models.teacher import Teacher
+
+    t = Teacher.from_pretrained(tmp_path / "t" / "best")
+    assert t.tokenizer.tokenize("a <nl> <indent> b <dedent>") == ["a", "<nl>", "<indent>", "b", "<dedent>"]
+    assert t.model.get_input_embeddings().weight.shape[0] == len(t.tokenizer)
+    with pytest.raises(ConfigError, match="normalisation"):
+        load_run_config(None, [], task="exception", data="d", out="o", normalization="structure:window=3")

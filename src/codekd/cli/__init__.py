@@ -24,6 +24,7 @@ from . import models as _models
 from . import train as _train
 from . import evaluation as _evaluation
 from . import study as _study
+from . import demo as _demo
 from . import methods as _methods
 
 app = typer.Typer(
@@ -45,6 +46,7 @@ app.command("export")(_evaluation.export_cmd)
 app.command("predict")(_evaluation.predict_cmd)
 app.add_typer(_study.app, name="study", help="Run the experiment matrix from a YAML study file (local or Ray).")
 app.command("report")(_study.report_cmd)
+app.command("demo")(_demo.demo_cmd)
 app.add_typer(_methods.app, name="methods", help="Distillation methods: needs, supported students and tasks, defaults.")
 
 

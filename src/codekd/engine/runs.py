@@ -48,6 +48,11 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
     set_seed(cfg.train.seed)  # a new classification head is initialised from the seed
     teacher = Teacher.load(cfg.teacher.path, data.num_labels, is_pair=task.is_pair, pair_mode=cfg.teacher.pair_mode,
                            unixcoder=cfg.teacher.unixcoder, max_length=cfg.train.max_length)
+    from ..data.normalize import STRUCTURE_TOKENS, parse_normalization
+
+    if parse_normalization(cfg.normalization)[0] == "structure":
+        # an uncased WordPiece teacher would split "<nl>" into "<", "nl", ">": one token each instead
+        teacher.add_tokens(STRUCTURE_TOKENS)
     teacher.requires_grad_(True)
     side = teacher_side(teacher)
     method = get_method("ft")(MethodContext(task=task.name, num_labels=data.num_labels, student_family="teacher",

@@ -39,6 +39,7 @@ from typing import Any, Literal, Sequence
 
 import torch
 from torch import nn
+from tokenizers import AddedToken
 from transformers.modeling_outputs import ModelOutput
 
 from ..errors import ConfigError, ModelLoadError
@@ -328,6 +329,18 @@ class Teacher(nn.Module):
                                 "dropout": float(self.head.dropout.p)}
         (out / TEACHER_FILE).write_text(json.dumps(settings, indent=2) + "\n")
         return out
+
+    def add_tokens(self, tokens: Sequence[str]) -> int:
+        """Add ``tokens`` (e.g. the ``<nl>``/``<indent>``/``<dedent>`` structure markers) as special
+        tokens, so an uncased tokenizer's normaliser cannot change them, and grow the embedding
+        table. Returns how many were new."""
+        new = [t for t in tokens if t not in self.tokenizer.get_vocab()]
+        if not new:
+            return 0
+        # added as special tokens: never lower-cased or split, and kept by save_pretrained
+        self.tokenizer.add_tokens([AddedToken(t, normalized=False, special=True) for t in new], special_tokens=True)
+        self.model.resize_token_embeddings(len(self.tokenizer))
+        return len(new)
 
     def set_attn_implementation(self, name: str) -> None:
         """Switch attention implementation (``"eager"`` is needed for attention maps)."""

@@ -50,7 +50,7 @@ LOGIT_ONLY = {"kd", "dist", "dkd"}
 class TaskEntry(_Strict):
     data: str
     fraction: Optional[float] = Field(None, gt=0, le=1)
-    normalization: Optional[Literal["whitespace", "structure", "none"]] = None
+    normalization: Optional[str] = None  # validated with the run config
 
 
 class TeacherEntry(_Strict):
@@ -90,7 +90,7 @@ class StudySpec(_Strict):
     students: list[str]
     methods: dict[str, MethodEntry]
     seeds: list[int] = Field(default_factory=lambda: [42])
-    normalization: Literal["whitespace", "structure", "none"] = "whitespace"
+    normalization: str = "whitespace"
     train: dict[str, Any] = Field(default_factory=dict)
     teacher_cache: bool = True
     bench: BenchEntry = Field(default_factory=BenchEntry)
