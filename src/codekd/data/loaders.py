@@ -105,6 +105,9 @@ class Split:
         # A selected Dataset keeps an indices mapping over the full table; materialise it so the
         # Arrow table below always holds exactly this split's rows.
         if getattr(self.table, "_indices", None) is not None:
+            import datasets
+
+            datasets.disable_progress_bars()
             self.table = self.table.flatten_indices()
 
     def __len__(self) -> int:
@@ -166,7 +169,8 @@ class Split:
                         yield c
 
     def select(self, indices: Sequence[int] | np.ndarray) -> "Split":
-        return Split(self.name, self.table.select(list(map(int, indices))), self.task, self.path, self.functions)
+        rows = self.arrow.take(pa.array(np.asarray(indices, dtype=np.int64)))
+        return Split(self.name, _to_dataset(rows), self.task, self.path, self.functions)
 
 
 @dataclass
@@ -517,7 +521,7 @@ def load_task_data(
             table = _read_labelled(f, split, lm, bad, skip_bad, ("func",), require_hole=(fmt == "exception"))
         ds = _to_dataset(table)
         if fraction is not None and fraction < 1 and split in fraction_splits:
-            ds = ds.select(subsample_indices(len(ds), fraction, seed).tolist())
+            ds = _to_dataset(table.take(pa.array(subsample_indices(len(ds), fraction, seed))))
         out[split] = Split(split, ds, task, str(f), functions)
     return TaskData(task=task, root=str(root), format=fmt, labels=labels, splits=out, bad_lines=bad,
                     fraction=fraction, seed=seed)
