@@ -21,4 +21,4 @@ def demo_cmd(
     """
     from ..demo import run_demo
 
-    run_demo(out, quick=quick, say=console.print)
+    run_demo(out, quick=quick, say=lambda text: console.print(text, markup=False))

@@ -77,5 +77,5 @@ def report_cmd(
     if not Path(db).is_file():
         raise ConfigError("no study database (run the study first)", path=db)
     res = write_report(db, out, teacher_meta=teacher_meta, title=title)
-    console.print(res["markdown"])
+    console.print(res["markdown"], markup=False)
     console.print(f"\nwrote {res['report']} and {len(res['plots'])} plot(s) in {res['out']}")

@@ -52,7 +52,7 @@ def bench_study(spec: StudySpec, jobs: list[Job], store: Store, *, progress: boo
         names = list(teachers) + list(students)
         cfg0 = next(iter(students.values()))[1].cfg
         res = benchmark(models, data=cfg0.data, task=task, seq_len=spec.bench.seq_len,
-                        threads=spec.bench.threads or 2, repeats=spec.bench.repeats,
+                        threads=spec.bench.threads, repeats=spec.bench.repeats,
                         num_labels=len(_labels(cfg0)), out=out_dir / f"{task}.json",
                         progress=None)
         results[task] = res

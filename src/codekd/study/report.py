@@ -130,13 +130,16 @@ def findings(rows: list[dict[str, Any]], data: dict[str, Any], teacher_meta: dic
         distil = {m: r["mean"] for m, r in v.items() if m != "ft"}
         if len(distil) >= 2:
             cells += 1
-            best_counts[max(distil, key=distil.get)] += 1
+            top_score = max(distil.values())
+            winners = [m for m, x in distil.items() if x == top_score]
+            best_counts[winners[0] if len(winners) == 1 else "tie"] += 1
     if cells:
-        top = max(best_counts, key=best_counts.get)
+        top = max(best_counts, key=best_counts.get)  # "tie" when no method is strictly best
         feat = sum(n for m, n in best_counts.items() if m in FEATURE_METHODS)
         ret = [r["retention"] for r in rows if r["method"] == "ckd" and r["retention"]]
         extra = f"; CKD keeps up to {100 * max(ret):.1f}% of the teacher's score" if ret else ""
-        verdict = "holds" if top == "ckd" else ("partly holds" if feat else "does not hold")
+        verdict = ("holds" if top == "ckd" else "is undecided (methods tie)" if top == "tie"
+                   else "partly holds" if feat else "does not hold")
         out.append(f"**Feature-based KD (CKD) is best** — {verdict} here: the best method per cell is "
                    + ", ".join(f"{m} {n}x" for m, n in sorted(best_counts.items(), key=lambda x: -x[1]))
                    + f" over {cells} cells{extra}.")
@@ -165,7 +168,9 @@ def findings(rows: list[dict[str, Any]], data: dict[str, Any], teacher_meta: dic
 
 def efficiency_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
-    for model, b in sorted(data["bench"].items()):
+    order = sorted(data["bench"].items(), key=lambda kv: (kv[1]["task"] or "", kv[1]["role"] != "teacher",
+                                                           -(kv[1]["figures"].get("params") or 0)))
+    for model, b in order:
         f = b["figures"]
         rows.append({"model": model, "role": b["role"], "task": b["task"], "student": b["student"],
                      "params": f.get("params"), "fp32_mb": f.get("fp32_mb"), "int8_mb": f.get("int8_mb"),

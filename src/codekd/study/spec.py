@@ -77,7 +77,8 @@ class MethodEntry(_Strict):
 class BenchEntry(_Strict):
     enabled: bool = True
     seq_len: int = 256
-    threads: Optional[int] = None
+    threads: int = Field(1, ge=1, description="Fixed CPU thread count for every model (1: no thread stalls "
+                                              "on a loaded machine; see benchmarks/RESULTS.md)")
     repeats: int = 5
 
 
