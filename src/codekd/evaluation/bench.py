@@ -77,11 +77,13 @@ def ram_gb() -> float | None:
     return None
 
 
-def versions() -> dict[str, str]:
+def versions(packages: Sequence[str] = ("codekd", "torch", "transformers", "onnx", "onnxruntime", "numpy")
+             ) -> dict[str, str]:
+    """Python and the installed versions of ``packages`` (those not installed are left out)."""
     import importlib.metadata as md
 
     out = {"python": platform.python_version()}
-    for pkg in ("codekd", "torch", "transformers", "onnx", "onnxruntime", "numpy"):
+    for pkg in packages:
         try:
             out[pkg] = md.version(pkg)
         except md.PackageNotFoundError:

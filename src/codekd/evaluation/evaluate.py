@@ -319,15 +319,9 @@ def load_inference(
 # ------------------------------------------------------------------------------------ evaluation
 
 def _versions() -> dict[str, str]:
-    import importlib.metadata as md
+    from .bench import versions
 
-    out = {}
-    for pkg in ("codekd", "torch", "transformers", "onnxruntime", "scikit-learn"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    return out
+    return versions(("codekd", "torch", "transformers", "onnxruntime", "scikit-learn"))
 
 
 def _writable_dir(folder: Path) -> bool:

@@ -357,15 +357,9 @@ def load_onnx_inference(ref: Any, *, task: str | None = None, num_labels: int | 
 # ------------------------------------------------------------------------------------ the command
 
 def _versions() -> dict[str, str]:
-    import importlib.metadata as md
+    from .bench import versions
 
-    out = {}
-    for pkg in ("codekd", "torch", "transformers", "onnx", "onnxruntime", "onnxscript"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    return out
+    return versions(("codekd", "torch", "transformers", "onnx", "onnxruntime", "onnxscript"))
 
 
 def _default_export_dir(ref: Any) -> Path:
