@@ -121,6 +121,49 @@ def test_teacher_cache_equals_live_teacher_and_stale_cache_is_refused(exc_data, 
                                 **{"teacher.path": str(bert_teacher)}), progress=False)
 
 
+def test_pooled_cache_serves_pkd_like_the_live_teacher(exc_data, bert_teacher, tmp_path):
+    logits_only = tmp_path / "logits"
+    build_teacher_cache(bert_teacher, exc_data, "exception", logits_only, max_length=96, progress=False)
+    meta = build_teacher_cache(bert_teacher, exc_data, "exception", tmp_path / "pooled", max_length=96, pooled=True,
+                               progress=False)
+    assert meta["contents"] == ["logits", "pooled"]
+    cache = TeacherCache(tmp_path / "pooled")
+    assert cache.has_pooled and not TeacherCache(logits_only).has_pooled
+    # the cached states are the live teacher's [CLS] after each layer, looked up by id
+    from codekd.data import load_task_data
+    from codekd.engine.batching import Collator
+    from codekd.engine.sides import teacher_side
+    from codekd.models.teacher import Teacher
+
+    t = Teacher.load(str(bert_teacher), 3, max_length=96).eval()
+    split = load_task_data(exc_data, "exception")["train"]
+    side = teacher_side(t)
+    batch = Collator(split, "whitespace", {"x": side.encode})([7, 2])
+    with torch.no_grad():
+        live = side.forward(t, batch["x"], True)
+    states = cache.pooled("train")[cache.rows_for("train", [split.ids[7], split.ids[2]])]
+    assert states.shape == (2, t.num_layers, t.hidden_size)
+    for layer in range(t.num_layers):
+        np.testing.assert_allclose(states[:, layer], live.pooled_states[layer].numpy(), atol=1e-5)
+    # a PKD run from the pooled cache ends like the live-teacher run
+    extra = ["train.max_steps=3"]
+    live_r = distill(cfg_for(exc_data, tmp_path / "live", method="pkd", teacher=bert_teacher, extra=extra),
+                     progress=False)
+    cached_r = distill(cfg_for(exc_data, tmp_path / "cached", method="pkd", teacher=bert_teacher,
+                               extra=[*extra, f"teacher.cache={tmp_path / 'pooled'}"]), progress=False)
+    assert cached_r["teacher_cache"] and not live_r["teacher_cache"]
+    a = load_file(str(tmp_path / "live" / "best" / "model.safetensors"))
+    b = load_file(str(tmp_path / "cached" / "best" / "model.safetensors"))
+    assert all(torch.allclose(a[k], b[k], atol=1e-4) for k in a)
+    # a logits-only cache cannot serve PKD, a cache of any kind cannot serve CKD
+    with pytest.raises(ConfigError, match="holds logits only"):
+        distill(cfg_for(exc_data, tmp_path / "x", method="pkd", teacher=bert_teacher,
+                        extra=[f"teacher.cache={logits_only}"]), progress=False)
+    with pytest.raises(ConfigError, match="cannot provide them"):
+        distill(cfg_for(exc_data, tmp_path / "y", method="ckd", teacher=bert_teacher,
+                        extra=[f"teacher.cache={tmp_path / 'pooled'}"]), progress=False)
+
+
 def test_gradient_clipping_bounds_the_norm(exc_data, tmp_path):
     cfg = cfg_for(exc_data, tmp_path / "run", method="ft",
                   extra=["train.max_grad_norm=0.01", "train.lr=0.05", "train.log_every=1", "train.max_steps=4"])

@@ -67,12 +67,14 @@ def teacher_cache(
     normalization: str = typer.Option("whitespace", help="Must match the distillation runs that use the cache."),
     max_length: Optional[int] = typer.Option(None, help="Teacher max length (default: the teacher's)."),
     batch_size: int = typer.Option(64),
+    pooled: bool = typer.Option(False, "--pooled", help="Also store the [CLS] state after each teacher layer "
+                                "(what PKD reads), so PKD runs from the cache too."),
 ) -> None:
     """Store the frozen teacher's logits per example id, with a fingerprint of teacher + data + settings."""
     from ..engine.teacher_cache import build_teacher_cache
 
     meta = build_teacher_cache(teacher, data, task, out, splits=splits, normalization=normalization,
-                               max_length=max_length, batch_size=batch_size)
+                               max_length=max_length, batch_size=batch_size, pooled=pooled)
     console.print(f"wrote {out}: {meta['splits']} examples in {meta['seconds']} s, fingerprint {meta['fingerprint'][:12]}")
 
 

@@ -16,7 +16,7 @@ from ..errors import ConfigError
 from ..methods import MethodContext, get_method
 from ..tasks import get_task
 from .sides import student_side, teacher_side
-from .teacher_cache import TeacherCache, cache_settings, resolve_teacher_dir, teacher_fingerprint
+from .teacher_cache import TeacherCache, cache_can_serve, cache_settings, resolve_teacher_dir, teacher_fingerprint
 from .trainer import TrainJob, finished_metrics, run_training, set_seed
 
 PAPER_TEACHER_TRAIN = {"lr": 2e-5, "batch_size": 32, "epochs": 5, "warmup_ratio": 0.1, "max_length": 512,
@@ -135,7 +135,7 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
     state_width = 2 * model.config.hidden_size if family == "gru" else model.config.hidden_size
 
     teacher = None
-    teacher_logits = None
+    teacher_outputs = None
     needs = method_cls.needs
     t_layers = t_hidden = None
     if needs.teacher:
@@ -143,8 +143,8 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
             raise ConfigError(f"method {cfg.method.name!r} needs a teacher: set --teacher (a fine-tuned teacher folder)")
         tsrc = resolve_teacher_dir(cfg.teacher.path) or cfg.teacher.path
         use_cache = bool(cfg.teacher.cache)
-        if use_cache and (needs.hidden_states or needs.attentions or needs.token_alignment or needs.pooled_states):
-            raise ConfigError(f"method {cfg.method.name!r} needs the teacher's token states; a logit cache cannot "
+        if use_cache and not cache_can_serve(needs):
+            raise ConfigError(f"method {cfg.method.name!r} needs the teacher's token states; a teacher cache cannot "
                               "provide them (drop --teacher-cache)")
         teacher = Teacher.load(str(tsrc), data.num_labels, is_pair=task.is_pair, pair_mode=cfg.teacher.pair_mode,
                                unixcoder=cfg.teacher.unixcoder, max_length=cfg.train.max_length)
@@ -154,14 +154,19 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
         if use_cache:
             cache = TeacherCache(cfg.teacher.cache)
             cache.verify(teacher_fingerprint(cfg.teacher.path, cfg.data, cache_settings(teacher, cfg.normalization, task.name)))
-            teacher_logits = cache.lookup_fn(data, ("train",))
-            teacher = None  # never run: the cache stands in for it
+            if needs.pooled_states and not cache.has_pooled:
+                raise ConfigError(f"method {cfg.method.name!r} reads the teacher's pooled per-layer states; this cache "
+                                  "holds logits only (rebuild it with 'codekd teacher cache --pooled')",
+                                  path=cfg.teacher.cache)
+            teacher_outputs = cache.lookup_fn(data, ("train",), pooled=needs.pooled_states)
 
     extra: dict[str, Any] = {"student_embedding_hidden": model.config.hidden_size}
     if teacher is not None and teacher.is_pair:
         extra["teacher_pair_mode"] = teacher.pair_mode
         if teacher.separate:
             extra["teacher_pooled_hidden"] = 2 * teacher.hidden_size
+    if teacher_outputs is not None:
+        teacher = None  # never run: the cache stands in for it
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         method = method_cls(MethodContext(task=task.name, num_labels=data.num_labels, student_family=family,
@@ -193,7 +198,7 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
     info = {"role": "student", "student": cfg.student.preset, "family": family,
             "params": sum(p.numel() for p in model.parameters()), "vocab_size": len(tokenizer),
             "teacher_source": str(cfg.teacher.path) if needs.teacher else None,
-            "teacher_cache": bool(teacher_logits is not None), "method_warnings": method_warnings}
+            "teacher_cache": bool(teacher_outputs is not None), "method_warnings": method_warnings}
     layer_map = getattr(method, "layer_map", None)
     if layer_map is not None:
         info["layer_map"] = str(layer_map)
@@ -204,7 +209,7 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
         info["transfer"] = {"path": transfer.path, "examples": len(transfer),
                             "dropped_overlap_with_valid_test": transfer.dropped_overlap}
     job = TrainJob(cfg=cfg, task=task, data=data, student=side, method=method, save_best=save_best,
-                   load_best=load_best, teacher=tside, teacher_logits=teacher_logits, info=info, transfer=transfer,
+                   load_best=load_best, teacher=tside, teacher_outputs=teacher_outputs, info=info, transfer=transfer,
                    transfer_weight=cfg.transfer.weight if cfg.transfer else 1.0,
                    transfer_batch_size=cfg.transfer.batch_size if cfg.transfer else None)
     return run_training(job, resume=resume, progress=progress, stop_after=stop_after)

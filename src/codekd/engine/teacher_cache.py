@@ -1,8 +1,15 @@
-"""Teacher-output cache: the frozen teacher's logits per example id, fingerprinted.
+"""Teacher-output cache: the frozen teacher's logits (and, on request, its per-layer pooled
+states) per example id, fingerprinted.
 
-A cache folder holds ``meta.json`` (fingerprint and settings) and, per split, ``<split>.safetensors``
-(``logits`` [N, C] float32) with ``<split>.ids.json`` (the example ids, row order). Lookups go by
-example id, never by batch position, so any subsample, order or batch size reads the right rows.
+A cache folder holds ``meta.json`` (fingerprint, settings, contents) and, per split,
+``<split>.safetensors`` (``logits`` [N, C] float32; with ``pooled=True`` also ``pooled``
+[N, L, H] float32, the teacher's [CLS] state after each of its L layers, what PKD reads) with
+``<split>.ids.json`` (the example ids, row order). Lookups go by example id, never by batch
+position, so any subsample, order or batch size reads the right rows.
+
+A method can run from the cache when it needs nothing but these (:func:`cache_can_serve`): KD,
+DIST, DKD (logits) and PKD (logits + pooled states). Token-level states (CKD, TinyBERT) are too
+large to store per example and need the live teacher.
 
 The fingerprint is a SHA-256 over the teacher's weight, config and tokenizer files, the dataset's
 files, and the settings that change the teacher's input (max length, normalisation, pair mode,
@@ -27,6 +34,15 @@ from ..io import atomic_dir, atomic_write_json
 from ..tasks import get_task
 
 CACHE_FORMAT = 1
+CACHEABLE_NEEDS = frozenset({"teacher", "logits", "pooled_states"})
+
+
+def cache_can_serve(needs: Any) -> bool:
+    """Whether a method with these :class:`~codekd.methods.base.Needs` can run from a teacher cache."""
+    import dataclasses
+
+    wanted = {k for k, v in dataclasses.asdict(needs).items() if v}
+    return wanted <= CACHEABLE_NEEDS
 _TEACHER_FILES = ("config.json", "model.safetensors", "pytorch_model.bin", "codekd_teacher.json",
                   "codekd_head.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
                   "merges.txt", "special_tokens_map.json", "added_tokens.json")
@@ -78,7 +94,13 @@ class TeacherCache:
             raise ConfigError("not a teacher cache (no meta.json)", path=self.folder)
         self.meta: dict[str, Any] = json.loads(meta_path.read_text())
         self._logits: dict[str, np.ndarray] = {}
+        self._pooled: dict[str, np.ndarray | None] = {}
         self._ids: dict[str, dict[str, int]] = {}
+
+    @property
+    def has_pooled(self) -> bool:
+        """Whether the cache holds per-layer pooled states (built with ``pooled=True``)."""
+        return "pooled" in self.meta.get("contents", ["logits"])
 
     @property
     def fingerprint(self) -> str:
@@ -98,7 +120,9 @@ class TeacherCache:
                 raise ConfigError(f"the teacher cache has no {split!r} split", path=self.folder)
             from safetensors.numpy import load_file
 
-            self._logits[split] = load_file(str(f))["logits"]
+            arrays = load_file(str(f))
+            self._logits[split] = arrays["logits"]
+            self._pooled[split] = arrays.get("pooled")
             ids = json.loads((self.folder / f"{split}.ids.json").read_text())
             self._ids[split] = {i: r for r, i in enumerate(ids)}
         return self._logits[split]
@@ -114,13 +138,29 @@ class TeacherCache:
             rows[k] = r
         return rows
 
-    def lookup_fn(self, data: TaskData, splits: Sequence[str] = ("train",)):
-        """A ``(split, row_index_tensor) -> logits`` function for the engine (rows resolved once, by id)."""
-        tables = {s: (torch.from_numpy(self.logits(s)), torch.from_numpy(self.rows_for(s, data[s].ids))) for s in splits}
+    def pooled(self, split: str) -> np.ndarray:
+        """``[N, L, H]``: the teacher's pooled state after each layer, row order as :meth:`logits`."""
+        self.logits(split)
+        if self._pooled.get(split) is None:
+            raise ConfigError("the teacher cache holds logits only; rebuild it with pooled states "
+                              "('codekd teacher cache --pooled') for methods that read them (PKD)", path=self.folder)
+        return self._pooled[split]
 
-        def lookup(split: str, index: torch.Tensor) -> torch.Tensor:
-            logits, rows = tables[split]
-            return logits[rows[index.cpu()]]
+    def lookup_fn(self, data: TaskData, splits: Sequence[str] = ("train",), *, pooled: bool = False):
+        """A ``(split, row_index_tensor) -> Outputs`` function for the engine (rows resolved once, by
+        id): ``logits``, plus ``pooled_states`` (one ``[B, H]`` tensor per teacher layer) with ``pooled``."""
+        from ..methods.base import Outputs
+
+        tables = {}
+        for s in splits:
+            rows = torch.from_numpy(self.rows_for(s, data[s].ids))
+            tables[s] = (torch.from_numpy(self.logits(s)), torch.from_numpy(self.pooled(s)) if pooled else None, rows)
+
+        def lookup(split: str, index: torch.Tensor) -> Outputs:
+            logits, states, rows = tables[split]
+            r = rows[index.cpu()]
+            pooled_states = tuple(states[r].unbind(1)) if states is not None else None
+            return Outputs(logits=logits[r], pooled_states=pooled_states)
 
         return lookup
 
@@ -133,12 +173,13 @@ def cache_settings(teacher: Any, normalization: str, task: str) -> dict[str, Any
 def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, out: str | Path, *,
                         splits: Sequence[str] = ("train",), normalization: str = "whitespace",
                         max_length: int | None = None, batch_size: int = 64, device: str | None = None,
-                        progress: bool = True) -> dict[str, Any]:
-    """Run the frozen teacher over ``splits`` and store its logits per example id."""
+                        pooled: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Run the frozen teacher over ``splits`` and store its logits per example id (and, with
+    ``pooled``, its [CLS] state after each layer, for PKD)."""
     from ..models.teacher import Teacher
     from .batching import code_lengths
     from .sides import teacher_side
-    from .trainer import predict_logits
+    from .trainer import predict_outputs
 
     t = get_task(task)
     tdir = resolve_teacher_dir(teacher_path)
@@ -160,12 +201,15 @@ def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, o
         counts = {}
         for s in splits:
             split = td[s]
-            logits = predict_logits(side, teacher, split, normalization, batch_size, dev,
-                                    lengths=code_lengths(split, normalization), progress=prog)
-            save_file({"logits": np.ascontiguousarray(logits, dtype=np.float32)}, str(tmp / f"{s}.safetensors"))
+            logits, states = predict_outputs(side, teacher, split, normalization, batch_size, dev,
+                                             lengths=code_lengths(split, normalization), progress=prog, pooled=pooled)
+            arrays = {"logits": np.ascontiguousarray(logits, dtype=np.float32)}
+            if pooled:
+                arrays["pooled"] = np.ascontiguousarray(states, dtype=np.float32)
+            save_file(arrays, str(tmp / f"{s}.safetensors"))
             (tmp / f"{s}.ids.json").write_text(json.dumps(split.ids))
             counts[s] = len(split)
         meta = {"fingerprint": fp, "settings": settings, "teacher": str(teacher_path), "data": str(Path(data).resolve()),
-                "splits": counts, "seconds": round(time.perf_counter() - t0, 2), "device": str(dev)}
+                "splits": counts, "contents": ["logits", "pooled"] if pooled else ["logits"], "seconds": round(time.perf_counter() - t0, 2), "device": str(dev)}
         atomic_write_json(tmp / "meta.json", meta)
     return meta

@@ -85,7 +85,8 @@ class TrainJob:
     save_best: Callable[[nn.Module, Path], None]
     load_best: Callable[[Path], nn.Module]
     teacher: ModelSide | None = None         # frozen live teacher
-    teacher_logits: Callable[[str, torch.Tensor], torch.Tensor] | None = None  # cache lookup (split, index) -> logits
+    # teacher-cache lookup (split, row index) -> Outputs (logits, and pooled states when cached)
+    teacher_outputs: Callable[[str, torch.Tensor], Outputs] | None = None
     info: dict[str, Any] = field(default_factory=dict)
     transfer: Any = None                     # unlabeled transfer set (engine.transfer.TransferSet), live teacher only
     transfer_weight: float = 1.0
@@ -188,25 +189,44 @@ def predict_logits(side: ModelSide, model: nn.Module, split: Split, normalizatio
                    device: torch.device, *, lengths: np.ndarray | None = None, progress: Any = None,
                    max_examples: int | None = None) -> np.ndarray:
     """Logits for every row of ``split`` (row order), with the model in eval mode."""
+    return predict_outputs(side, model, split, normalization, batch_size, device, lengths=lengths,
+                           progress=progress, max_examples=max_examples)[0]
+
+
+def predict_outputs(side: ModelSide, model: nn.Module, split: Split, normalization: str, batch_size: int,
+                    device: torch.device, *, lengths: np.ndarray | None = None, progress: Any = None,
+                    max_examples: int | None = None, pooled: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """Logits ``[N, C]`` for every row of ``split`` (row order), and with ``pooled`` the pooled state
+    after each layer ``[N, L, H]`` (else None); the model runs in eval mode without gradients."""
     was_training = model.training
     model.eval()
     n = len(split) if max_examples is None else min(len(split), max_examples)
     out = np.zeros((n, 0), dtype=np.float32)
+    states: np.ndarray | None = None
     coll = Collator(split, normalization, {"x": side.encode})
     batches = eval_batches(n, batch_size, None if lengths is None else lengths[:n])
     task_id = progress.add_task(f"eval {split.name}", total=n, info="") if progress is not None else None
-    for idxs in batches:
-        b = to_device(coll(idxs), device)
-        logits = side.forward(model, b["x"], False).logits.float().cpu().numpy()
-        if out.shape[1] == 0:
-            out = np.zeros((n, logits.shape[1]), dtype=np.float32)
-        out[idxs] = logits
-        if task_id is not None:
-            progress.advance(task_id, len(idxs))
+    with torch.no_grad():
+        for idxs in batches:
+            b = to_device(coll(idxs), device)
+            o = side.forward(model, b["x"], pooled)
+            logits = o.logits.float().cpu().numpy()
+            if out.shape[1] == 0:
+                out = np.zeros((n, logits.shape[1]), dtype=np.float32)
+            out[idxs] = logits
+            if pooled:
+                if o.pooled_states is None:
+                    raise ConfigError("this model gives no pooled per-layer states")
+                st = torch.stack([p.float() for p in o.pooled_states], dim=1).cpu().numpy()
+                if states is None:
+                    states = np.zeros((n, *st.shape[1:]), dtype=np.float32)
+                states[idxs] = st
+            if task_id is not None:
+                progress.advance(task_id, len(idxs))
     if task_id is not None:
         progress.remove_task(task_id)
     model.train(was_training)
-    return out
+    return out, states
 
 
 def _progress(enabled: bool):
@@ -323,8 +343,8 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                     if teacher is not None:
                         with torch.no_grad(), accelerator.autocast():
                             t_out = teacher.forward(teacher.model, batch["teacher"], needs_hidden)
-                    elif job.teacher_logits is not None:
-                        t_out = Outputs(logits=job.teacher_logits("train", batch["index"]).to(device))
+                    elif job.teacher_outputs is not None:
+                        t_out = to_device(job.teacher_outputs("train", batch["index"]), device)
                     loss, parts = job.method.loss(s_out, t_out, batch["labels"], aux_mod)
                     if tcoll is not None:
                         # unlabeled transfer batch: teacher-output terms only (labels=None, never a gold-label term)

@@ -40,8 +40,10 @@ def check_run_config(cfg: Any, *, num_labels: int | None = None, family: str | N
     params = method.check_compatibility(family=family, task=task.name, num_labels=num_labels,
                                         params=cfg.method.params, paper_faithful=cfg.method.paper_faithful)
     needs = method.needs
-    if cfg.teacher.cache and (needs.hidden_states or needs.attentions or needs.token_alignment or needs.pooled_states):
-        raise ConfigError(f"method {method.name!r} needs the teacher's token or layer states; a logit cache cannot "
+    from ..engine.teacher_cache import cache_can_serve
+
+    if cfg.teacher.cache and not cache_can_serve(needs):
+        raise ConfigError(f"method {method.name!r} needs the teacher's token states; a teacher cache cannot "
                           "provide them (drop --teacher-cache)")
     transfer = getattr(cfg, "transfer", None)
     if transfer is not None:

@@ -4,7 +4,8 @@ A study is tasks x teachers x students x methods x seeds. Expansion gives three 
 dependency order:
 
 ``teacher``  fine-tune a base model on a task (once per task x teacher that asks for it);
-``cache``    the frozen teacher's logits for the logit-only methods (once per task x teacher);
+``cache``    the frozen teacher's logits (and per-layer pooled states when PKD is in the study) for
+             the methods that need nothing else (KD, DIST, DKD, PKD; once per task x teacher);
 ``student``  one distillation run (FT runs need no teacher and are shared by every teacher).
 
 Each job has a stable key: the hash of its resolved :class:`~codekd.config.RunConfig` (the output
@@ -44,7 +45,20 @@ from ..errors import ConfigError
 from ..tasks import get_task
 
 SCHEMA_VERSION = 1
-LOGIT_ONLY = {"kd", "dist", "dkd"}
+
+
+def _cacheable(method: str) -> bool:
+    from ..engine.teacher_cache import cache_can_serve
+    from ..methods import METHODS
+
+    needs = METHODS.get(method).needs
+    return needs.teacher and cache_can_serve(needs)
+
+
+def _cache_needs_pooled(methods: Any) -> bool:
+    from ..methods import METHODS
+
+    return any(_cacheable(m) and METHODS.get(m).needs.pooled_states for m in methods)
 
 
 class TaskEntry(_Strict):
@@ -111,6 +125,7 @@ class Job:
     seed: Optional[int] = None
     depends_on: list[str] = field(default_factory=list)
     cache_dir: Optional[str] = None   # for kind == "cache": where it goes
+    cache_pooled: bool = False        # for kind == "cache": also store per-layer pooled states
 
     @property
     def out(self) -> str:
@@ -221,14 +236,16 @@ def expand(spec: StudySpec, root: Path) -> list[Job]:
                 if p is None:
                     raise ConfigError(f"teacher {tname!r} has no path for task {task!r}")
                 teacher_dirs[(task, tname)] = _abs(p, root)
-            if spec.teacher_cache and any(m in LOGIT_ONLY for m in spec.methods):
+            if spec.teacher_cache and any(_cacheable(m) for m in spec.methods):
+                pooled = _cache_needs_pooled(spec.methods)
                 tcfg = validate(RunConfig, {**common, "out": "", "teacher": {"path": teacher_dirs[(task, tname)],
                                                                             "pair_mode": t.pair_mode},
                                             "train": spec.train})
-                key = _key(tcfg, "cache")
+                key = _key(tcfg, "cache+pooled" if pooled else "cache")
                 cdir = str(out_root / "caches" / f"{task}-{tname}-{key}")
                 deps = [teacher_keys[(task, tname)]] if (task, tname) in teacher_keys else []
-                jobs.append(Job("cache", key, tcfg, task, teacher=tname, depends_on=deps, cache_dir=cdir))
+                jobs.append(Job("cache", key, tcfg, task, teacher=tname, depends_on=deps, cache_dir=cdir,
+                                cache_pooled=pooled))
                 cache_dirs[(task, tname)] = cdir
                 cache_keys[(task, tname)] = key
         seen_ft: set[str] = set()
@@ -254,7 +271,7 @@ def expand(spec: StudySpec, root: Path) -> list[Job]:
                                               "pair_mode": spec.teachers[tname].pair_mode}
                             if (task, tname) in teacher_keys:
                                 deps.append(teacher_keys[(task, tname)])
-                            if mname in LOGIT_ONLY and (task, tname) in cache_dirs:
+                            if _cacheable(mname) and (task, tname) in cache_dirs:
                                 raw["teacher"]["cache"] = cache_dirs[(task, tname)]
                                 deps.append(cache_keys[(task, tname)])
                         cfg = validate(RunConfig, raw)
