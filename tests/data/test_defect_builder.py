@@ -206,6 +206,16 @@ def test_changed_functions_ignores_comments_and_layout():
     assert [r[0] for r in changed_functions(a, b)] == ["g"]
 
 
+def test_patch_paths_include_git_binary_and_rename_entries():
+    from codekd.data.builders.defect import _patch_paths
+
+    text = ("diff --git a/src/x.c b/src/x.c\n--- a/src/x.c\n+++ b/src/x.c\n@@ -1 +1 @@\n-a\n+b\n"
+            "diff --git a/data/blob.bin b/data/blob.bin\nBinary files a/data/blob.bin and b/data/blob.bin differ\n"
+            "diff --git a/old.c b/new.c\nrename from old.c\nrename to new.c\n"
+            "--- /dev/null\n+++ b/added.c\n")
+    assert _patch_paths(text, 1) == ["src/x.c", "data/blob.bin", "old.c", "new.c", "added.c"]
+
+
 def test_patch_cves_from_name_and_header_only():
     text = "Subject: fix cve-2023-0001 and CVE-2023-0001\n--- a/x.c\n+++ b/x.c\n+/* CVE-2020-9999 */\n"
     assert patch_cves("CVE-2022-1234.patch", text) == ["CVE-2022-1234", "CVE-2023-0001"]

@@ -34,7 +34,9 @@ Injected defects (``source = "mutant"``)
 Splits
     Rows are grouped by source file (``project/path``): a function, its mutant and its fixed
     version are always in the same split. Groups go to ``train`` / ``valid`` / ``test`` as in the
-    exception miner (largest first, each to the split furthest below its share). Files:
+    exception miner (largest first, each to the split furthest below its share), the files with
+    real fixes first by their real-fix rows (so each split gets about its share of them), then the
+    others by all rows. Files:
     ``train.jsonl``, ``valid.jsonl``, ``test.jsonl`` (read by the ``defect`` loader unchanged),
     ``test_realfix.jsonl`` and ``test_injected.jsonl`` (the real-fix and the mutant rows of
     ``test.jsonl``: report both, the real fixes are the honest measure) and ``stats.json``.
@@ -201,17 +203,22 @@ class _Row:
 def _patch_paths(text: str, level: int) -> list[str]:
     """The files a unified diff touches (``---`` / ``+++`` names with ``level`` parts stripped)."""
     out: list[str] = []
-    for line in text.splitlines():
-        if not (line.startswith("+++ ") or line.startswith("--- ")):
-            continue
-        name = line[4:].split("\t", 1)[0].strip()
+
+    def add(name: str, strip: int) -> None:
         if name.startswith('"') or name == "/dev/null" or not name:
-            continue
-        parts = [p for p in name.split("/") if p not in ("", ".")]
-        parts = parts[level:]
-        if not parts or ".." in parts:
-            continue
-        out.append("/".join(parts))
+            return
+        parts = [p for p in name.split("/") if p not in ("", ".")][strip:]
+        if parts and ".." not in parts:
+            out.append("/".join(parts))
+
+    for line in text.splitlines():
+        if line.startswith("+++ ") or line.startswith("--- "):
+            add(line[4:].split("\t", 1)[0].strip(), level)
+        elif line.startswith("diff --git "):  # also names files with no ---/+++ (binary, mode, rename)
+            for name in line.split()[2:4]:
+                add(name, level)
+        elif line.startswith("rename from ") or line.startswith("rename to "):
+            add(line.split(" ", 2)[2].strip(), 0)
     return list(dict.fromkeys(out))
 
 
@@ -265,8 +272,8 @@ def realfix_pairs(root: Path, *, min_lines: int = 3, max_lines: int | None = Non
     parser = c_parser()
     pairs: list[dict[str, Any]] = []
     for i, (name, level) in enumerate(series):
-        if progress:
-            progress(i)
+        if progress and i:
+            progress(i)  # the previous patch is done
         pfile = root / "debian" / "patches" / name
         try:
             ptext = pfile.read_bytes().decode("utf-8", "replace")
@@ -312,6 +319,8 @@ def realfix_pairs(root: Path, *, min_lines: int = 3, max_lines: int | None = Non
                 n_pairs += 1
         if n_pairs == 0:
             counts["patches_without_pairs"] += 1
+    if progress and series:
+        progress(len(series))
     return pairs, dict(counts)
 
 
@@ -358,14 +367,18 @@ class _Progress:
         if self._bar is not None:
             self._bar.__exit__(*exc)
 
-    def track(self, items: Iterable, total: int, description: str) -> Iterator:
+    def task(self, description: str, total: int) -> Callable[[int], None]:
+        """A new bar; the returned function advances it by n."""
         if self._bar is None:
-            yield from items
-            return
-        job = self._bar.add_task(description, total=total)
+            return lambda n=1: None
+        bar, job = self._bar, self._bar.add_task(description, total=total)
+        return lambda n=1: bar.advance(job, n)
+
+    def track(self, items: Iterable, total: int, description: str) -> Iterator:
+        advance = self.task(description, total)
         for x in items:
             yield x
-            self._bar.advance(job)
+            advance(1)
 
     def log(self, msg: str) -> None:
         if self._bar is not None:
@@ -486,15 +499,9 @@ def build_defect_dataset(
         touched: set[tuple[str, str, str]] = set()
         pkg_info: list[dict[str, Any]] = []
         for s, dsc, root in zip(pkgs, dscs, roots):
-            n_series = len(debian.read_series(root))
-            it = bar.track(range(n_series), n_series, f"patches {s.package}")
-            step = iter(it)
-
-            def advance(_i: int, _step=step) -> None:
-                next(_step, None)
-
-            pairs, counts = realfix_pairs(root, min_lines=min_lines, max_lines=realfix_max_lines, progress=advance)
-            next(step, None)
+            advance = bar.task(f"patches {s.package}", len(debian.read_series(root)))
+            pairs, counts = realfix_pairs(root, min_lines=min_lines, max_lines=realfix_max_lines,
+                                          progress=lambda _i: advance(1))
             pkg_info.append({"package": s.package, "version": s.version, "project": s.project,
                              "dsc": dsc.path.name, "dsc_sha256": dsc.sha256, **counts, "pairs": len(pairs)})
             for k, p in enumerate(pairs):
@@ -559,7 +566,7 @@ def build_defect_dataset(
         mutants: list[_Row] = []
         parser = c_parser()
         file_cache: dict[tuple[int, str], bytes] = {}
-        job = bar.track(iter(lambda: None, 0), want, "injecting bugs") if want else iter(())
+        advance = bar.task("injecting bugs", want)
         for rank, pi, rel, line, start, end, name in pool:
             if len(mutants) >= 2 * want:
                 break
@@ -602,7 +609,7 @@ def build_defect_dataset(
                           source="mutant", pair=pid, operator=m.operator)
             mutants.append(_Row(func=code, target=0, key=key, **common))
             mutants.append(_Row(func=m.code, target=1, key=mkey, **common))
-            next(job, None)
+            advance(1)
         stats.mutant_rejected = dict(sorted(rejected.items()))
         stats.mutant_pairs = len(mutants) // 2
         if stats.mutant_pairs < want:
@@ -613,8 +620,7 @@ def build_defect_dataset(
     examples = in_splits + mutants
     if not examples:
         raise DataError("no defect examples found (no real-fix pair and no mutant)")
-    groups = Counter(f"{r.project}/{r.file}" for r in examples)
-    assign = _group_split(dict(groups), ratios, seed)
+    assign = _stratified_split(examples, ratios, seed)
     by_split: list[list[_Row]] = [[] for _ in SPLIT_NAMES]
     for r in examples:
         by_split[assign[f"{r.project}/{r.file}"]].append(r)
@@ -659,6 +665,28 @@ def build_defect_dataset(
     stats.time_seconds["total"] = round(time.perf_counter() - t0, 2)
     atomic_write_json(out_dir / "stats.json", stats.to_dict())
     return stats
+
+
+def _stratified_split(rows: list[_Row], ratios: tuple[float, ...], seed: int) -> dict[str, int]:
+    """File group -> split: the files with real fixes first (so each split gets its share of the
+    real-fix pairs), then the others, each group to the split furthest below its share of all rows."""
+    total = Counter(f"{r.project}/{r.file}" for r in rows)
+    fixes = Counter(f"{r.project}/{r.file}" for r in rows if r.source == "realfix")
+    assign = _group_split(dict(fixes), ratios, seed) if fixes else {}
+    counts = [0.0] * len(ratios)
+    for g, si in assign.items():
+        counts[si] += total[g]
+    rest = {g: n for g, n in total.items() if g not in assign}
+    targets = [r * sum(total.values()) for r in ratios]
+
+    def key(g: str) -> tuple:
+        return (-rest[g].bit_length(), hashlib.sha1(f"{seed}\x00{g}".encode("utf-8")).hexdigest(), g)
+
+    for g in sorted(rest, key=key):
+        i = max(range(len(ratios)), key=lambda k: (targets[k] - counts[k], -k))
+        assign[g] = i
+        counts[i] += rest[g]
+    return assign
 
 
 def _label_counts(rows: Iterable[_Row]) -> dict[str, int]:
