@@ -379,6 +379,8 @@ def test_no_apt_is_one_clear_error(tmp_path, monkeypatch):
 def test_cli_error_is_one_line(tmp_path, capsys):
     from codekd.cli import main
 
+    assert main(["data", "build-defect", "--help"]) == 0
+    assert "codekd-deb-src.sources" in capsys.readouterr().out
     rc = main(["data", "build-defect", "--out", str(tmp_path / "o"), "--sources-dir", str(tmp_path / "none"),
                "--package", "curl"])
     assert rc == 2
