@@ -100,3 +100,41 @@ def baseline_cmd(
     console.print(t)
     console.print(f"TF-IDF ({res['features']} uni/bi-gram features) + logistic regression (C={res['C']}), "
                   f"{res['seconds']} s")
+
+
+@app.command("build-defect")
+def build_defect_cmd(
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder for train/valid/test JSONL, test_realfix.jsonl, test_injected.jsonl, stats.json."),
+    package: List[str] = typer.Option([], "--package", "-p", help="A default package name (qemu, ffmpeg, curl, ...) or a pin PKG=VERSION (repeatable; default: the pinned set)."),
+    cache: Optional[Path] = typer.Option(None, help="Download/unpack cache, reused by later runs (default ~/.cache/codekd/debian)."),
+    sources_dir: Optional[Path] = typer.Option(None, "--sources-dir", help="Folder with the pinned .dsc files and their tarballs, fetched by hand (no apt needed)."),
+    max_functions: int = typer.Option(27318, help="Rows in train/valid/test together (Devign has 27,318)."),
+    min_lines: int = typer.Option(3, help="Shortest function to mutate, in lines."),
+    max_lines: int = typer.Option(200, help="Longest function to mutate, in lines."),
+    realfix: str = typer.Option("split", help="split: real-fix pairs go into train/valid/test by file; holdout: only into test_realfix.jsonl."),
+    seed: int = typer.Option(0, help="Seed of function choice, mutation and split."),
+    no_apt_update: bool = typer.Option(False, "--no-apt-update", help="Never run apt-get update."),
+) -> None:
+    """Devign-like C defect dataset: real fixes from Debian security patches plus injected bugs.
+
+    Downloads the pinned Debian source packages with `apt-get source --download-only`. If apt has
+    no deb-src entry, writes /etc/apt/sources.list.d/codekd-deb-src.sources (the system's deb
+    entries as deb-src) and runs `apt-get update`; nothing else on the system is changed.
+    """
+    from ..data.builders.defect import build_defect_dataset
+
+    stats = build_defect_dataset(out, packages=package or None, cache=cache, sources_dir=sources_dir, seed=seed,
+                                 max_functions=max_functions, min_lines=min_lines, max_lines=max_lines,
+                                 realfix=realfix, apt_update=not no_apt_update,
+                                 log=lambda m: console.print(m, markup=False, highlight=False))
+    s = stats.to_dict()
+    t = Table("package", "patches applied/failed", "real-fix pairs (CVE)", "mutant pairs")
+    for p in s["packages"]:
+        t.add_row(f"{p['package']} {p['version']}", f"{p.get('patches_applied', 0)}/{p.get('patches_failed', 0)}",
+                  f"{p['realfix_pairs_kept']} ({p['realfix_pairs_with_cve']})", str(p["mutant_pairs"]))
+    console.print(t)
+    console.print("operators: " + ", ".join(f"{k} {v}" for k, v in s["per_operator"].items()))
+    parts = ", ".join(f"{k} {v['examples']}" for k, v in s["splits"].items())
+    console.print(f"wrote {out}: {s['examples']} examples ({parts}) in {s['time_seconds'].get('total')} s")
+    for w in s["warnings"]:
+        console.print(f"[yellow]warning:[/] {w}")
