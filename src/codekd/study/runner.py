@@ -77,7 +77,8 @@ def run_study(path: str | Path, *, overrides: Sequence[str] = (), backend: str =
     for j in jobs:
         store.register(j, spec.name)
     if backend == "local":
-        counts = _run_local(jobs, store, progress=progress, retry_failed=retry_failed, stop_after_jobs=stop_after_jobs)
+        counts = _run_local(jobs, store, progress=progress, retry_failed=retry_failed, stop_after_jobs=stop_after_jobs,
+                            teacher_bases=teacher_bases(spec, root))
     elif backend == "ray":
         from .ray_backend import run_ray
 
@@ -102,12 +103,25 @@ def _ready(job: Job, store: Store) -> tuple[bool, str | None]:
     return True, None
 
 
+def teacher_bases(spec: StudySpec, root: Path) -> dict[str, str]:
+    """For the remaining-time estimate: what each study teacher's size can be read from."""
+    out = {}
+    for name, t in spec.teachers.items():
+        src = t.base if t.finetune else (next(iter(t.path.values()), None) if isinstance(t.path, dict) else t.path)
+        if src:
+            p = root / src
+            out[name] = str(p) if p.exists() else src
+    return out
+
+
 def _run_local(jobs: list[Job], store: Store, *, progress: bool, retry_failed: bool,
-               stop_after_jobs: int | None) -> dict[str, Any]:
+               stop_after_jobs: int | None, teacher_bases: dict[str, str] | None = None) -> dict[str, Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from .eta import StudyEta, format_eta, job_costs
+
     counts = {"done": 0, "failed": 0, "skipped": 0, "ran": 0, "interrupted": False}
-    durations: list[float] = []
+    eta_model = StudyEta(job_costs(jobs, teacher_bases or {}))
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.fields[eta]}"), disable=not progress) as prog:
         bar = prog.add_task("study", total=len(jobs), eta="")
@@ -135,8 +149,7 @@ def _run_local(jobs: list[Job], store: Store, *, progress: bool, retry_failed: b
             if stop_after_jobs is not None and counts["ran"] >= stop_after_jobs:
                 counts["interrupted"] = True
                 break
-            remaining = len(jobs) - i
-            eta = f"~{sum(durations) / len(durations) * remaining / 60:.1f} min left (est.)" if durations else ""
+            eta = format_eta(eta_model.remaining([j.key for j in jobs[i:]]))
             prog.update(bar, description=f"[{i + 1}/{len(jobs)}] {job.describe()}", eta=eta)
             store.mark_running(job.key)
             t0 = time.perf_counter()
@@ -150,7 +163,7 @@ def _run_local(jobs: list[Job], store: Store, *, progress: bool, retry_failed: b
                 counts["failed"] += 1
             else:
                 dt = time.perf_counter() - t0
-                durations.append(dt)
+                eta_model.observe(job.key, dt)
                 store.mark_done(job.key, metrics, dt)
                 counts["done"] += 1
             counts["ran"] += 1
