@@ -82,6 +82,9 @@ class TeacherSpec(_Strict):
     cache: Optional[str] = Field(None, description="Teacher-output cache folder (codekd teacher cache).")
     pair_mode: Literal["joint", "separate"] = "joint"
     unixcoder: Optional[bool] = None
+    pooling: Optional[Literal["cls", "mean"]] = Field(
+        None, description="What the fine-tuned head reads: cls or mean (default: mean for a sentence-transformers "
+                          "model that averages tokens, e.g. minilm; else cls).")
 
 
 class TransferSpec(_Strict):

@@ -215,3 +215,48 @@ def test_minilm_alias_resolves_to_packaged_model():
 
     path = Path(resolve_model_name("minilm"))
     assert (path / "config.json").is_file()
+
+
+def test_mean_pooling_detected_for_sentence_transformers_and_padding_invariant(tiny_bert_dir, tmp_path, codes):
+    from codekd.engine.sides import teacher_side
+    from codekd.models.teacher import detect_pooling
+
+    assert detect_pooling(resolve_model_name("minilm")) == "mean"  # all-MiniLM-L6-v2 averages its tokens
+    assert detect_pooling(tiny_bert_dir) == "cls"
+    # a copy of the tiny BERT with a sentence-transformers pooling module picks mean pooling
+    import shutil
+
+    st = tmp_path / "st"
+    shutil.copytree(tiny_bert_dir, st)
+    (st / "1_Pooling").mkdir()
+    (st / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_mean_tokens": True,
+                                                              "pooling_mode_cls_token": False}))
+    t = Teacher.load(st, num_labels=3)
+    assert t.pooling == "mean" and t.head is not None
+    assert Teacher.load(st, num_labels=3, pooling="cls").pooling == "cls"
+    with pytest.raises(ConfigError, match="pooling"):
+        Teacher.load(st, num_labels=3, pooling="max")
+    # the head reads the masked mean of the last layer: padding changes nothing
+    short = t.encode(codes[:1])
+    both = t.encode([codes[0], codes[0] + " x = 1" * 20])
+    assert both["input_ids"].shape[1] > short["input_ids"].shape[1]
+    with torch.no_grad():
+        a = t(**short)
+        b = t(**both)
+    m = short["attention_mask"].unsqueeze(-1).float()
+    mean = (a.hidden_states[-1] * m).sum(1) / m.sum(1)
+    torch.testing.assert_close(a.pooled, mean)
+    torch.testing.assert_close(b.logits[:1], a.logits, atol=1e-5, rtol=1e-4)
+    # per-layer pooled states (what PKD reads) are masked means too
+    side = teacher_side(t)
+    with torch.no_grad():
+        out = side.forward(t, {k: v for k, v in short.items()}, True)
+    h1 = out.hidden_states[1]
+    torch.testing.assert_close(out.pooled_states[0], (h1 * m).sum(1) / m.sum(1))
+    # saved and loaded back with its pooling and the same outputs
+    t.save_pretrained(tmp_path / "saved")
+    back = Teacher.load(tmp_path / "saved")
+    assert back.pooling == "mean"
+    assert json.loads((tmp_path / "saved" / TEACHER_FILE).read_text())["pooling"] == "mean"
+    with torch.no_grad():
+        torch.testing.assert_close(back(**short).logits, a.logits)

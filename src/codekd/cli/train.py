@@ -42,6 +42,8 @@ def teacher_finetune(
     epochs: int = typer.Option(5, help="Epochs (paper: 5)."),
     max_length: int = typer.Option(512, help="Max tokens per example (paper: 512)."),
     pair_mode: Optional[str] = typer.Option(None, help="joint (text pair, the paper) or separate (CodeXGLUE) for pair tasks."),
+    pooling: Optional[str] = typer.Option(None, help="What the head reads: cls or mean (default: mean for a "
+                                          "sentence-transformers model that averages tokens, such as minilm; else cls)."),
     normalization: Optional[str] = typer.Option(None, help="whitespace (default) | structure | none."),
     fraction: Optional[float] = typer.Option(None, help="Seeded subsample of train and valid."),
     no_resume: bool = typer.Option(False, "--no-resume", help="Start over even if the run folder has a checkpoint."),
@@ -52,8 +54,9 @@ def teacher_finetune(
 
     cfg = load_run_config(config, set_, **_fields(**{
         "kind": "finetune", "task": task, "data": str(data), "out": str(out), "teacher.path": teacher,
-        "teacher.pair_mode": pair_mode, "normalization": normalization, "fraction": fraction,
-        "train.lr": lr, "train.batch_size": batch_size, "train.epochs": epochs, "train.max_length": max_length}))
+        "teacher.pair_mode": pair_mode, "teacher.pooling": pooling, "normalization": normalization,
+        "fraction": fraction, "train.lr": lr, "train.batch_size": batch_size, "train.epochs": epochs,
+        "train.max_length": max_length}))
     _summary(finetune_teacher(cfg, resume=not no_resume), out)
 
 

@@ -47,7 +47,8 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
     data = _load_data(cfg)
     set_seed(cfg.train.seed)  # a new classification head is initialised from the seed
     teacher = Teacher.load(cfg.teacher.path, data.num_labels, is_pair=task.is_pair, pair_mode=cfg.teacher.pair_mode,
-                           unixcoder=cfg.teacher.unixcoder, max_length=cfg.train.max_length)
+                           unixcoder=cfg.teacher.unixcoder, max_length=cfg.train.max_length,
+                           pooling=cfg.teacher.pooling)
     from ..data.normalize import STRUCTURE_TOKENS, parse_normalization
 
     if parse_normalization(cfg.normalization)[0] == "structure":
@@ -67,7 +68,7 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
     job = TrainJob(cfg=cfg, task=task, data=data, student=side, method=method, save_best=save_best,
                    load_best=load_best,
                    info={"role": "teacher", "teacher_source": str(cfg.teacher.path),
-                         "params": sum(p.numel() for p in teacher.parameters()),
+                         "params": sum(p.numel() for p in teacher.parameters()), "pooling": teacher.pooling,
                          "architecture": teacher.config.model_type})
     return run_training(job, resume=resume, progress=progress, stop_after=stop_after)
 

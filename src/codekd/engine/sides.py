@@ -81,7 +81,8 @@ def teacher_side(teacher: nn.Module, max_length: int | None = None) -> ModelSide
     Offsets of a pair's second function are shifted past the first (as on the student side), so
     both sides' offsets index the same virtual text. A separately encoded pair (``pair_mode:
     separate``) hands token-level methods the two functions' token states concatenated along the
-    token axis, and its pooled states are the two [CLS] states concatenated (what its head reads).
+    token axis, and its pooled states are the two pooled vectors concatenated (what its head reads).
+    Pooled states per layer follow the teacher's ``pooling`` ([CLS] or the mean over real tokens).
     """
 
     def encode(codes: Sequence[tuple[str, ...]]) -> dict[str, torch.Tensor]:
@@ -102,10 +103,11 @@ def teacher_side(teacher: nn.Module, max_length: int | None = None) -> ModelSide
         offsets = enc.get("offset_mapping")
         mask = out.attention_mask
         hs = out.hidden_states if hidden else None
-        pooled = tuple(h[:, 0] for h in out.hidden_states[1:]) if hidden else None
+        pool = getattr(teacher, "pool", None) or (lambda h, _m: h[:, 0])
+        pooled = tuple(pool(h, mask) for h in out.hidden_states[1:]) if hidden else None
         if hidden and getattr(out, "hidden_states_b", None) is not None:
             hs = tuple(torch.cat([x, y], dim=1) for x, y in zip(out.hidden_states, out.hidden_states_b))
-            pooled = tuple(torch.cat([x[:, 0], y[:, 0]], dim=-1)
+            pooled = tuple(torch.cat([pool(x, mask), pool(y, out.attention_mask_b)], dim=-1)
                            for x, y in zip(out.hidden_states[1:], out.hidden_states_b[1:]))
             mask = torch.cat([out.attention_mask, out.attention_mask_b], dim=1)
             if offsets is not None and enc.get("offset_mapping_b") is not None:

@@ -99,6 +99,20 @@ class FirstTokenHead(nn.Module):
         return self.out_proj(x)
 
 
+POOLINGS = ("cls", "mean")
+
+
+def detect_pooling(folder: str | os.PathLike[str]) -> str:
+    """``mean`` for a sentence-transformers folder whose pooling module averages the token states
+    (``1_Pooling/config.json`` with ``pooling_mode_mean_tokens``), else ``cls``."""
+    cfg = Path(folder) / "1_Pooling" / "config.json"
+    try:
+        data = json.loads(cfg.read_text()) if cfg.is_file() else {}
+    except (OSError, json.JSONDecodeError):
+        data = {}
+    return "mean" if data.get("pooling_mode_mean_tokens") and not data.get("pooling_mode_cls_token") else "cls"
+
+
 def has_unixcoder_token(tokenizer: Any) -> bool:
     """True if the tokenizer knows UniXcoder's ``<encoder-only>`` mode token."""
     try:
@@ -129,7 +143,9 @@ class Teacher(nn.Module):
 
     Attributes: ``model`` (the HF model), ``head`` (None, or the codekd head when the model is a
     bare encoder), ``tokenizer``, ``num_labels``, ``is_pair``, ``pair_mode``, ``unixcoder``,
-    ``max_length`` (effective, capped by the model's position table).
+    ``max_length`` (effective, capped by the model's position table), ``pooling`` (what the head
+    reads: ``cls``, the first token's last state, or ``mean``, the mean of the last states over the
+    real tokens, as sentence-transformers models such as all-MiniLM-L6-v2 were trained to be read).
     """
 
     def __init__(
@@ -144,10 +160,16 @@ class Teacher(nn.Module):
         max_length: int = 512,
         head: FirstTokenHead | None = None,
         source: str | None = None,
+        pooling: str = "cls",
     ):
         super().__init__()
         if pair_mode not in ("joint", "separate"):
             raise ConfigError(f"pair_mode must be 'joint' or 'separate', got {pair_mode!r}")
+        if pooling not in POOLINGS:
+            raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+        if pooling != "cls" and head is None:
+            raise ConfigError(f"{pooling} pooling needs the codekd head (a bare encoder), not a HF classifier")
+        self.pooling = pooling
         self.model = model
         self.head = head
         self.tokenizer = tokenizer
@@ -188,7 +210,15 @@ class Teacher(nn.Module):
     def __repr__(self) -> str:  # keep it short: the HF model repr is hundreds of lines
         return (f"Teacher({self.source!r}, arch={self.config.model_type}, layers={self.num_layers}, "
                 f"hidden={self.hidden_size}, num_labels={self.num_labels}, is_pair={self.is_pair}, "
-                f"pair_mode={self.pair_mode!r}, unixcoder={self.unixcoder}, max_length={self.max_length})")
+                f"pair_mode={self.pair_mode!r}, unixcoder={self.unixcoder}, max_length={self.max_length}, "
+                f"pooling={self.pooling!r})")
+
+    def pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The vector the head reads from one layer's token states ``[B, T, H]`` -> ``[B, H]``."""
+        if self.pooling == "mean":
+            m = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            return (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)
+        return hidden[:, 0]
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -205,13 +235,15 @@ class Teacher(nn.Module):
         dtype: torch.dtype | str | None = None,
         dropout: float | None = None,
         local_files_only: bool | None = None,
+        pooling: str | None = None,
     ) -> "Teacher":
         """Load a teacher by hub id, alias (``unixcoder-base``, ``codebert-base``, ``modernbert-base``,
         ``minilm``) or local folder.
 
         Arguments left as None come from a codekd teacher folder's ``codekd_teacher.json`` when the
         folder has one, else the defaults (``num_labels`` 2, ``is_pair`` False, ``pair_mode``
-        "joint", ``unixcoder`` detected from the tokenizer, ``max_length`` 512). Use
+        "joint", ``unixcoder`` detected from the tokenizer, ``max_length`` 512, ``pooling`` "mean"
+        for a sentence-transformers folder whose pooling module averages tokens, else "cls"). Use
         ``attn_implementation="eager"`` for attention-map distillation. The teacher is returned in
         eval mode.
         """
@@ -239,6 +271,10 @@ class Teacher(nn.Module):
             max_length = int(saved.get("max_length", 512))
         if unixcoder is None and "unixcoder" in saved:
             unixcoder = bool(saved["unixcoder"])
+        if pooling is None:
+            pooling = saved.get("pooling") or detect_pooling(src)
+        if pooling not in POOLINGS:
+            raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
 
         config = hf_load(AutoConfig.from_pretrained, src, what="teacher", local_files_only=local_files_only)
         if requested_labels is None and "num_labels" not in saved and _has_sequence_classifier(config) and \
@@ -261,7 +297,7 @@ class Teacher(nn.Module):
         saved_head = saved.get("head")
         separate = is_pair and pair_mode == "separate"
         has_seq_cls = _has_sequence_classifier(config)
-        use_custom_head = separate or not has_seq_cls
+        use_custom_head = separate or not has_seq_cls or pooling != "cls"
         if saved_head is not None and not use_custom_head:
             # saved as encoder + codekd head, now asked for a plain classifier: use the encoder
             use_custom_head = True
@@ -290,7 +326,8 @@ class Teacher(nn.Module):
                             ignore_mismatched_sizes=mismatch, **kwargs)
 
         teacher = cls(model, tokenizer, num_labels=num_labels, is_pair=is_pair, pair_mode=pair_mode,
-                      unixcoder=bool(unixcoder), max_length=int(max_length), head=head, source=str(name_or_path))
+                      unixcoder=bool(unixcoder), max_length=int(max_length), head=head, source=str(name_or_path),
+                      pooling=pooling)
         teacher.eval()
         return teacher
 
@@ -318,6 +355,7 @@ class Teacher(nn.Module):
             "unixcoder": self.unixcoder,
             "max_length": self.requested_max_length,
             "source": self.source,
+            "pooling": self.pooling,
             "head": None,
         }
         if self.head is not None:
@@ -502,7 +540,7 @@ class Teacher(nn.Module):
                 attn_b = out_b.attentions if output_attentions else None
                 if output_attentions:
                     self._check_attentions(attn)
-            pooled = torch.cat([hidden[-1][:, 0], hidden_b[-1][:, 0]], dim=-1)
+            pooled = torch.cat([self.pool(hidden[-1], attention_mask), self.pool(hidden_b[-1], attention_mask_b)], dim=-1)
             logits = self.head(pooled)
         else:
             out = self._encoder_pass(input_ids, attention_mask, token_type_ids, output_attentions)
@@ -510,7 +548,7 @@ class Teacher(nn.Module):
             attn = out.attentions if output_attentions else None
             if output_attentions:
                 self._check_attentions(attn)
-            pooled = hidden[-1][:, 0]
+            pooled = self.pool(hidden[-1], attention_mask)
             logits = self.head(pooled) if self.head is not None else out.logits
         loss = None
         if labels is not None:

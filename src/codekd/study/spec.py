@@ -76,6 +76,7 @@ class TeacherEntry(_Strict):
     finetune: bool = False
     code_specific: Optional[bool] = Field(None, description="For the report's teacher finding.")
     pair_mode: Literal["joint", "separate"] = "joint"
+    pooling: Optional[Literal["cls", "mean"]] = Field(None, description="Fine-tuning head input (default: by model).")
     train: dict[str, Any] = Field(default_factory=dict, description="Overrides of the shared train settings for fine-tuning.")
     label: Optional[str] = None
 
@@ -223,7 +224,8 @@ def expand(spec: StudySpec, root: Path) -> list[Job]:
             if t.finetune:
                 train = _merge(spec.train, t.train)
                 raw = {**common, "kind": "finetune", "out": "", "teacher": {"path": _abs(t.base or "", root),
-                                                                          "pair_mode": t.pair_mode},
+                                                                          "pair_mode": t.pair_mode,
+                                                                          "pooling": t.pooling},
                        "train": train}
                 cfg = validate(RunConfig, raw)
                 key = _key(cfg, "teacher")
