@@ -155,13 +155,66 @@ def test_pooled_cache_serves_pkd_like_the_live_teacher(exc_data, bert_teacher, t
     a = load_file(str(tmp_path / "live" / "best" / "model.safetensors"))
     b = load_file(str(tmp_path / "cached" / "best" / "model.safetensors"))
     assert all(torch.allclose(a[k], b[k], atol=1e-4) for k in a)
-    # a logits-only cache cannot serve PKD, a cache of any kind cannot serve CKD
-    with pytest.raises(ConfigError, match="holds logits only"):
+    # a logits-only cache cannot serve PKD, a cache without token states cannot serve CKD
+    with pytest.raises(ConfigError, match="pooled per-layer states; this cache holds none"):
         distill(cfg_for(exc_data, tmp_path / "x", method="pkd", teacher=bert_teacher,
                         extra=[f"teacher.cache={logits_only}"]), progress=False)
-    with pytest.raises(ConfigError, match="cannot provide them"):
+    with pytest.raises(ConfigError, match="token states; this cache holds none"):
         distill(cfg_for(exc_data, tmp_path / "y", method="ckd", teacher=bert_teacher,
                         extra=[f"teacher.cache={tmp_path / 'pooled'}"]), progress=False)
+
+
+def test_token_cache_serves_ckd_like_the_live_teacher(exc_data, bert_teacher, tmp_path):
+    from codekd.data import load_task_data
+    from codekd.engine.batching import Collator
+    from codekd.engine.sides import teacher_side
+    from codekd.models.teacher import Teacher
+
+    with pytest.raises(ConfigError, match="out of range"):
+        build_teacher_cache(bert_teacher, exc_data, "exception", tmp_path / "bad", max_length=96, token_layers=[3],
+                            progress=False)
+    meta = build_teacher_cache(bert_teacher, exc_data, "exception", tmp_path / "tok", max_length=96,
+                               token_layers=[2, 1], progress=False)
+    assert meta["token_layers"] == [1, 2] and "tokens" in meta["contents"]
+    cache = TeacherCache(tmp_path / "tok")
+    data = load_task_data(exc_data, "exception")
+    split = data["train"]
+    lookup = cache.lookup_fn(data, ("train",), token_layers=(1, 2))
+    rows = [9, 3, 30]
+    got = lookup("train", torch.tensor(rows))
+    t = Teacher.load(str(bert_teacher), 3, max_length=96).eval()
+    side = teacher_side(t)
+    with torch.no_grad():
+        live = side.forward(t, Collator(split, "whitespace", {"x": side.encode})(rows)["x"], True)
+    # same mask, offsets and (float16-rounded) states on the real tokens; other layers are not held
+    n = live.attention_mask.shape[1]
+    assert got.hidden_states[0] is None and len(got.hidden_states) == 3
+    assert torch.equal(got.attention_mask, live.attention_mask[:, : got.attention_mask.shape[1]])
+    assert int(live.attention_mask[:, got.attention_mask.shape[1]:].sum()) == 0 and got.attention_mask.shape[1] <= n
+    m = got.attention_mask.bool()
+    assert torch.equal(got.offsets[m], live.offsets[:, : m.shape[1]][m].long())
+    for layer in (1, 2):
+        torch.testing.assert_close(got.hidden_states[layer][m], live.hidden_states[layer][:, : m.shape[1]][m],
+                                   atol=2e-3, rtol=2e-3)
+    # a CKD run from the cache starts with the live run's loss and finishes
+    extra = ["train.max_steps=2"]
+    live_r = distill(cfg_for(exc_data, tmp_path / "live", method="ckd", teacher=bert_teacher, extra=extra),
+                     progress=False)
+    cached_r = distill(cfg_for(exc_data, tmp_path / "cached", method="ckd", teacher=bert_teacher,
+                               extra=[*extra, f"teacher.cache={tmp_path / 'tok'}"]), progress=False)
+    assert cached_r["teacher_cache"] and not live_r["teacher_cache"] and cached_r["status"] == "done"
+
+    def first_loss(run):
+        return next(json.loads(x)["loss"] for x in (tmp_path / run / "log.jsonl").read_text().splitlines()
+                    if json.loads(x)["event"] == "step")
+
+    assert first_loss("cached") == pytest.approx(first_loss("live"), rel=1e-3)
+    # a cache without the mapped layers, or without token states, is refused with the reason
+    build_teacher_cache(bert_teacher, exc_data, "exception", tmp_path / "tok1", max_length=96, token_layers=[1],
+                        progress=False)
+    with pytest.raises(ConfigError, match="reads layers 2"):
+        distill(cfg_for(exc_data, tmp_path / "z", method="ckd", teacher=bert_teacher,
+                        extra=[f"teacher.cache={tmp_path / 'tok1'}"]), progress=False)
 
 
 def test_gradient_clipping_bounds_the_norm(exc_data, tmp_path):

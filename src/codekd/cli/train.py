@@ -72,12 +72,16 @@ def teacher_cache(
     batch_size: int = typer.Option(64),
     pooled: bool = typer.Option(False, "--pooled", help="Also store the [CLS] state after each teacher layer "
                                 "(what PKD reads), so PKD runs from the cache too."),
+    token_layers: List[int] = typer.Option([], "--token-layer", help="Also store the token states of this teacher "
+                                           "layer (0 = embeddings; repeatable), so CKD runs from the cache "
+                                           "(float16, 2*hidden bytes per token and layer)."),
 ) -> None:
     """Store the frozen teacher's logits per example id, with a fingerprint of teacher + data + settings."""
     from ..engine.teacher_cache import build_teacher_cache
 
     meta = build_teacher_cache(teacher, data, task, out, splits=splits, normalization=normalization,
-                               max_length=max_length, batch_size=batch_size, pooled=pooled)
+                               max_length=max_length, batch_size=batch_size, pooled=pooled,
+                               token_layers=token_layers)
     console.print(f"wrote {out}: {meta['splits']} examples in {meta['seconds']} s, fingerprint {meta['fingerprint'][:12]}")
 
 

@@ -137,6 +137,7 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
 
     teacher = None
     teacher_outputs = None
+    cache: TeacherCache | None = None
     needs = method_cls.needs
     t_layers = t_hidden = None
     if needs.teacher:
@@ -144,8 +145,8 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
             raise ConfigError(f"method {cfg.method.name!r} needs a teacher: set --teacher (a fine-tuned teacher folder)")
         tsrc = resolve_teacher_dir(cfg.teacher.path) or cfg.teacher.path
         use_cache = bool(cfg.teacher.cache)
-        if use_cache and not cache_can_serve(needs):
-            raise ConfigError(f"method {cfg.method.name!r} needs the teacher's token states; a teacher cache cannot "
+        if use_cache and not cache_can_serve(needs, tokens=True):
+            raise ConfigError(f"method {cfg.method.name!r} needs the teacher's attention maps; a teacher cache cannot "
                               "provide them (drop --teacher-cache)")
         teacher = Teacher.load(str(tsrc), data.num_labels, is_pair=task.is_pair, pair_mode=cfg.teacher.pair_mode,
                                unixcoder=cfg.teacher.unixcoder, max_length=cfg.train.max_length)
@@ -157,17 +158,18 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
             cache.verify(teacher_fingerprint(cfg.teacher.path, cfg.data, cache_settings(teacher, cfg.normalization, task.name)))
             if needs.pooled_states and not cache.has_pooled:
                 raise ConfigError(f"method {cfg.method.name!r} reads the teacher's pooled per-layer states; this cache "
-                                  "holds logits only (rebuild it with 'codekd teacher cache --pooled')",
+                                  "holds none (rebuild it with 'codekd teacher cache --pooled')",
                                   path=cfg.teacher.cache)
-            teacher_outputs = cache.lookup_fn(data, ("train",), pooled=needs.pooled_states)
+            if (needs.hidden_states or needs.token_alignment) and not cache.token_layers:
+                raise ConfigError(f"method {cfg.method.name!r} reads the teacher's token states; this cache holds "
+                                  "none (rebuild it with 'codekd teacher cache --token-layer N ...')",
+                                  path=cfg.teacher.cache)
 
     extra: dict[str, Any] = {"student_embedding_hidden": model.config.hidden_size}
     if teacher is not None and teacher.is_pair:
         extra["teacher_pair_mode"] = teacher.pair_mode
         if teacher.separate:
             extra["teacher_pooled_hidden"] = 2 * teacher.hidden_size
-    if teacher_outputs is not None:
-        teacher = None  # never run: the cache stands in for it
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         method = method_cls(MethodContext(task=task.name, num_labels=data.num_labels, student_family=family,
@@ -175,6 +177,16 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
                                           teacher_layers=t_layers, teacher_hidden=t_hidden, extra=extra),
                             cfg.method.params, paper_faithful=cfg.method.paper_faithful)
     method_warnings = [str(w.message) for w in caught]
+    if cache is not None:
+        token_layers: tuple[int, ...] = ()
+        if needs.hidden_states or needs.token_alignment:
+            read = method.teacher_token_layers()
+            if read is None:
+                raise ConfigError(f"method {cfg.method.name!r} does not say which teacher layers it reads, so a "
+                                  "teacher cache cannot stand in for the teacher (drop --teacher-cache)")
+            token_layers = tuple(read)
+        teacher_outputs = cache.lookup_fn(data, ("train",), pooled=needs.pooled_states, token_layers=token_layers)
+        teacher = None  # never run: the cache stands in for it
     for w in caught:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 

@@ -7,9 +7,17 @@ A cache folder holds ``meta.json`` (fingerprint, settings, contents) and, per sp
 ``<split>.ids.json`` (the example ids, row order). Lookups go by example id, never by batch
 position, so any subsample, order or batch size reads the right rows.
 
-A method can run from the cache when it needs nothing but these (:func:`cache_can_serve`): KD,
-DIST, DKD (logits) and PKD (logits + pooled states). Token-level states (CKD, TinyBERT) are too
-large to store per example and need the live teacher.
+With ``token_layers`` the cache also keeps the token states of those teacher layers (float16,
+real tokens only, ragged: ``tokens_ptr`` [N+1] row pointers, ``tokens_offsets`` [S, 2] character
+offsets, ``tokens_L<l>`` [S, H]), so a method that reads token states of known layers and no
+attentions (CKD: :meth:`~codekd.methods.base.Method.teacher_token_layers`) runs without the
+teacher too. That costs ``2 * H`` bytes per token and layer (all-MiniLM-L6-v2, 5,000 examples of
+~70 tokens: ~270 MB per layer), so it is opt-in and meant for small teachers and datasets; a
+UniXcoder cache of Devign's 21k training functions at 512 tokens would take ~16 GB per layer.
+
+A method can run from the cache when it needs nothing but what the cache holds
+(:func:`cache_can_serve`): KD, DIST, DKD (logits), PKD (logits + pooled states), CKD (logits +
+token states of its mapped layers). TinyBERT reads attention maps and always needs the live teacher.
 
 The fingerprint is a SHA-256 over the teacher's weight, config and tokenizer files, the dataset's
 files, and the settings that change the teacher's input (max length, normalisation, pair mode,
@@ -37,12 +45,16 @@ CACHE_FORMAT = 1
 CACHEABLE_NEEDS = frozenset({"teacher", "logits", "pooled_states"})
 
 
-def cache_can_serve(needs: Any) -> bool:
-    """Whether a method with these :class:`~codekd.methods.base.Needs` can run from a teacher cache."""
+TOKEN_NEEDS = frozenset({"hidden_states", "token_alignment"})
+
+
+def cache_can_serve(needs: Any, tokens: bool = False) -> bool:
+    """Whether a method with these :class:`~codekd.methods.base.Needs` can run from a teacher cache
+    (``tokens``: one that holds token states, for a method that says which layers it reads)."""
     import dataclasses
 
     wanted = {k for k, v in dataclasses.asdict(needs).items() if v}
-    return wanted <= CACHEABLE_NEEDS
+    return wanted <= (CACHEABLE_NEEDS | TOKEN_NEEDS if tokens else CACHEABLE_NEEDS)
 _TEACHER_FILES = ("config.json", "model.safetensors", "pytorch_model.bin", "codekd_teacher.json",
                   "codekd_head.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
                   "merges.txt", "special_tokens_map.json", "added_tokens.json")
@@ -95,7 +107,13 @@ class TeacherCache:
         self.meta: dict[str, Any] = json.loads(meta_path.read_text())
         self._logits: dict[str, np.ndarray] = {}
         self._pooled: dict[str, np.ndarray | None] = {}
+        self._tokens: dict[str, dict[str, np.ndarray]] = {}
         self._ids: dict[str, dict[str, int]] = {}
+
+    @property
+    def token_layers(self) -> tuple[int, ...]:
+        """The teacher layers whose token states the cache holds (empty: none)."""
+        return tuple(self.meta.get("token_layers", ()))
 
     @property
     def has_pooled(self) -> bool:
@@ -123,6 +141,7 @@ class TeacherCache:
             arrays = load_file(str(f))
             self._logits[split] = arrays["logits"]
             self._pooled[split] = arrays.get("pooled")
+            self._tokens[split] = {k: v for k, v in arrays.items() if k.startswith("tokens_")}
             ids = json.loads((self.folder / f"{split}.ids.json").read_text())
             self._ids[split] = {i: r for r, i in enumerate(ids)}
         return self._logits[split]
@@ -146,11 +165,48 @@ class TeacherCache:
                               "('codekd teacher cache --pooled') for methods that read them (PKD)", path=self.folder)
         return self._pooled[split]
 
-    def lookup_fn(self, data: TaskData, splits: Sequence[str] = ("train",), *, pooled: bool = False):
+    def check_token_layers(self, layers: Sequence[int]) -> None:
+        missing = sorted(set(layers) - set(self.token_layers))
+        if missing:
+            have = ", ".join(map(str, self.token_layers)) or "none"
+            raise ConfigError(f"the teacher cache holds token states of layers {have}; this run reads layers "
+                              f"{', '.join(map(str, missing))} too (rebuild it with --token-layer for each)",
+                              path=self.folder)
+
+    def _token_batch(self, split: str, rows: np.ndarray, layers: Sequence[int]):
+        t = self._tokens[split]
+        ptr = t["tokens_ptr"]
+        starts, ends = ptr[rows], ptr[rows + 1]
+        lens = ends - starts
+        width = int(lens.max()) if len(lens) else 0
+        b = len(rows)
+        mask = np.zeros((b, width), dtype=np.int64)
+        offsets = np.zeros((b, width, 2), dtype=np.int64)
+        states = {layer: None for layer in layers}
+        for layer in layers:
+            h = t[f"tokens_L{layer}"]
+            states[layer] = np.zeros((b, width, h.shape[1]), dtype=np.float32)
+        for k in range(b):
+            s, e, n = int(starts[k]), int(ends[k]), int(lens[k])
+            mask[k, :n] = 1
+            offsets[k, :n] = t["tokens_offsets"][s:e]
+            for layer in layers:
+                states[layer][k, :n] = t[f"tokens_L{layer}"][s:e]
+        depth = max(layers) + 1 if layers else 0
+        hidden = tuple(torch.from_numpy(states[i]) if i in states else None for i in range(depth))
+        return hidden, torch.from_numpy(mask), torch.from_numpy(offsets)
+
+    def lookup_fn(self, data: TaskData, splits: Sequence[str] = ("train",), *, pooled: bool = False,
+                  token_layers: Sequence[int] = ()):
         """A ``(split, row_index_tensor) -> Outputs`` function for the engine (rows resolved once, by
-        id): ``logits``, plus ``pooled_states`` (one ``[B, H]`` tensor per teacher layer) with ``pooled``."""
+        id): ``logits``; with ``pooled`` also ``pooled_states`` (one ``[B, H]`` tensor per teacher
+        layer); with ``token_layers`` also ``hidden_states`` (those layers' token states, zero-padded
+        ``[B, T, H]``, None at the other layers), ``attention_mask`` and ``offsets``."""
         from ..methods.base import Outputs
 
+        token_layers = tuple(sorted(set(token_layers)))
+        if token_layers:
+            self.check_token_layers(token_layers)
         tables = {}
         for s in splits:
             rows = torch.from_numpy(self.rows_for(s, data[s].ids))
@@ -160,7 +216,10 @@ class TeacherCache:
             logits, states, rows = tables[split]
             r = rows[index.cpu()]
             pooled_states = tuple(states[r].unbind(1)) if states is not None else None
-            return Outputs(logits=logits[r], pooled_states=pooled_states)
+            out = Outputs(logits=logits[r], pooled_states=pooled_states)
+            if token_layers:
+                out.hidden_states, out.attention_mask, out.offsets = self._token_batch(split, r.numpy(), token_layers)
+            return out
 
         return lookup
 
@@ -173,9 +232,11 @@ def cache_settings(teacher: Any, normalization: str, task: str) -> dict[str, Any
 def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, out: str | Path, *,
                         splits: Sequence[str] = ("train",), normalization: str = "whitespace",
                         max_length: int | None = None, batch_size: int = 64, device: str | None = None,
-                        pooled: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Run the frozen teacher over ``splits`` and store its logits per example id (and, with
-    ``pooled``, its [CLS] state after each layer, for PKD)."""
+                        pooled: bool = False, token_layers: Sequence[int] = (),
+                        progress: bool = True) -> dict[str, Any]:
+    """Run the frozen teacher over ``splits`` and store its logits per example id (with ``pooled``
+    also its pooled state after each layer, for PKD; with ``token_layers`` the token states of those
+    layers, 0 = embeddings, for CKD)."""
     from ..models.teacher import Teacher
     from .batching import code_lengths
     from .sides import teacher_side
@@ -190,6 +251,12 @@ def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, o
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     teacher.to(dev).eval().requires_grad_(False)
     side = teacher_side(teacher)
+    token_layers = tuple(sorted({int(x) for x in token_layers}))
+    bad = [x for x in token_layers if not 0 <= x <= teacher.num_layers]
+    if bad:
+        raise ConfigError(f"token layers {bad} out of range: the teacher has layers 0 (embeddings) to {teacher.num_layers}")
+    if token_layers and teacher.separate:
+        raise ConfigError("token states of a separately encoded pair teacher are not cached; use the live teacher")
     settings = cache_settings(teacher, normalization, t.name)
     fp = teacher_fingerprint(teacher_path, data, settings)
     t0 = time.perf_counter()
@@ -201,15 +268,19 @@ def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, o
         counts = {}
         for s in splits:
             split = td[s]
-            logits, states = predict_outputs(side, teacher, split, normalization, batch_size, dev,
-                                             lengths=code_lengths(split, normalization), progress=prog, pooled=pooled)
+            logits, states, tokens = predict_outputs(side, teacher, split, normalization, batch_size, dev,
+                                                     lengths=code_lengths(split, normalization), progress=prog,
+                                                     pooled=pooled, token_layers=token_layers)
             arrays = {"logits": np.ascontiguousarray(logits, dtype=np.float32)}
             if pooled:
                 arrays["pooled"] = np.ascontiguousarray(states, dtype=np.float32)
+            if tokens:
+                arrays.update({k: np.ascontiguousarray(v) for k, v in tokens.items()})
             save_file(arrays, str(tmp / f"{s}.safetensors"))
             (tmp / f"{s}.ids.json").write_text(json.dumps(split.ids))
             counts[s] = len(split)
         meta = {"fingerprint": fp, "settings": settings, "teacher": str(teacher_path), "data": str(Path(data).resolve()),
-                "splits": counts, "contents": ["logits", "pooled"] if pooled else ["logits"], "seconds": round(time.perf_counter() - t0, 2), "device": str(dev)}
+                "splits": counts, "contents": ["logits"] + (["pooled"] if pooled else []) + (["tokens"] if token_layers else []),
+                "token_layers": list(token_layers), "seconds": round(time.perf_counter() - t0, 2), "device": str(dev)}
         atomic_write_json(tmp / "meta.json", meta)
     return meta

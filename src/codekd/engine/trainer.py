@@ -195,9 +195,13 @@ def predict_logits(side: ModelSide, model: nn.Module, split: Split, normalizatio
 
 def predict_outputs(side: ModelSide, model: nn.Module, split: Split, normalization: str, batch_size: int,
                     device: torch.device, *, lengths: np.ndarray | None = None, progress: Any = None,
-                    max_examples: int | None = None, pooled: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-    """Logits ``[N, C]`` for every row of ``split`` (row order), and with ``pooled`` the pooled state
-    after each layer ``[N, L, H]`` (else None); the model runs in eval mode without gradients."""
+                    max_examples: int | None = None, pooled: bool = False,
+                    token_layers: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray | None, dict[str, np.ndarray] | None]:
+    """Logits ``[N, C]`` for every row of ``split`` (row order); with ``pooled`` the pooled state
+    after each layer ``[N, L, H]`` (else None); with ``token_layers`` the token states of those
+    layers, ragged (``tokens_ptr`` [N+1] row pointers into ``tokens_offsets`` [S, 2] and one
+    ``tokens_L<l>`` [S, H] float16 array per layer; real tokens only, special tokens included).
+    The model runs in eval mode without gradients."""
     was_training = model.training
     model.eval()
     n = len(split) if max_examples is None else min(len(split), max_examples)
@@ -206,10 +210,20 @@ def predict_outputs(side: ModelSide, model: nn.Module, split: Split, normalizati
     coll = Collator(split, normalization, {"x": side.encode})
     batches = eval_batches(n, batch_size, None if lengths is None else lengths[:n])
     task_id = progress.add_task(f"eval {split.name}", total=n, info="") if progress is not None else None
+    rows_tokens: list[Any] = [None] * n if token_layers else []
     with torch.no_grad():
         for idxs in batches:
             b = to_device(coll(idxs), device)
-            o = side.forward(model, b["x"], pooled)
+            o = side.forward(model, b["x"], pooled or bool(token_layers))
+            if token_layers:
+                if o.offsets is None or o.attention_mask is None:
+                    raise ConfigError("caching token states needs the model's offsets and attention mask")
+                lens = o.attention_mask.sum(1).tolist()
+                offs = o.offsets.cpu().numpy().astype(np.int32)
+                layers = [o.hidden_states[layer].to(torch.float16).cpu().numpy() for layer in token_layers]
+                for k, i in enumerate(idxs):
+                    t = int(lens[k])  # right padding: the real tokens come first
+                    rows_tokens[i] = (offs[k, :t], [h[k, :t] for h in layers])
             logits = o.logits.float().cpu().numpy()
             if out.shape[1] == 0:
                 out = np.zeros((n, logits.shape[1]), dtype=np.float32)
@@ -226,7 +240,14 @@ def predict_outputs(side: ModelSide, model: nn.Module, split: Split, normalizati
     if task_id is not None:
         progress.remove_task(task_id)
     model.train(was_training)
-    return out, states
+    tokens = None
+    if token_layers:
+        lens = np.array([len(r[0]) for r in rows_tokens], dtype=np.int64)
+        tokens = {"tokens_ptr": np.concatenate([[0], np.cumsum(lens)]).astype(np.int64),
+                  "tokens_offsets": np.concatenate([r[0] for r in rows_tokens]).astype(np.int32)}
+        for j, layer in enumerate(token_layers):
+            tokens[f"tokens_L{layer}"] = np.concatenate([r[1][j] for r in rows_tokens]).astype(np.float16)
+    return out, states, tokens
 
 
 def _progress(enabled: bool):

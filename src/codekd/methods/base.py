@@ -83,6 +83,13 @@ class Method:
             raise ConfigError(f"method {self.name!r} cannot run on task {ctx.task!r}: {reason}")
         self.check()
 
+    def teacher_token_layers(self) -> tuple[int, ...] | None:
+        """The teacher layers (0 = embeddings) whose token states :meth:`loss` reads, when the method
+        reads token states of a known set of layers and nothing else of the teacher's internals
+        (attentions); then a teacher cache holding those layers can stand in for the live teacher.
+        None (the default): the method reads no token states, or cannot say which."""
+        return None
+
     # -- declarations checked at configuration time (no models needed) -------------------------
 
     @classmethod

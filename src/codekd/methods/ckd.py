@@ -309,6 +309,9 @@ class CKD(Method):
         d["layer_map"] = self.layer_map.describe()
         return d
 
+    def teacher_token_layers(self) -> tuple[int, ...]:
+        return tuple(sorted(set(self.layer_map.teacher_layers)))
+
     def loss(self, student, teacher, labels, modules=None):
         if student.hidden_states is None or teacher is None or teacher.hidden_states is None:
             raise RuntimeError("ckd needs per-layer token states of both sides (needs.hidden_states)")

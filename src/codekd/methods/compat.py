@@ -42,8 +42,8 @@ def check_run_config(cfg: Any, *, num_labels: int | None = None, family: str | N
     needs = method.needs
     from ..engine.teacher_cache import cache_can_serve
 
-    if cfg.teacher.cache and not cache_can_serve(needs):
-        raise ConfigError(f"method {method.name!r} needs the teacher's token states; a teacher cache cannot "
+    if cfg.teacher.cache and not cache_can_serve(needs, tokens=True):
+        raise ConfigError(f"method {method.name!r} needs the teacher's attention maps; a teacher cache cannot "
                           "provide them (drop --teacher-cache)")
     transfer = getattr(cfg, "transfer", None)
     if transfer is not None:

@@ -39,7 +39,8 @@ def execute_job(job: Job, progress: bool = False) -> dict[str, Any]:
     if job.kind == "cache":
         meta = build_teacher_cache(cfg.teacher.path, cfg.data, cfg.task, job.out, splits=["train"],
                                    normalization=cfg.normalization, max_length=cfg.train.max_length,
-                                   batch_size=cfg.train.eval_batch_size, pooled=job.cache_pooled, progress=progress)
+                                   batch_size=cfg.train.eval_batch_size, pooled=job.cache_pooled,
+                                   token_layers=job.cache_token_layers, progress=progress)
         return {"status": "done", "cache": meta}
     return distill(cfg, progress=progress)
 

@@ -61,6 +61,55 @@ def _cache_needs_pooled(methods: Any) -> bool:
     return any(_cacheable(m) and METHODS.get(m).needs.pooled_states for m in methods)
 
 
+def _token_cacheable(method: str) -> bool:
+    from ..engine.teacher_cache import cache_can_serve
+    from ..methods import METHODS
+
+    needs = METHODS.get(method).needs
+    return needs.teacher and needs.hidden_states and cache_can_serve(needs, tokens=True)
+
+
+def _teacher_shape(source: str) -> tuple[int, int] | None:
+    """(layers, hidden) of a teacher from its config alone (no weights), or None if unreadable."""
+    try:
+        from transformers import AutoConfig
+
+        from ..models.hf import resolve_model_name
+
+        c = AutoConfig.from_pretrained(resolve_model_name(source))
+        return int(c.num_hidden_layers), int(c.hidden_size)
+    except Exception:
+        return None
+
+
+def _token_layers_read(spec: "StudySpec", task: str, teacher_src: str) -> tuple[int, ...]:
+    """The teacher layers whose token states the study's token-reading methods (CKD) read, over
+    every student: what a token-state teacher cache must hold."""
+    from ..engine.runs import student_spec
+    from ..methods import METHODS
+    from ..methods.base import MethodContext
+
+    shape = _teacher_shape(teacher_src)
+    if shape is None:
+        return ()
+    layers: set[int] = set()
+    for student in spec.students:
+        for mname, m in spec.methods.items():
+            if not _token_cacheable(mname):
+                continue
+            over = m.per_student.get(student, {})
+            params = _merge(m.params, over.get("params", {}))
+            cfg = validate(RunConfig, {"task": task, "data": "", "out": "", "student": {"preset": student}})
+            st = student_spec(cfg)
+            width = 2 * st.hidden if st.family == "gru" else st.hidden
+            ctx = MethodContext(task=task, num_labels=get_task(task).num_labels or 2, student_family=st.family,
+                                student_layers=st.layers, student_hidden=width, teacher_layers=shape[0],
+                                teacher_hidden=shape[1])
+            read = METHODS.get(mname)(ctx, params, paper_faithful=m.paper_faithful).teacher_token_layers()
+            layers.update(read or ())
+    return tuple(sorted(layers))
+
+
 class TaskEntry(_Strict):
     data: str
     fraction: Optional[float] = Field(None, gt=0, le=1)
@@ -109,6 +158,9 @@ class StudySpec(_Strict):
     normalization: str = "whitespace"
     train: dict[str, Any] = Field(default_factory=dict)
     teacher_cache: bool = True
+    teacher_cache_tokens: bool = Field(
+        False, description="Also cache the token states CKD reads (its mapped teacher layers, float16), so CKD "
+                           "runs without the teacher; ~2*H bytes per token and layer: for small teachers and data.")
     bench: BenchEntry = Field(default_factory=BenchEntry)
 
 
@@ -127,6 +179,7 @@ class Job:
     depends_on: list[str] = field(default_factory=list)
     cache_dir: Optional[str] = None   # for kind == "cache": where it goes
     cache_pooled: bool = False        # for kind == "cache": also store per-layer pooled states
+    cache_token_layers: tuple[int, ...] = ()  # for kind == "cache": token states of these teacher layers
 
     @property
     def out(self) -> str:
@@ -216,6 +269,7 @@ def expand(spec: StudySpec, root: Path) -> list[Job]:
     teacher_keys: dict[tuple[str, str], str] = {}
     cache_dirs: dict[tuple[str, str], str] = {}
     cache_keys: dict[tuple[str, str], str] = {}
+    cache_tokens: dict[tuple[str, str], bool] = {}
     for task, tentry in spec.tasks.items():
         data = str((root / tentry.data).resolve()) if not Path(tentry.data).is_absolute() else tentry.data
         norm = tentry.normalization or spec.normalization
@@ -238,16 +292,21 @@ def expand(spec: StudySpec, root: Path) -> list[Job]:
                 if p is None:
                     raise ConfigError(f"teacher {tname!r} has no path for task {task!r}")
                 teacher_dirs[(task, tname)] = _abs(p, root)
-            if spec.teacher_cache and any(_cacheable(m) for m in spec.methods):
+            token_layers: tuple[int, ...] = ()
+            if spec.teacher_cache and spec.teacher_cache_tokens and any(_token_cacheable(m) for m in spec.methods):
+                token_layers = _token_layers_read(spec, task, t.base if t.finetune else teacher_dirs[(task, tname)])
+            if spec.teacher_cache and (any(_cacheable(m) for m in spec.methods) or token_layers):
                 pooled = _cache_needs_pooled(spec.methods)
                 tcfg = validate(RunConfig, {**common, "out": "", "teacher": {"path": teacher_dirs[(task, tname)],
                                                                             "pair_mode": t.pair_mode},
                                             "train": spec.train})
-                key = _key(tcfg, "cache+pooled" if pooled else "cache")
+                kind = "cache" + ("+pooled" if pooled else "") + (f"+tokens{list(token_layers)}" if token_layers else "")
+                key = _key(tcfg, kind)
                 cdir = str(out_root / "caches" / f"{task}-{tname}-{key}")
                 deps = [teacher_keys[(task, tname)]] if (task, tname) in teacher_keys else []
                 jobs.append(Job("cache", key, tcfg, task, teacher=tname, depends_on=deps, cache_dir=cdir,
-                                cache_pooled=pooled))
+                                cache_pooled=pooled, cache_token_layers=token_layers))
+                cache_tokens[(task, tname)] = bool(token_layers)
                 cache_dirs[(task, tname)] = cdir
                 cache_keys[(task, tname)] = key
         seen_ft: set[str] = set()
@@ -273,7 +332,8 @@ def expand(spec: StudySpec, root: Path) -> list[Job]:
                                               "pair_mode": spec.teachers[tname].pair_mode}
                             if (task, tname) in teacher_keys:
                                 deps.append(teacher_keys[(task, tname)])
-                            if _cacheable(mname) and (task, tname) in cache_dirs:
+                            if (task, tname) in cache_dirs and (
+                                    _cacheable(mname) or (_token_cacheable(mname) and cache_tokens[(task, tname)])):
                                 raw["teacher"]["cache"] = cache_dirs[(task, tname)]
                                 deps.append(cache_keys[(task, tname)])
                         cfg = validate(RunConfig, raw)
