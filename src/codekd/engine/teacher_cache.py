@@ -16,8 +16,9 @@ teacher too. That costs ``2 * H`` bytes per token and layer (all-MiniLM-L6-v2, 5
 UniXcoder cache of Devign's 21k training functions at 512 tokens would take ~16 GB per layer.
 
 A method can run from the cache when it needs nothing but what the cache holds
-(:func:`cache_can_serve`): KD, DIST, DKD (logits), PKD (logits + pooled states), CKD (logits +
-token states of its mapped layers). TinyBERT reads attention maps and always needs the live teacher.
+(:func:`cache_can_serve`): KD, DIST, DKD (logits), PKD (logits + pooled states), CKD and
+TinyBERT (logits + token states of their mapped layers). A method that reads attention maps
+always needs the live teacher.
 
 The fingerprint is a SHA-256 over the teacher's weight, config and tokenizer files, the dataset's
 files, and the settings that change the teacher's input (max length, normalisation, pair mode,

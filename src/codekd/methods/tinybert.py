@@ -99,6 +99,9 @@ class TinyBERTHidden(Method):
         d["layer_map"] = self.layer_map.describe()
         return d
 
+    def teacher_token_layers(self) -> tuple[int, ...]:
+        return tuple(sorted(set(self.layer_map.teacher_layers)))
+
     def loss(self, student, teacher, labels, modules=None):
         proj = modules if modules is not None else self._projections
         if student.hidden_states is None or teacher is None or teacher.hidden_states is None:
