@@ -239,3 +239,35 @@ def test_cli_pretrain_help_and_distill_student_folder(tmp_path):
 
     r = CliRunner().invoke(app, ["pretrain", "mlm", "--help"])
     assert r.exit_code == 0 and "--exclude-data" in r.output and "--minutes" in r.output
+
+
+def test_study_with_adapted_teacher_and_pretrained_student(bert_teacher, corpus_src, exc_data, tmp_path):
+    import yaml
+
+    from codekd.study.report import write_report
+    from codekd.study.runner import run_study
+    from codekd.study.spec import expand, load_study
+
+    adapted, pre = tmp_path / "bert-code", tmp_path / "gru-mlm"
+    _pretrain(str(bert_teacher), corpus_src, adapted, **{"train.max_steps": 2}, **{"pretrain.exclude_data": [str(exc_data)]})
+    _pretrain("gru-1.5m", corpus_src, pre, **{**TINY_GRU, "train.max_steps": 2})
+    doc = {"name": "mlm", "out": "out", "tasks": {"exception": {"data": str(exc_data)}},
+           "teachers": {"bert": {"base": str(bert_teacher), "finetune": True, "code_specific": False},
+                        "bert-code": {"base": "bert-code", "finetune": True, "code_specific": True}},
+           "students": [{"name": "gru-small", "preset": "gru-1.5m", "init_from": None},
+                        {"name": "gru-small-mlm", "preset": "gru-1.5m", "init_from": "gru-mlm"}],
+           "methods": {"kd": {}}, "seeds": [42], "teacher_cache": False, "bench": {"enabled": False},
+           "train": {"max_steps": 1, "epochs": 1, "batch_size": 8, "eval_batch_size": 16, "max_length": 64}}
+    doc["students"][0].pop("init_from")
+    f = tmp_path / "study.yaml"
+    f.write_text(yaml.safe_dump(doc))
+    spec, root = load_study(f)
+    jobs = expand(spec, root)
+    runs = [j for j in jobs if j.kind == "student"]
+    assert len(runs) == 4 and sum(j.kind == "teacher" for j in jobs) == 2
+    assert {j.cfg.student.init_from for j in runs} == {None, str(pre)}
+    r = run_study(f, progress=False)
+    assert r["failed"] == 0 and r["done"] == 6
+    write_report(tmp_path / "out" / "study.sqlite", tmp_path / "report")
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "gru-small-mlm" in md and "bert-code" in md
