@@ -126,6 +126,8 @@ class PretrainSpec(_Strict):
     max_examples: Optional[int] = Field(None, ge=1, description="Budget in training examples (sets train.max_steps).")
     max_minutes: Optional[float] = Field(None, gt=0, description="Budget in minutes of training (wall clock).")
     eval_every: Optional[int] = Field(None, ge=1, description="Held-out perplexity every N steps (the curve).")
+    freeze_encoder: bool = Field(False, description="Train only the MLM head (a control: what the unchanged "
+                                                    "encoder supports once a head is fitted).")
 
 
 class RunConfig(_Strict):

@@ -232,13 +232,25 @@ def test_pretrained_student_is_picked_up_by_distill(family, corpus_src, exc_data
     assert not (tmp_path / "run" / "vocab").exists()  # the pre-trained student's own vocabulary was used
 
 
-def test_cli_pretrain_help_and_distill_student_folder(tmp_path):
+def test_cli_pretrain_then_distill_student_folder(corpus_src, exc_data, tmp_path):
+    from codekd.cli import app, main
     from typer.testing import CliRunner
-
-    from codekd.cli import app
 
     r = CliRunner().invoke(app, ["pretrain", "mlm", "--help"])
     assert r.exit_code == 0 and "--exclude-data" in r.output and "--minutes" in r.output
+    pre = tmp_path / "pre"
+    assert main(["pretrain", "mlm", "--model", "gru-1.5m", "--corpus", str(corpus_src), "--out", str(pre),
+                 "--exclude-data", str(exc_data), "--steps", "1", "--batch-size", "8", "--max-length", "64",
+                 "--vocab-size", "300", "--threads", "1", "--set", "student.hidden=16",
+                 "--set", "pretrain.heldout_max=8"]) == 0
+    assert json.loads((pre / "codekd_pretrain.json").read_text())["valid"]["perplexity"] > 0
+    run = tmp_path / "run"
+    assert main(["distill", "--student", str(pre), "--method", "ft", "--data", str(exc_data), "--task", "exception",
+                 "--out", str(run), "--set", "train.max_steps=1", "--epochs", "1", "--batch-size", "8",
+                 "--max-length", "64"]) == 0
+    assert json.loads((run / "metrics.json").read_text())["init_from"] == str(pre.resolve())
+    assert main(["pretrain", "mlm", "--model", "gru-1.5m", "--corpus", str(tmp_path / "missing"),
+                 "--out", str(tmp_path / "x")]) == 2
 
 
 def test_study_with_adapted_teacher_and_pretrained_student(bert_teacher, corpus_src, exc_data, tmp_path):

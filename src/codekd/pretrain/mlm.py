@@ -429,6 +429,9 @@ def run_pretrain(cfg: RunConfig, *, resume: bool = True, progress: bool = True,
     if len(tokenizer) > model.get_input_embeddings().num_embeddings:
         raise ConfigError(f"the tokenizer has {len(tokenizer)} tokens but the model's embedding table "
                           f"{model.get_input_embeddings().num_embeddings}")
+    if ps.freeze_encoder:  # control run: the encoder (and tied embeddings) stay as they are, the head learns
+        getattr(model, model.base_model_prefix).requires_grad_(False)
+        info["trainable_params"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
     info["params"] = sum(p.numel() for p in model.parameters())
     limit = position_limit(model.config)
     max_length = min(tc.max_length, limit) if limit else tc.max_length
