@@ -103,11 +103,41 @@ class TransferSpec(_Strict):
     max_examples: Optional[int] = Field(None, ge=1)
 
 
+class PretrainSpec(_Strict):
+    """Masked-LM pre-training (``codekd pretrain mlm``): the corpus and the masking.
+
+    The model being trained is ``teacher.path`` (a hub id, alias or folder: domain-adaptive
+    pre-training of a general encoder) or ``student`` (a preset, pre-trained with its own vocabulary).
+    """
+
+    corpus: list[str] = Field(default_factory=list, description="Source folders/files (.py, .c, .h) or dataset "
+                                                                "folders / JSONL files with a 'func' field.")
+    lang: Literal["auto", "python", "c"] = "auto"
+    exclude_data: list[str] = Field(default_factory=list, description="Task dataset folders whose functions are "
+                                                                      "removed from the corpus (leakage guard).")
+    exclude_splits: list[str] = Field(default_factory=lambda: ["valid", "test"])
+    max_functions: Optional[int] = Field(None, ge=1, description="Keep at most this many corpus functions (seeded).")
+    heldout_fraction: float = Field(0.02, ge=0, lt=1, description="Share of source files held out for perplexity.")
+    heldout_max: int = Field(500, ge=1, description="At most this many held-out functions are scored.")
+    min_chars: int = Field(20, ge=1)
+    mask_prob: float = Field(0.15, gt=0, lt=1)
+    masking: Literal["token", "whole_word", "span"] = "token"
+    span_mean: float = Field(3.0, gt=0, description="Mean span length (span masking; geometric, capped at 10).")
+    add_structure_tokens: Optional[bool] = Field(None, description="Teacher: add <nl>/<indent>/<dedent> (default: "
+                                                                   "when normalization is 'structure').")
+    vocab_size: Optional[int] = Field(None, ge=300, description="Student vocabulary size when trained on the corpus.")
+    max_examples: Optional[int] = Field(None, ge=1, description="Budget in training examples (sets train.max_steps).")
+    max_minutes: Optional[float] = Field(None, gt=0, description="Budget in minutes of training (wall clock).")
+    eval_every: Optional[int] = Field(None, ge=1, description="Held-out perplexity every N steps (the curve).")
+    freeze_encoder: bool = Field(False, description="Train only the MLM head (a control: what the unchanged "
+                                                    "encoder supports once a head is fitted).")
+
+
 class RunConfig(_Strict):
     """Everything a training run needs; saved resolved as ``config.yaml`` in the run folder."""
 
     schema_version: int = SCHEMA_VERSION
-    kind: Literal["distill", "finetune"] = "distill"
+    kind: Literal["distill", "finetune", "pretrain"] = "distill"
     task: str
     data: str
     out: str
@@ -119,6 +149,7 @@ class RunConfig(_Strict):
     method: MethodSpec = Field(default_factory=MethodSpec)
     train: TrainConfig = Field(default_factory=TrainConfig)
     transfer: Optional[TransferSpec] = Field(None, description="Unlabeled transfer data for the teacher-output terms.")
+    pretrain: Optional[PretrainSpec] = Field(None, description="Masked-LM pre-training settings (kind: pretrain).")
 
     @field_validator("normalization")
     @classmethod

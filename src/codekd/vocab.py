@@ -51,9 +51,6 @@ def train_vocab(
     Pair tasks train on both sides' functions (each distinct function once). Returns the metadata
     written to ``codekd_vocab.json``.
     """
-    from tokenizers import ByteLevelBPETokenizer
-    from transformers import AutoTokenizer, RobertaTokenizerFast
-
     if size < 300:
         raise ConfigError(f"vocabulary size {size} is too small: byte-level BPE needs 256 byte tokens + specials")
     base_norm, _ = parse_normalization(normalization)
@@ -71,12 +68,58 @@ def train_vocab(
             n_funcs += 1
             yield normalize_code(code, normalization)
 
+    meta = {
+        "task": task.name,
+        "data": str(Path(data).resolve()),
+        "train_file": train.path,
+        "train_file_sha256": _file_digest(train.path),
+        "train_examples": len(train),
+        "fraction": fraction,
+        "seed": seed,
+    }
+    meta = train_vocab_on_texts(corpus, size, out, min_frequency=min_frequency, max_length=max_length,
+                                normalization=normalization, meta=meta, source=train.path)
+    meta["seconds"] = round(time.perf_counter() - t0, 3)  # including the data load (the file records BPE time)
+    return meta
+
+
+def train_vocab_on_texts(
+    texts: Any,
+    size: int,
+    out: str | Path,
+    *,
+    min_frequency: int = 2,
+    max_length: int = 512,
+    normalization: str = "whitespace",
+    meta: dict[str, Any] | None = None,
+    source: str | Path | None = None,
+) -> dict[str, Any]:
+    """Train a byte-level BPE vocabulary on ``texts()`` (a callable giving already normalised code).
+
+    The folder is written the same way as :func:`train_vocab`'s (RoBERTa special tokens, structure
+    markers when ``normalization`` is ``structure``, ``model_max_length``, ``codekd_vocab.json``).
+    """
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import AutoTokenizer, RobertaTokenizerFast
+
+    if size < 300:
+        raise ConfigError(f"vocabulary size {size} is too small: byte-level BPE needs 256 byte tokens + specials")
+    base_norm, _ = parse_normalization(normalization)
+    t0 = time.perf_counter()
+    count = 0
+
+    def counted() -> Iterator[str]:
+        nonlocal count
+        for t in texts():
+            count += 1
+            yield t
+
     specials = list(SPECIAL_TOKENS) + (list(STRUCTURE_TOKENS) if base_norm == "structure" else [])
     bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(corpus(), vocab_size=size, min_frequency=min_frequency, special_tokens=specials,
+    bpe.train_from_iterator(counted(), vocab_size=size, min_frequency=min_frequency, special_tokens=specials,
                             show_progress=False)
-    if n_funcs == 0:
-        raise DataError("training split has no code to learn a vocabulary from", path=train.path)
+    if count == 0:
+        raise DataError("no code to learn a vocabulary from", path=source)
     out = Path(out)
     with atomic_dir(out) as tmp:
         bpe.save_model(str(tmp))
@@ -87,14 +130,8 @@ def train_vocab(
         # vocab.json and merges.txt from save_model stay beside tokenizer.json: older tokenizer code loads them.
         actual = len(tok)
         meta = {
-            "task": task.name,
-            "data": str(Path(data).resolve()),
-            "train_file": train.path,
-            "train_file_sha256": _file_digest(train.path),
-            "train_examples": len(train),
-            "train_functions": n_funcs,
-            "fraction": fraction,
-            "seed": seed,
+            **(meta or {}),
+            "train_functions": count,
             "requested_size": size,
             "vocab_size": actual,
             "min_frequency": min_frequency,

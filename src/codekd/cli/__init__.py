@@ -26,6 +26,7 @@ from . import evaluation as _evaluation
 from . import study as _study
 from . import demo as _demo
 from . import methods as _methods
+from . import pretrain as _pretrain
 
 app = typer.Typer(
     name="codekd",
@@ -38,6 +39,8 @@ app = typer.Typer(
 app.add_typer(_data.app, name="data", help="Load, validate and build datasets (defect, clone, exception).")
 app.add_typer(_vocab.app, name="vocab", help="Train student byte-level BPE vocabularies.")
 _models.register(app)
+app.add_typer(_pretrain.app, name="pretrain", help="Masked-LM training on unlabeled code: adapt a teacher to code, "
+              "pre-train a student.")
 app.add_typer(_train.teacher_app, name="teacher", help="Fine-tune teachers and cache their outputs.")
 app.command("distill")(_train.distill_cmd)
 app.command("evaluate")(_evaluation.evaluate_cmd)

@@ -86,7 +86,8 @@ def teacher_cache(
 
 
 def distill_cmd(
-    student: str = typer.Option("gru-1.5m", "--student", "-s", help="Student preset (codekd students list)."),
+    student: str = typer.Option("gru-1.5m", "--student", "-s", help="Student preset (codekd students list), or a "
+                                "pre-trained student folder (codekd pretrain mlm) to start from."),
     method: str = typer.Option("kd", "--method", "-m", help="ft | kd | dist (and any registered method)."),
     data: Path = typer.Option(..., "--data", "-d", help="Dataset folder."),
     task: str = typer.Option(..., "--task", "-t", help="Task name."),
@@ -110,7 +111,16 @@ def distill_cmd(
     from ..config import load_run_config
     from ..engine.runs import distill
 
+    init_from = None
+    if Path(student).is_dir():  # a pre-trained student: its weights, vocabulary and shape
+        from ..models.students.presets import load_student_spec, preset_names
+
+        spec = load_student_spec(student)
+        init_from = str(Path(student).resolve())
+        student = spec.name if spec is not None and spec.name in preset_names() else \
+            ("gru-1.5m" if spec is None or spec.family == "gru" else "roberta-1.5m")
     cfg = load_run_config(config, set_, **_fields(**{
+        "student.init_from": init_from,
         "kind": "distill", "task": task, "data": str(data), "out": str(out), "teacher.path": teacher,
         "teacher.cache": str(teacher_cache) if teacher_cache else None, "student.preset": student,
         "student.vocab": str(vocab) if vocab else None, "method.name": method,

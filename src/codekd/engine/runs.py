@@ -84,8 +84,18 @@ def student_tokenizer(cfg: RunConfig, spec: Any) -> Any:
     from ..vocab import read_vocab_meta, train_vocab
 
     quiet_transformers()
+    init = Path(cfg.student.init_from) if cfg.student.init_from else None
+    init_has_tok = init is not None and (init / "tokenizer_config.json").is_file()
     if cfg.student.vocab:
-        return hf_load(AutoTokenizer.from_pretrained, cfg.student.vocab, what="student vocabulary")
+        tok = hf_load(AutoTokenizer.from_pretrained, cfg.student.vocab, what="student vocabulary")
+        if init_has_tok:
+            own = hf_load(AutoTokenizer.from_pretrained, str(init), what="student tokenizer")
+            if own.get_vocab() != tok.get_vocab():
+                raise ConfigError("student.vocab differs from the vocabulary the init_from weights were trained "
+                                  "with; leave student.vocab out to use the folder's own", path=cfg.student.vocab)
+        return tok
+    if init_has_tok:  # a pre-trained student brings its vocabulary (its embeddings are indexed by it)
+        return hf_load(AutoTokenizer.from_pretrained, str(init), what="student tokenizer")
     size = cfg.student.vocab_size or spec.vocab_size
     folder = Path(cfg.out) / "vocab"
     meta = read_vocab_meta(folder)
@@ -99,8 +109,16 @@ def student_tokenizer(cfg: RunConfig, spec: Any) -> Any:
 
 
 def student_spec(cfg: RunConfig) -> Any:
-    from ..models.students.presets import resolve_spec
+    """The student's shape: the preset with any overrides, or the spec saved in ``student.init_from``."""
+    from ..models.students.presets import load_student_spec, resolve_spec
 
+    if cfg.student.init_from:
+        init = Path(cfg.student.init_from)
+        if not (init / "config.json").is_file():
+            raise ConfigError("student.init_from is not a model folder (no config.json)", path=init)
+        saved = load_student_spec(init)
+        if saved is not None:
+            return saved  # the weights fix the shape
     spec = resolve_spec(cfg.student.preset)
     changes = {k: v for k, v in {"layers": cfg.student.layers, "hidden": cfg.student.hidden, "heads": cfg.student.heads,
                                  "ffn": cfg.student.ffn, "dropout": cfg.student.dropout,
@@ -127,7 +145,9 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
     tokenizer = student_tokenizer(cfg, spec)
     set_seed(cfg.train.seed)  # the student's initial weights come from the seed
     if cfg.student.init_from:
-        model, _ = load_student(cfg.student.init_from, with_tokenizer=False)
+        # encoder weights from the folder (e.g. codekd pretrain mlm); a new classifier for this task's labels
+        model, _ = load_student(cfg.student.init_from, with_tokenizer=False, num_labels=data.num_labels)
+        model.train()
         if model.config.vocab_size != len(tokenizer):
             raise ConfigError(f"init_from model has vocabulary {model.config.vocab_size}, the student tokenizer {len(tokenizer)}")
     else:
@@ -210,6 +230,7 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
 
     info = {"role": "student", "student": cfg.student.preset, "family": family,
             "params": sum(p.numel() for p in model.parameters()), "vocab_size": len(tokenizer),
+            "init_from": cfg.student.init_from,
             "teacher_source": str(cfg.teacher.path) if needs.teacher else None,
             "teacher_cache": bool(teacher_outputs is not None), "method_warnings": method_warnings}
     layer_map = getattr(method, "layer_map", None)

@@ -91,14 +91,22 @@ class TrainJob:
     transfer: Any = None                     # unlabeled transfer set (engine.transfer.TransferSet), live teacher only
     transfer_weight: float = 1.0
     transfer_batch_size: int | None = None
+    # Other objectives (masked-LM pre-training): ``evaluate(model, split, device)`` returns
+    # ``(metrics, selection score)`` (higher is better) and replaces the classification metrics on
+    # the validation and test splits; it must not draw from the global random generators.
+    evaluate: Callable[[nn.Module, Any, torch.device], tuple[dict[str, Any], float]] | None = None
+    eval_every: int | None = None            # also evaluate (and log an "eval" event) every N steps
+    eval_initial: bool = False               # evaluate the untrained model once (logged as step 0)
+    max_train_seconds: float | None = None   # time budget: stop after the step that crosses it
 
 
 def config_hash(cfg: RunConfig) -> str:
     """Stable key of a run's resolved config (the output folder itself excluded)."""
     d = cfg.model_dump(mode="json")
     d.pop("out", None)
-    if d.get("transfer", "absent") is None:  # keep the hashes of configs written before the field existed
-        d.pop("transfer")
+    for key in ("transfer", "pretrain"):  # keep the hashes of configs written before these fields existed
+        if d.get(key, "absent") is None:
+            d.pop(key)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -343,10 +351,32 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                 atomic_write_json(tmp / STATE, state)
         accelerator.wait_for_everyone()
 
+    def evaluate(m: nn.Module, split: Any, lengths_: np.ndarray | None, prog: Any = None) -> tuple[dict[str, Any], float]:
+        """Metrics and selection score of ``m`` on ``split`` (classification, or the job's own objective)."""
+        with accelerator.autocast():
+            if job.evaluate is not None:
+                was_training = m.training
+                m.eval()
+                try:
+                    return job.evaluate(m, split, device)
+                finally:
+                    m.train(was_training)
+            logits = predict_logits(job.student, m, split, cfg.normalization, tc.eval_batch_size, device,
+                                    lengths=lengths_, max_examples=tc.eval_max_examples, progress=prog)
+        metrics = classification_metrics(logits, split.labels[: len(logits)], job.data.num_labels)
+        return metrics, selection_score(job.task, metrics)
+
+    if job.eval_initial and not resuming:
+        vm0, _ = evaluate(model, valid_split, valid_lengths)
+        state["initial_valid"] = vm0
+        log("eval", epoch=0, step=0, valid=vm0)
+
     t_start = time.perf_counter() - float(state.get("train_seconds", 0.0))
     with _progress(progress and accelerator.is_main_process) as prog:
         for epoch in range(int(state["epoch"]), tc.epochs):
             if tc.max_steps is not None and state["global_step"] >= tc.max_steps:
+                break
+            if state.get("time_budget_reached"):
                 break
             batches = epoch_batches(n_train, tc.batch_size, seed=tc.seed, epoch=epoch, lengths=lengths, bucket=tc.bucket)
             batches = batches[rank::world][:batches_per_epoch]
@@ -400,6 +430,11 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                     if gs % tc.log_every == 0 or gs == 1:
                         log("step", epoch=epoch, step=gs, loss=float(np.mean(running[-tc.log_every:])), lr=lr,
                             grad_norm=grad_norm, grad_norm_clipped=clipped_norm, examples_per_s=eps, **parts)
+                    # before any checkpoint of this step, so a resumed run keeps the same evals
+                    if job.eval_every and gs % job.eval_every == 0:
+                        vme, _ = evaluate(model, valid_split, valid_lengths)
+                        state.setdefault("evals", []).append({"step": gs, "valid": vme})
+                        log("eval", epoch=epoch, step=gs, valid=vme)
                     if tc.checkpoint_every and gs % tc.checkpoint_every == 0:
                         state["train_seconds"] = time.perf_counter() - t_start
                         checkpoint(epoch, step_in_epoch)
@@ -409,17 +444,16 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                         raise Interrupted(f"stopped after step {gs}")
                     if tc.max_steps is not None and gs >= tc.max_steps:
                         break
+                    if job.max_train_seconds is not None and time.perf_counter() - t_start >= job.max_train_seconds:
+                        state["time_budget_reached"] = True
+                        log("time_budget", step=gs, seconds=time.perf_counter() - t_start)
+                        break
                 else:
                     prog.update(bar, completed=bi + 1)
             prog.remove_task(bar)
             train_loop_seconds = time.perf_counter() - t_epoch
             # ---- validation: selection uses the validation split only
-            with accelerator.autocast():
-                vlogits = predict_logits(job.student, model, valid_split, cfg.normalization, tc.eval_batch_size,
-                                         device, lengths=valid_lengths, max_examples=tc.eval_max_examples)
-            vlabels = valid_split.labels[: len(vlogits)]
-            vm = classification_metrics(vlogits, vlabels, job.data.num_labels)
-            score = selection_score(job.task, vm)
+            vm, score = evaluate(model, valid_split, valid_lengths)
             el = state.get("epoch_loss", [0.0, 0])
             rec = {"epoch": epoch + 1, "train_loss": el[0] / el[1] if el[1] else None,
                    "valid": vm, "selection": score, "seconds": time.perf_counter() - t_epoch,
@@ -436,17 +470,21 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
 
         # ---- test once, with the best weights
         train_seconds = time.perf_counter() - t_start
-        best_model = job.load_best(out / BEST).to(device)
         test_split = job.data.splits.get("test")
         test_metrics = None
         if test_split is not None:
-            with accelerator.autocast():
-                tlogits = predict_logits(job.student, best_model, test_split, cfg.normalization, tc.eval_batch_size,
-                                         device, lengths=code_lengths(test_split, cfg.normalization), progress=prog)
-            test_metrics = classification_metrics(tlogits, test_split.labels, job.data.num_labels)
-            if accelerator.is_main_process:
-                np.save(out / "test_logits.npy", tlogits)
-        del best_model
+            best_model = job.load_best(out / BEST).to(device)
+            if job.evaluate is not None:
+                test_metrics, _ = evaluate(best_model, test_split, None)
+            else:
+                with accelerator.autocast():
+                    tlogits = predict_logits(job.student, best_model, test_split, cfg.normalization,
+                                             tc.eval_batch_size, device,
+                                             lengths=code_lengths(test_split, cfg.normalization), progress=prog)
+                test_metrics = classification_metrics(tlogits, test_split.labels, job.data.num_labels)
+                if accelerator.is_main_process:
+                    np.save(out / "test_logits.npy", tlogits)
+            del best_model
     result = {
         "status": "done",
         "config_hash": chash,
@@ -456,7 +494,7 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
         "valid": state["history"][state["best_epoch"] - 1]["valid"] if state["best_epoch"] else None,
         "test": test_metrics,
         "headline_metric": job.task.metric,
-        "test_headline": headline(job.task, test_metrics) if test_metrics else None,
+        "test_headline": headline(job.task, test_metrics) if test_metrics and job.evaluate is None else None,
         "history": state["history"],
         "global_steps": state["global_step"],
         "train_seconds": round(train_seconds, 2),
@@ -464,6 +502,9 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
         "world_size": world,
         **job.info,
     }
+    for key in ("initial_valid", "evals", "time_budget_reached"):
+        if key in state:
+            result[key] = state[key]
     log("done", test=test_metrics, best_epoch=state["best_epoch"])
     if accelerator.is_main_process:
         atomic_write_json(out / METRICS, result)

@@ -45,6 +45,9 @@ class Outputs:
     attention_mask: torch.Tensor | None = None
     offsets: torch.Tensor | None = None
     attentions: tuple[torch.Tensor, ...] | None = None
+    # per-position targets of a self-supervised objective (masked-LM: the original token ids of the
+    # scored positions, aligned with ``logits``); None for classification
+    targets: torch.Tensor | None = None
 
 
 @dataclass

@@ -21,6 +21,10 @@ Minimal example::
     teachers:
       minilm: {base: minilm, finetune: true, train: {lr: 5.0e-5, epochs: 2}}
     students: [gru-1.5m, roberta-1.5m]
+    # a teacher adapted to code (codekd pretrain mlm --model minilm ...) is one more teacher, and a
+    # pre-trained student one more student:
+    #   teachers: {minilm-code: {base: runs/minilm-code, finetune: true, code_specific: true}}
+    #   students: [gru-1.5m, {name: gru-1.5m-mlm, preset: gru-1.5m, init_from: runs/gru-mlm}]
     methods:
       ft: {}
       kd: {}
@@ -138,6 +142,19 @@ class MethodEntry(_Strict):
                                                     description="student -> {params: {...}, train: {...}} overrides")
 
 
+class StudentEntry(_Strict):
+    """A named student: a preset started from given weights (e.g. ``codekd pretrain mlm`` output),
+    so "pre-trained" and "from scratch" can be two students of one study::
+
+        students: [gru-1.5m, {name: gru-1.5m-mlm, preset: gru-1.5m, init_from: runs/gru-mlm}]
+    """
+
+    name: str
+    preset: str
+    init_from: Optional[str] = Field(None, description="Start from these weights (a pre-trained student folder).")
+    vocab: Optional[str] = Field(None, description="Tokenizer folder (default: init_from's own, else trained).")
+
+
 class BenchEntry(_Strict):
     enabled: bool = True
     seq_len: int = 256
@@ -152,7 +169,7 @@ class StudySpec(_Strict):
     out: str = "runs/study"
     tasks: dict[str, TaskEntry]
     teachers: dict[str, TeacherEntry] = Field(default_factory=dict)
-    students: list[str]
+    students: list[str | StudentEntry]
     methods: dict[str, MethodEntry]
     seeds: list[int] = Field(default_factory=lambda: [42])
     normalization: str = "whitespace"
@@ -192,6 +209,21 @@ class Job:
             return f"cache {self.teacher} on {self.task}"
         t = self.teacher or "-"
         return f"{self.task} {t} {self.student} {self.method} seed {self.seed}"
+
+
+def student_name(entry: "str | StudentEntry") -> str:
+    return entry if isinstance(entry, str) else entry.name
+
+
+def _student_raw(entry: "str | StudentEntry", root: Path) -> dict[str, Any]:
+    if isinstance(entry, str):
+        return {"preset": entry}
+    raw: dict[str, Any] = {"preset": entry.preset}
+    if entry.init_from:
+        raw["init_from"] = _abs(entry.init_from, root)
+    if entry.vocab:
+        raw["vocab"] = _abs(entry.vocab, root)
+    return raw
 
 
 def _key(cfg: RunConfig, kind: str) -> str:
@@ -249,6 +281,16 @@ def load_study(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
 
     for m in spec.methods:
         METHODS.get(m)
+    names = [student_name(s) for s in spec.students]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"student names must be unique (got {names})", path=path)
+    for st in spec.students:
+        if isinstance(st, StudentEntry):
+            from ..models.students.presets import resolve_spec
+
+            resolve_spec(st.preset)
+            if st.init_from and not (root / st.init_from).exists() and not Path(st.init_from).exists():
+                raise ConfigError(f"student {st.name!r}: init_from folder {st.init_from!r} does not exist", path=path)
     needs_teacher = [m for m in spec.methods if METHODS.get(m).needs.teacher]
     if needs_teacher and not spec.teachers:
         raise ConfigError(f"methods {needs_teacher} need a teacher but the study has none", path=path)
@@ -310,7 +352,8 @@ def expand(spec: StudySpec, root: Path) -> list[Job]:
                 cache_dirs[(task, tname)] = cdir
                 cache_keys[(task, tname)] = key
         seen_ft: set[str] = set()
-        for student in spec.students:
+        for sentry in spec.students:
+            student = student_name(sentry)
             for mname, m in spec.methods.items():
                 needs_teacher = METHODS.get(mname).needs.teacher
                 over = m.per_student.get(student, {})
@@ -323,7 +366,7 @@ def expand(spec: StudySpec, root: Path) -> list[Job]:
                 teachers = list(spec.teachers) if needs_teacher else [None]
                 for tname in teachers:
                     for seed in spec.seeds:
-                        raw = {**common, "kind": "distill", "out": "", "student": {"preset": student},
+                        raw = {**common, "kind": "distill", "out": "", "student": _student_raw(sentry, root),
                                "method": {"name": mname, "params": params, "paper_faithful": m.paper_faithful},
                                "train": _merge(train, {"seed": seed})}
                         deps: list[str] = []

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, PreTrainedConfig, PreTrainedModel
+from transformers import (AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification,
+                          PreTrainedConfig, PreTrainedModel)
 from transformers import initialization as init
 from transformers.modeling_outputs import ModelOutput
 
@@ -272,12 +273,83 @@ class BiGRUForSequenceClassification(BiGRUPreTrainedModel):
         return out
 
 
+class BiGRULMHead(nn.Module):
+    """Per-token masked-LM head: dense(2H -> H) -> GELU -> LayerNorm -> decoder(H -> vocab) + bias.
+
+    The transform brings the 2H-wide BiGRU output down to the embedding width H, so the decoder can
+    share (tie) its weight with the word embeddings, as BERT's and RoBERTa's heads do.
+    """
+
+    def __init__(self, config: BiGRUConfig):
+        super().__init__()
+        h = config.hidden_size
+        self.dense = nn.Linear(2 * h, h)
+        self.layer_norm = nn.LayerNorm(h, eps=config.layer_norm_eps)
+        self.decoder = nn.Linear(h, config.vocab_size, bias=False)
+        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        x = self.layer_norm(nn.functional.gelu(self.dense(features)))
+        return self.decoder(x) + self.bias
+
+
+class BiGRUForMaskedLM(BiGRUPreTrainedModel):
+    """BiGRU student with a masked-LM head (pre-training before distillation).
+
+    Saved folders load into :class:`BiGRUForSequenceClassification` (``bigru.*`` weights kept, a new
+    classifier initialised), which is how ``distill`` starts from a pre-trained student.
+    """
+
+    _tied_weights_keys = {"lm_head.decoder.weight": "bigru.embeddings.word_embeddings.weight"}
+
+    def __init__(self, config: BiGRUConfig):
+        super().__init__(config)
+        self.bigru = BiGRUModel(config)
+        self.lm_head = BiGRULMHead(config)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.bigru.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.bigru.set_input_embeddings(value)
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head.decoder
+
+    def set_output_embeddings(self, value: nn.Linear) -> None:
+        self.lm_head.decoder = value
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> BiGRUOutput:
+        """``logits`` [B, T, vocab]; with ``labels`` (``-100`` = not scored) also the masked-LM loss."""
+        base = self.bigru(input_ids, attention_mask=attention_mask, output_hidden_states=output_hidden_states)
+        logits = self.lm_head(base.last_hidden_state)
+        loss = None
+        if labels is not None:
+            loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1), ignore_index=-100)
+        out = BiGRUOutput(loss=loss, logits=logits, last_hidden_state=base.last_hidden_state,
+                          pooler_output=base.pooler_output, hidden_states=base.hidden_states,
+                          pooled_states=base.pooled_states)
+        if return_dict is False:
+            return out.to_tuple()
+        return out
+
+
 def _register() -> None:
     try:
         AutoConfig.register(BiGRUConfig.model_type, BiGRUConfig)
     except ValueError:  # already registered (module reloaded)
         pass
-    for auto_cls, model_cls in ((AutoModel, BiGRUModel), (AutoModelForSequenceClassification, BiGRUForSequenceClassification)):
+    for auto_cls, model_cls in ((AutoModel, BiGRUModel), (AutoModelForSequenceClassification, BiGRUForSequenceClassification),
+                                (AutoModelForMaskedLM, BiGRUForMaskedLM)):
         try:
             auto_cls.register(BiGRUConfig, model_cls)
         except ValueError:
@@ -317,7 +389,9 @@ def build_gru(
 __all__ = [
     "BiGRUClassificationHead",
     "BiGRUConfig",
+    "BiGRUForMaskedLM",
     "BiGRUForSequenceClassification",
+    "BiGRULMHead",
     "BiGRUModel",
     "BiGRUOutput",
     "build_gru",

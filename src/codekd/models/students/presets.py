@@ -285,11 +285,13 @@ def save_student(model: Any, tokenizer: Any, folder: str | os.PathLike[str],
 
 
 def load_student(folder: str | os.PathLike[str], *, attn_implementation: str | None = None,
-                 with_tokenizer: bool = True):
+                 with_tokenizer: bool = True, num_labels: int | None = None):
     """Load a student folder written by :func:`save_student` (or any HF classifier folder).
 
     Returns ``(model, tokenizer)``; ``tokenizer`` is None when the folder has none or
-    ``with_tokenizer`` is False. The model is in eval mode.
+    ``with_tokenizer`` is False. The model is in eval mode. ``num_labels`` other than the folder's
+    gives a new, randomly initialised classifier (a masked-LM pre-trained folder has none: its
+    encoder weights are loaded and its LM head dropped).
     """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -302,6 +304,10 @@ def load_student(folder: str | os.PathLike[str], *, attn_implementation: str | N
     kwargs: dict[str, Any] = {}
     if attn_implementation is not None:
         kwargs["attn_implementation"] = attn_implementation
+    if num_labels is not None:
+        kwargs["num_labels"] = int(num_labels)
+        saved_labels = json.loads((path / "config.json").read_text()).get("id2label")
+        kwargs["ignore_mismatched_sizes"] = saved_labels is not None and len(saved_labels) != int(num_labels)
     model = hf_load(AutoModelForSequenceClassification.from_pretrained, str(path), what="student", **kwargs)
     model.eval()
     tokenizer = None
