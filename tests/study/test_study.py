@@ -193,3 +193,21 @@ def test_bench_stage_and_report_efficiency(tmp_path, exc_data, bert_teacher):
     res = write_report(tmp_path / "out" / "study.sqlite", tmp_path / "rep")
     md = Path(res["report"]).read_text()
     assert "## Efficiency" in md and "exception:gru-1.5m" in md and "teacher bert" in md
+
+
+def test_study_caches_pooled_and_token_states_for_pkd_and_ckd(tmp_path, exc_data, bert_teacher):
+    methods = {"kd": {}, "pkd": {}, "ckd": {}}
+    f = write_study(tmp_path / "s.yaml", exc_data, bert_teacher, methods=methods, teacher_cache_tokens=True)
+    spec, root = load_study(f)
+    jobs = expand(spec, root)
+    cache = next(j for j in jobs if j.kind == "cache")
+    # gru-1.5m has 2 layers, the tiny teacher 2: CKD's uniform map reads teacher layers 1 and 2
+    assert cache.cache_pooled and cache.cache_token_layers == (1, 2)
+    assert all(j.cfg.teacher.cache == cache.out for j in jobs if j.kind == "student")
+    # without the opt-in, CKD keeps the live teacher and the cache holds no token states
+    plain = expand(*load_study(write_study(tmp_path / "p.yaml", exc_data, bert_teacher, methods=methods)))
+    pc = next(j for j in plain if j.kind == "cache")
+    assert pc.cache_token_layers == () and pc.key != cache.key
+    assert next(j for j in plain if j.method == "ckd").cfg.teacher.cache is None
+    res = run_study(f, progress=False)
+    assert res["failed"] == 0 and res["done"] == len(jobs)

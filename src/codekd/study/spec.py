@@ -97,13 +97,15 @@ def _token_layers_read(spec: "StudySpec", task: str, teacher_src: str) -> tuple[
     if shape is None:
         return ()
     layers: set[int] = set()
-    for student in spec.students:
+    for entry in spec.students:
+        name = student_name(entry)
+        preset = entry if isinstance(entry, str) else entry.preset
         for mname, m in spec.methods.items():
             if not _token_cacheable(mname):
                 continue
-            over = m.per_student.get(student, {})
+            over = m.per_student.get(name, {})
             params = _merge(m.params, over.get("params", {}))
-            cfg = validate(RunConfig, {"task": task, "data": "", "out": "", "student": {"preset": student}})
+            cfg = validate(RunConfig, {"task": task, "data": "", "out": "", "student": {"preset": preset}})
             st = student_spec(cfg)
             width = 2 * st.hidden if st.family == "gru" else st.hidden
             ctx = MethodContext(task=task, num_labels=get_task(task).num_labels or 2, student_family=st.family,
@@ -343,7 +345,9 @@ def expand(spec: StudySpec, root: Path) -> list[Job]:
                                                                             "pair_mode": t.pair_mode},
                                             "train": spec.train})
                 kind = "cache" + ("+pooled" if pooled else "") + (f"+tokens{list(token_layers)}" if token_layers else "")
-                key = _key(tcfg, kind)
+                key = _key(tcfg, "cache")
+                if kind != "cache":  # what the cache holds is not part of the run config: key it apart
+                    key = hashlib.sha256(f"{key}:{kind}".encode()).hexdigest()[:12]
                 cdir = str(out_root / "caches" / f"{task}-{tname}-{key}")
                 deps = [teacher_keys[(task, tname)]] if (task, tname) in teacher_keys else []
                 jobs.append(Job("cache", key, tcfg, task, teacher=tname, depends_on=deps, cache_dir=cdir,
