@@ -264,3 +264,29 @@ def test_normalization_with_hole_window_option():
     for bad in ("fancy", "structure:hole=x", "structure:window=3"):
         with pytest.raises(Exception, match="normalisation"):
             parse_normalization(bad)
+
+
+def test_try_window_keeps_the_owning_try_body_and_the_handler():
+    from codekd.data.normalize import parse_window, try_window
+
+    code = "\n".join(["def f(x):", "    setup()",
+                      "    try:", "        a = open(x)", "        b = a.read()", "        c = int(b)", "        d = c + 1",
+                      "        e = d * 2",
+                      "    except ValueError:", "        pass",
+                      "    except __HOLE__:", "        log(x)", "", "        return None", "        never()",
+                      "    after()"])
+    # the try, the first 2 and last 2 body lines, not the other clause, the clause, 2 handler lines
+    assert try_window(code, 4).splitlines() == [
+        "def f(x):", "    try:", "        a = open(x)", "        b = a.read()", "        d = c + 1", "        e = d * 2",
+        "    except __HOLE__:", "        log(x)", "        return None"]
+    # nested: the clause belongs to the inner try
+    nested = "def g():\n    try:\n        try:\n            k = m[1]\n        except __HOLE__:\n            pass\n    finally:\n        z()"
+    assert try_window(nested, 4).splitlines() == ["def g():", "        try:", "            k = m[1]",
+                                                  "        except __HOLE__:", "            pass"]
+    # a clause whose try is not in the code falls back to the lines around it; no marker: unchanged
+    assert try_window("def h():\n    except __HOLE__:\n        q()", 4) == "def h():\n    except __HOLE__:\n        q()"
+    assert try_window("def h(): pass", 4) == "def h(): pass" and try_window(code, None) == code
+    assert parse_window("structure:try=4") == ("structure", "try", 4)
+    assert normalize_code(code, "whitespace:try=2") == "def f(x): try: a = open(x) e = d * 2 except __HOLE__: log(x) return None"
+    with pytest.raises(Exception, match="two windows"):
+        parse_window("structure:hole=2,try=3")

@@ -12,7 +12,10 @@ config. Modes:
 
 Any mode can add ``:hole=N`` (e.g. ``structure:hole=3``): only the function's first line and the
 ``N`` lines around each ``__HOLE__`` are kept, before the rest of the normalisation (for the
-exception task, so the handler and its ``try`` body fit the length budget).
+exception task, so the handler and its ``try`` body fit the length budget). ``:try=N`` keeps what
+decides the label more precisely: the function's first line, the ``try`` that the ``except
+__HOLE__`` clause belongs to, up to ``N`` lines of its body (the first and the last ones when it
+is longer), the clause itself and the first two lines of the handler (see :func:`try_window`).
 """
 
 from __future__ import annotations
@@ -77,29 +80,41 @@ def normalize_structure(code: str) -> str:
     return " ".join(out)
 
 
-def parse_normalization(mode: str) -> tuple[str, int | None]:
-    """``"structure:hole=3"`` -> ``("structure", 3)``: a base mode, optionally with a window of
-    ``hole`` lines around ``__HOLE__`` (see :func:`hole_window`)."""
+def parse_window(mode: str) -> tuple[str, str | None, int | None]:
+    """``"structure:try=4"`` -> ``("structure", "try", 4)``: a base mode and an optional window
+    around ``__HOLE__`` (``hole``: :func:`hole_window`; ``try``: :func:`try_window`)."""
     base, _, opts = str(mode).partition(":")
-    hole = None
+    window: tuple[str | None, int | None] = (None, None)
     if base not in NORM_MODES:
         raise ConfigError(f"unknown normalisation {mode!r} (choose from {', '.join(NORM_MODES)}, "
-                          "optionally with ':hole=N', e.g. 'structure:hole=3')")
+                          "optionally with ':hole=N' or ':try=N', e.g. 'structure:try=4')")
     for opt in filter(None, opts.split(",")):
         key, _, val = opt.partition("=")
-        if key != "hole" or not val.isdigit():
-            raise ConfigError(f"unknown normalisation option {opt!r} in {mode!r} (known: hole=N)")
-        hole = int(val)
-    return base, hole
+        if key not in ("hole", "try") or not val.isdigit():
+            raise ConfigError(f"unknown normalisation option {opt!r} in {mode!r} (known: hole=N, try=N)")
+        if window[0] is not None:
+            raise ConfigError(f"normalisation {mode!r} sets two windows; use one of hole=N, try=N")
+        window = (key, int(val))
+    return base, window[0], window[1]
+
+
+def parse_normalization(mode: str) -> tuple[str, int | None]:
+    """``"structure:hole=3"`` -> ``("structure", 3)``: the base mode and the window size, if any
+    (of either kind; :func:`parse_window` tells them apart)."""
+    base, _, size = parse_window(mode)
+    return base, size
 
 
 def normalize_code(code: str, mode: str = "whitespace") -> str:
-    """Normalise ``code`` according to ``mode`` (see module docstring; ``mode`` may add ``:hole=N``)."""
+    """Normalise ``code`` according to ``mode`` (see module docstring; ``mode`` may add ``:hole=N``
+    or ``:try=N``)."""
     if mode == "whitespace":
         return normalize_whitespace(code)
-    base, hole = parse_normalization(mode)
-    if hole is not None:
-        code = hole_window(code, hole)
+    base, kind, size = parse_window(mode)
+    if kind == "hole":
+        code = hole_window(code, size)
+    elif kind == "try":
+        code = try_window(code, size)
     if base == "whitespace":
         return normalize_whitespace(code)
     if base == "structure":
@@ -125,4 +140,57 @@ def hole_window(code: str, lines: int | None, marker: str = "__HOLE__") -> str:
     for i, line in enumerate(src):
         if marker in line:
             keep.update(range(max(0, i - lines), min(len(src), i + lines + 1)))
+    return "\n".join(src[i] for i in sorted(keep))
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def try_window(code: str, body: int | None, handler: int = 2, marker: str = "__HOLE__") -> str:
+    r"""Keep the function's first line and, for each line holding ``marker`` (an ``except`` clause):
+    the ``try`` it belongs to, up to ``body`` lines of the ``try`` body (the first ``body // 2``
+    and the last ``body - body // 2`` when it is longer), the clause, and the first ``handler``
+    non-blank lines of the handler. Other clauses of the same ``try`` are left out. A clause
+    whose ``try`` is not found (e.g. cut by the miner) falls back to :func:`hole_window` with
+    ``handler`` lines; code without the marker is returned whole.
+
+    >>> try_window("def f():\n a = 1\n try:\n  x = g()\n  y = h(x)\n except KeyError:\n  pass\n"
+    ...            " except __HOLE__:\n  log()\n  raise\n return 2", 1)
+    'def f():\n try:\n  y = h(x)\n except __HOLE__:\n  log()\n  raise'
+    """
+    if body is None or marker not in code:
+        return code
+    src = code.splitlines()
+    keep = {0}
+    for h, line in enumerate(src):
+        if marker not in line:
+            continue
+        level = _indent(line)
+        start = None
+        for j in range(h - 1, -1, -1):
+            s = src[j]
+            if not s.strip():
+                continue
+            if _indent(s) < level:
+                break
+            if _indent(s) == level and s.strip().startswith("try"):
+                start = j
+                break
+        if start is None:
+            keep.update(range(max(0, h - handler), min(len(src), h + handler + 1)))
+            continue
+        end = start + 1  # the body ends at the first clause on the try's level
+        while end < h and not (src[end].strip() and _indent(src[end]) == level):
+            end += 1
+        lines = [i for i in range(start + 1, end) if src[i].strip()]
+        if len(lines) > body:
+            lines = lines[: body // 2] + lines[len(lines) - (body - body // 2):]
+        keep.update([start, h, *lines])
+        k, n = h + 1, 0
+        while k < len(src) and n < handler and (not src[k].strip() or _indent(src[k]) > level):
+            if src[k].strip():
+                keep.add(k)
+                n += 1
+            k += 1
     return "\n".join(src[i] for i in sorted(keep))
