@@ -20,7 +20,7 @@ def check(
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip bad lines and report them instead of stopping."),
     fraction: Optional[float] = typer.Option(None, help="Seeded subsample of train and valid (e.g. 0.1)."),
     seed: int = typer.Option(0, help="Seed for --fraction."),
-    normalization: str = typer.Option("whitespace", help="whitespace | structure | none (for the lengths)."),
+    normalization: str = typer.Option("whitespace", help="whitespace | structure | none, optionally :hole=N or :try=N (for the lengths)."),
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
 ) -> None:
     """Validate a dataset (every line) and print counts per split and label, and length percentiles."""
@@ -82,7 +82,7 @@ def mine_exceptions_cmd(
 def baseline_cmd(
     path: Path = typer.Argument(..., help="Dataset folder."),
     task: str = typer.Option(..., "--task", "-t", help="Task name."),
-    normalization: str = typer.Option("whitespace", help="whitespace | structure | none."),
+    normalization: str = typer.Option("whitespace", help="whitespace | structure | none, optionally :hole=N or :try=N (e.g. structure:try=4)."),
     fraction: Optional[float] = typer.Option(None, help="Seeded subsample of train and valid."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:

@@ -64,7 +64,7 @@ def evaluate_cmd(
     teacher: Optional[str] = typer.Option(None, "--teacher", help="Teacher (run, folder or alias): adds retention and agreement."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="JSON file or folder (default: evaluation.json in the run folder)."),
     aggregate: bool = typer.Option(True, "--aggregate/--no-aggregate", help="Mean ± std over several runs (seeds)."),
-    normalization: Optional[str] = typer.Option(None, help="Override the run's normalisation (whitespace | structure | none)."),
+    normalization: Optional[str] = typer.Option(None, help="Override the run's normalisation (whitespace | structure | none, optionally :hole=N or :try=N)."),
     teacher_normalization: Optional[str] = typer.Option(None, help="Override the teacher's normalisation."),
     max_length: Optional[int] = typer.Option(None, help="Override the max tokens per example."),
     batch_size: int = typer.Option(64, help="Inference batch size."),

@@ -44,7 +44,7 @@ def teacher_finetune(
     pair_mode: Optional[str] = typer.Option(None, help="joint (text pair, the paper) or separate (CodeXGLUE) for pair tasks."),
     pooling: Optional[str] = typer.Option(None, help="What the head reads: cls or mean (default: mean for a "
                                           "sentence-transformers model that averages tokens, such as minilm; else cls)."),
-    normalization: Optional[str] = typer.Option(None, help="whitespace (default) | structure | none."),
+    normalization: Optional[str] = typer.Option(None, help="whitespace (default) | structure | none, optionally :hole=N or :try=N (e.g. structure:try=4)."),
     fraction: Optional[float] = typer.Option(None, help="Seeded subsample of train and valid."),
     no_resume: bool = typer.Option(False, "--no-resume", help="Start over even if the run folder has a checkpoint."),
 ) -> None:
@@ -102,7 +102,7 @@ def distill_cmd(
     batch_size: Optional[int] = typer.Option(None, help="Batch size (default 32)."),
     epochs: Optional[int] = typer.Option(None, help="Epochs (default 5)."),
     max_length: Optional[int] = typer.Option(None, help="Max tokens per example (default 512)."),
-    normalization: Optional[str] = typer.Option(None, help="whitespace (default) | structure | none."),
+    normalization: Optional[str] = typer.Option(None, help="whitespace (default) | structure | none, optionally :hole=N or :try=N (e.g. structure:try=4)."),
     fraction: Optional[float] = typer.Option(None, help="Seeded subsample of train and valid."),
     seed: Optional[int] = typer.Option(None, help="Training seed."),
     no_resume: bool = typer.Option(False, "--no-resume", help="Start over even if the run folder has a checkpoint."),

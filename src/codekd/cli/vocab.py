@@ -20,7 +20,7 @@ def train(
     out: Path = typer.Option(..., "--out", "-o", help="Output tokenizer folder."),
     min_frequency: int = typer.Option(2, help="Minimum pair frequency for a merge."),
     max_length: int = typer.Option(512, help="model_max_length written into the tokenizer."),
-    normalization: str = typer.Option("whitespace", help="whitespace | structure | none (as the student will see the code)."),
+    normalization: str = typer.Option("whitespace", help="whitespace | structure | none, optionally :hole=N or :try=N (as the student will see the code)."),
     fraction: Optional[float] = typer.Option(None, help="Seeded subsample of the training split."),
     seed: int = typer.Option(0, help="Seed for --fraction."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip bad lines (reported) instead of stopping."),
