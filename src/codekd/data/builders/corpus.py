@@ -37,6 +37,8 @@ def build_exceptions(
     label_set: str = "frequent",
     exclude_labels: Sequence[str] = CATCH_ALL,
     seed: int = 0,
+    include_tests: bool = True,
+    max_label_share: float = 0.5,
     workers: int | None = None,
     progress: bool = True,
 ) -> MineStats:
@@ -44,6 +46,10 @@ def build_exceptions(
 
     ``exclude_labels`` defaults to the catch-alls ``Exception`` / ``BaseException``, which CuBERT's
     label list leaves out (on real code ``Exception`` alone would be about a third of the data).
+    Test folders are mined too by default (CuBERT's corpus, ETH Py150, is whole repositories; here
+    they add about a fifth). With the frequent label set no project may hold more than
+    ``max_label_share`` of a label's examples, so a library's own exception type (ansible's
+    ``ResourceNotFoundError``: 96% in ansible) cannot become a label that one split has alone.
     """
     if not projects and not include_stdlib:
         raise ConfigError("nothing to mine: no project and no standard library")
@@ -57,7 +63,8 @@ def build_exceptions(
     fetched = fetch_all(specs, cache, progress=progress, what="fetching PyPI projects")
     t_fetch = time.perf_counter() - t0
     stats = mine_exceptions(None, out, projects=[(f.name, f.root) for f in fetched], include_stdlib=include_stdlib,
-                            exclude_generated=True, num_labels=num_labels, label_set=label_set,  # type: ignore[arg-type]
+                            exclude_generated=True, include_tests=include_tests,
+                            max_label_share=max_label_share, num_labels=num_labels, label_set=label_set,  # type: ignore[arg-type]
                             exclude_labels=tuple(exclude_labels), seed=seed, workers=workers, progress=progress)
     d = stats.to_dict()
     d["builder"] = "build-exceptions"

@@ -586,10 +586,12 @@ def _deduplicate(cands: list[_Candidate], threshold: float, stats: MineStats) ->
     return kept
 
 
-def _select_labels(counts: Counter, num_labels: int, label_set: str, exclude: frozenset[str]) -> list[str]:
+def _select_labels(counts: Counter, num_labels: int, label_set: str, exclude: frozenset[str],
+                   top_share: dict[str, float] | None = None, max_share: float = 1.0) -> list[str]:
     if label_set == "cubert":
         return [lab for lab in CUBERT_EXCEPTION_LABELS if lab not in exclude][:num_labels]
-    ranked = sorted(((k, v) for k, v in counts.items() if k not in exclude), key=lambda kv: (-kv[1], kv[0]))
+    ranked = sorted(((k, v) for k, v in counts.items() if k not in exclude
+                     and (top_share is None or top_share[k] <= max_share)), key=lambda kv: (-kv[1], kv[0]))
     return [name for name, _ in ranked[:num_labels]]
 
 
@@ -712,6 +714,7 @@ def mine_exceptions(
     projects: Sequence[tuple[str, str | Path]] = (),
     include_stdlib: bool = False,
     exclude_generated: bool = False,
+    max_label_share: float = 1.0,
 ) -> MineStats:
     """Mine a CuBERT-style exception-classification dataset into ``out`` (see the module docs).
 
@@ -729,13 +732,18 @@ def mine_exceptions(
     unpacked wheel); ``include_stdlib`` adds the running interpreter's standard library (one project
     per top-level module) even when sources are given. ``exclude_generated`` skips generated files
     (``*_pb2.py``, or a "DO NOT EDIT" / "auto-generated" / "Generated from" marker in the first
-    lines), counted in ``files_skipped_generated``.
+    lines), counted in ``files_skipped_generated``. ``max_label_share``: with the frequent label
+    set, a name is a label only if no single project holds more than that share of its examples (a
+    library's own exception type, used mostly by that library, would sit in one split of the group
+    split almost alone).
 
     Raises :class:`~codekd.errors.DataError` for a path that does not exist, an output path that is
     not a directory, or when no example is found; :class:`~codekd.errors.ConfigError` for bad options.
     """
     t0 = time.perf_counter()
     ratios = _check_options(num_labels, label_set, split, max_file_bytes, near_threshold)
+    if not 0.0 < max_label_share <= 1.0:
+        raise ConfigError(f"max_label_share must be in (0, 1], got {max_label_share!r}")
     roots = _make_roots(paths, projects, include_stdlib)
     out_dir = Path(out)
     if out_dir.exists() and not out_dir.is_dir():
@@ -754,6 +762,7 @@ def mine_exceptions(
         options={"num_labels": num_labels, "label_set": label_set, "seed": seed, "split": list(ratios),
                  "max_file_bytes": max_file_bytes, "include_tests": include_tests,
                  "exclude_labels": sorted(exclude_labels), "exclude_generated": exclude_generated,
+                 "max_label_share": max_label_share,
                  "near_threshold": near_threshold, "minhash": {"perm": _NUM_PERM, "bands": _BANDS, "shingle": 3}},
     )
 
@@ -790,7 +799,12 @@ def mine_exceptions(
     counts = Counter(c.label for c in kept)
     stats.distinct_labels_after_dedup = len(counts)
     stats.top_labels_after_dedup = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:50])
-    labels = _select_labels(counts, num_labels, label_set, frozenset(exclude_labels))
+    per_proj = Counter((c.label, c.project) for c in kept)
+    top: dict[str, int] = {}
+    for (lab, _), n in per_proj.items():
+        top[lab] = max(top.get(lab, 0), n)
+    top_share = {lab: top[lab] / counts[lab] for lab in counts}
+    labels = _select_labels(counts, num_labels, label_set, frozenset(exclude_labels), top_share, max_label_share)
     keep = set(labels)
     examples = [c for c in kept if c.label in keep]
     stats.labels = labels
