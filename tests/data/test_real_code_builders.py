@@ -373,3 +373,34 @@ def test_build_clones_small_real_project(tmp_path):
                                       ("click", ("pypi", "click", "7.1.2"), ("pypi", "click", "8.1.7"))],
                      split=(0.5, 0.0, 0.5), progress=False)
     assert s["pairs"] > 0
+
+
+def test_max_similarity_drops_least_changed_pairs(tmp_path):
+    old, new = tmp_path / "v1", tmp_path / "v2"
+    _write(old, "src/Util.java", OLD_JAVA)
+    _write(new, "src/Util.java", _new_java(OLD_JAVA))
+    fo, fn = extract_version(old, "java", min_tokens=5), extract_version(new, "java", min_tokens=5)
+    assert len(cross_version_pairs(fo, fn).pairs) == 1
+    d = cross_version_pairs(fo, fn, max_similarity=0.5)
+    assert not d.pairs and d.too_similar == 1
+    with pytest.raises(ConfigError, match="max_similarity"):
+        build_clones_from_dirs([{"name": "x", "language": "java", "old": old, "new": new}], tmp_path / "o",
+                               min_similarity=0.5, max_similarity=0.4, progress=False)
+
+
+def test_label_owned_by_one_project_is_not_a_frequent_label(tmp_path):
+    def fn(name, label, salt):
+        return (f"def {name}(x):\n    try:\n        return x.run({salt}) + {salt * 3}\n"
+                f"    except {label}:\n        return {salt}\n")
+    for i, proj in enumerate(("a", "b", "c")):
+        src = [fn(f"f_{proj}{k}", "ValueError", 10 * i + k) for k in range(3)]
+        if proj == "a":  # OwnError: all its examples in one project
+            src += [fn(f"g_{proj}{k}", "OwnError", 100 + k) for k in range(6)]
+        _write(tmp_path / proj, "m.py", "\n\n".join(src))
+    kw = dict(projects=[(p, tmp_path / p) for p in "abc"], progress=False, workers=1, near_threshold=1.0)
+    s1 = mine_exceptions(None, tmp_path / "o1", **kw)
+    assert "OwnError" in s1.labels
+    s2 = mine_exceptions(None, tmp_path / "o2", max_label_share=0.5, **kw)
+    assert s2.labels == ["ValueError"]
+    with pytest.raises(ConfigError, match="max_label_share"):
+        mine_exceptions(None, tmp_path / "o3", max_label_share=0.0, **kw)

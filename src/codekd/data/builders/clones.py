@@ -17,11 +17,12 @@ Positives
       swap, reordering independent declarations, an extracted temporary), the transformations
       kept in ``pairs.jsonl``. Only in train and valid.
 Negatives (one per positive, so the classes are balanced)
-    The positive's first method with another method of the same project (never another version
-    of itself, and not a near-copy: token Jaccard below ``negative_max_similarity``): a *hard*
-    negative when possible (same file, length within a factor of 2), else one of similar length
-    from the project. For a transform positive the negative's second method is transformed too,
-    so "looks rewritten" says nothing about the label.
+    The positive's first method with another method of the same project: never another version of
+    itself, never a method of the same name (overloads often delegate), length within a factor of
+    2, and the most similar such method by token Jaccard below ``negative_max_similarity`` (0.7),
+    so negatives share much vocabulary with their partner (hard negatives): half from the same file
+    when it has one, else from 40 random methods of the project. For a transform positive the
+    negative's second method is transformed too, so "looks rewritten" says nothing about the label.
 Splits
     By project (no project in two splits), per language, largest first, towards 80/10/10 of the
     pairs; the test split holds only cross-version positives and their negatives.
@@ -262,11 +263,14 @@ class VersionDiff:
     unchanged: int = 0
     comment_or_layout_only: int = 0
     too_different: int = 0
+    too_similar: int = 0
     pairs: list[tuple[Method, Method, float]] = field(default_factory=list)
 
 
-def cross_version_pairs(old: dict[str, Method], new: dict[str, Method], min_similarity: float = 0.4) -> VersionDiff:
-    """Methods present in both versions whose code tokens differ (comments and layout ignored)."""
+def cross_version_pairs(old: dict[str, Method], new: dict[str, Method], min_similarity: float = 0.4,
+                        max_similarity: float = 1.0) -> VersionDiff:
+    """Methods present in both versions whose code tokens differ (comments and layout ignored),
+    with a token Jaccard in ``[min_similarity, max_similarity]``."""
     d = VersionDiff()
     for key in sorted(old.keys() & new.keys()):
         a, b = old[key], new[key]
@@ -280,6 +284,9 @@ def cross_version_pairs(old: dict[str, Method], new: dict[str, Method], min_simi
         sim = token_jaccard(a.tokens, b.tokens)
         if sim < min_similarity:
             d.too_different += 1
+            continue
+        if sim > max_similarity:
+            d.too_similar += 1
             continue
         d.pairs.append((a, b, round(sim, 4)))
     return d
@@ -300,12 +307,15 @@ class _Project:
     sources: list[dict[str, str]]
 
 
-def _check(split: Sequence[float], min_similarity: float, neg_max: float, transform_ratio: float) -> tuple[float, ...]:
+def _check(split: Sequence[float], min_similarity: float, neg_max: float, transform_ratio: float,
+           max_similarity: float = 1.0) -> tuple[float, ...]:
     ratios = tuple(float(r) for r in split)
     if len(ratios) != 3 or any(r < 0 for r in ratios) or sum(ratios) <= 0 or ratios[2] <= 0:
         raise ConfigError(f"split must be three non-negative shares for train/valid/test with test > 0, got {tuple(split)!r}")
     if not 0.0 <= min_similarity < 1.0:
         raise ConfigError(f"min_similarity must be in [0, 1), got {min_similarity!r}")
+    if not min_similarity < max_similarity <= 1.0:
+        raise ConfigError(f"max_similarity must be in (min_similarity, 1], got {max_similarity!r}")
     if not 0.0 < neg_max <= 1.0:
         raise ConfigError(f"negative_max_similarity must be in (0, 1], got {neg_max!r}")
     if transform_ratio < 0:
@@ -318,26 +328,45 @@ def _rng(seed: int, *parts: str) -> random.Random:
     return random.Random(int.from_bytes(hashlib.sha256("\x00".join((str(seed), *parts)).encode()).digest()[:8], "big"))
 
 
+def _counts(m: Method) -> Counter:
+    c = m.__dict__.get("_counts")
+    if c is None:
+        c = m.__dict__["_counts"] = Counter(m.tokens)
+    return c
+
+
+def _jacc(a: Method, b: Method) -> float:
+    ca, cb = _counts(a), _counts(b)
+    inter = sum((ca & cb).values())
+    return inter / (a.n_tokens + b.n_tokens - inter) if (a.n_tokens + b.n_tokens) else 1.0
+
+
 def _pick_negative(a: Method, pool: list[Method], by_path: dict[str, list[Method]], rng: random.Random,
                    neg_max: float, exclude: set[str]) -> tuple[Method, str] | None:
+    """A hard negative for ``a``: the method most similar to it (token Jaccard, below ``neg_max``)
+    among the other methods of its file, or among 40 random methods of its project; both of
+    similar length (a factor of 2 at most), never another version of ``a`` nor a method of the same
+    name (an overload often just delegates: a clone, not a negative)."""
     def ok(c: Method) -> bool:
-        return c.key not in exclude and 0.5 <= c.n_tokens / max(1, a.n_tokens) <= 2.0 \
-            and token_jaccard(a.tokens, c.tokens) < neg_max
+        return c.key not in exclude and c.name != a.name and 0.5 <= c.n_tokens / max(1, a.n_tokens) <= 2.0
 
-    same = [c for c in by_path.get(a.path, ()) if ok(c)]
+    def best(cands: list[Method]) -> Method | None:
+        scored = [(s, c.key, c) for c in cands if ok(c) for s in (_jacc(a, c),) if s < neg_max]
+        return max(scored, key=lambda t: (t[0], t[1]))[2] if scored else None
+
+    same = by_path.get(a.path, [])
+    if len(same) > 40:
+        same = rng.sample(same, 40)
     if same and rng.random() < 0.5:
-        return rng.choice(same), "hard_same_file"
-    # similar length anywhere in the project (a few draws, then any method)
-    for _ in range(20):
-        c = rng.choice(pool)
-        if ok(c):
-            return c, "similar_length"
-    if same:
-        return rng.choice(same), "hard_same_file"
-    for _ in range(50):
-        c = rng.choice(pool)
-        if c.key not in exclude and token_jaccard(a.tokens, c.tokens) < neg_max:
-            return c, "random"
+        got = best(same)
+        if got is not None:
+            return got, "hard_same_file"
+    got = best(rng.sample(pool, min(40, len(pool))))
+    if got is not None:
+        return got, "hard_same_project"
+    got = best(same)
+    if got is not None:
+        return got, "hard_same_file"
     return None
 
 
@@ -352,7 +381,8 @@ def build_clones_from_dirs(
     seed: int = 0,
     split: Sequence[float] = (0.8, 0.1, 0.1),
     min_similarity: float = 0.4,
-    negative_max_similarity: float = 0.5,
+    max_similarity: float = 1.0,
+    negative_max_similarity: float = 0.7,
     transform_ratio: float = 1.0,
     max_pairs_per_project: int | None = 2000,
     min_tokens: int = 30,
@@ -363,12 +393,13 @@ def build_clones_from_dirs(
     "new": dir, "versions": (v1, v2), "sources": [...]}]``. Returns the statistics (also
     ``stats.json``).
 
+    ``max_similarity`` < 1 drops the cross-version pairs that changed least (a harder dataset).
     ``transform_ratio``: transformation positives per cross-version positive of a train/valid
     project (capped by the methods available). ``max_pairs_per_project`` caps the cross-version
     positives of one project (a seeded sample), so one large project cannot dominate.
     """
     t0 = time.perf_counter()
-    ratios = _check(split, min_similarity, negative_max_similarity, transform_ratio)
+    ratios = _check(split, min_similarity, negative_max_similarity, transform_ratio, max_similarity)
     if not projects:
         raise ConfigError("no project to build clone pairs from")
     out_dir = Path(out)
@@ -388,7 +419,7 @@ def build_clones_from_dirs(
     for p in _progress(list(projects), "extracting methods", progress):
         old = extract_version(Path(p["old"]), p["language"], min_tokens=min_tokens)
         new = extract_version(Path(p["new"]), p["language"], min_tokens=min_tokens)
-        diff = cross_version_pairs(old, new, min_similarity)
+        diff = cross_version_pairs(old, new, min_similarity, max_similarity)
         if max_pairs_per_project is not None and len(diff.pairs) > max_pairs_per_project:
             r = _rng(seed, "cap", p["name"])
             keep = sorted(r.sample(range(len(diff.pairs)), max_pairs_per_project))
@@ -445,7 +476,7 @@ def build_clones_from_dirs(
                 n, how = neg
                 pairs.append({"split": SPLITS[si], "a": i1, "b": fid(b, v_new, n), "label": 0, "kind": f"negative_{how}",
                               "language": b.language, "project": b.name,
-                              "similarity": round(token_jaccard(a.tokens, n.tokens), 4)})
+                              "similarity": round(_jacc(a, n), 4)})
         if SPLITS[si] == "test" or transform_ratio <= 0:
             continue
         # transformation positives (+ transformed negatives), methods of the new version
@@ -508,7 +539,7 @@ def build_clones_from_dirs(
 
     stats: dict[str, Any] = {
         "builder": "build-clones", "out_dir": str(out_dir), "seed": seed,
-        "options": {"split": list(ratios), "min_similarity": min_similarity,
+        "options": {"split": list(ratios), "min_similarity": min_similarity, "max_similarity": max_similarity,
                     "negative_max_similarity": negative_max_similarity, "transform_ratio": transform_ratio,
                     "max_pairs_per_project": max_pairs_per_project, "min_tokens": min_tokens},
         "functions": len(rows), "pairs": len(pairs),
@@ -533,7 +564,7 @@ def build_clones_from_dirs(
             "split": SPLITS[assign[b.name]] if b.name in assign else None,
             "methods_old": len(b.old), "methods_new": len(b.new), "common": b.diff.common,
             "unchanged": b.diff.unchanged, "comment_or_layout_only": b.diff.comment_or_layout_only,
-            "too_different": b.diff.too_different, "cross_version_pairs": len(b.diff.pairs)})
+            "too_different": b.diff.too_different, "too_similar": b.diff.too_similar, "cross_version_pairs": len(b.diff.pairs)})
     if extra_stats:
         stats.update(extra_stats)
     stats["time_seconds"] = round(time.perf_counter() - t0 + float(stats.get("fetch_seconds", 0.0)), 3)
