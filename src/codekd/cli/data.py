@@ -138,3 +138,62 @@ def build_defect_cmd(
     console.print(f"wrote {out}: {s['examples']} examples ({parts}) in {s['time_seconds'].get('total')} s")
     for w in s["warnings"]:
         console.print(f"[yellow]warning:[/] {w}")
+
+
+@app.command("build-exceptions")
+def build_exceptions_cmd(
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder (train/valid/test JSONL, labels.json, stats.json)."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Download cache (default ~/.cache/codekd; wheels in pypi/)."),
+    num_labels: int = typer.Option(20, help="Number of exception types kept."),
+    labels: str = typer.Option("frequent", help="frequent (top N mined) or cubert (CuBERT's own 20 labels)."),
+    include_catch_all: bool = typer.Option(False, help="Also allow Exception / BaseException as labels (excluded by default, as in CuBERT)."),
+    no_stdlib: bool = typer.Option(False, "--no-stdlib", help="Leave out this Python's standard library."),
+    no_tests: bool = typer.Option(False, "--no-tests", help="Skip test/tests folders (mined by default)."),
+    max_label_share: float = typer.Option(0.5, help="Most of a frequent label's examples one project may hold."),
+    seed: int = typer.Option(0, help="Seed of the deterministic group split."),
+    workers: Optional[int] = typer.Option(None, help="Parallel parser processes (default: CPU count)."),
+) -> None:
+    """Exception-classification data from ~390 pinned PyPI projects (pip download, cached) + the stdlib."""
+    from ..data.builders.corpus import CATCH_ALL, build_exceptions
+
+    stats = build_exceptions(out, cache=cache, num_labels=num_labels, label_set=labels,
+                             exclude_labels=() if include_catch_all else CATCH_ALL, include_stdlib=not no_stdlib,
+                             include_tests=not no_tests, max_label_share=max_label_share, seed=seed,
+                             workers=workers)
+    s = stats.to_dict()
+    t = Table("label", "examples")
+    for name, n in s.get("per_label", {}).items():
+        t.add_row(name, str(n))
+    console.print(t)
+    parts = ", ".join(f"{k} {v.get('examples')} / {v.get('projects')} projects" for k, v in s.get("splits", {}).items())
+    console.print(f"wrote {out}: {s.get('examples')} examples, {len(s.get('per_label', {}))} labels ({parts}), "
+                  f"{s.get('python')}, in {stats.time_seconds} s")
+    for w in s.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {w}")
+
+
+@app.command("build-clones")
+def build_clones_cmd(
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder (data.jsonl, train/valid/test.txt, pairs.jsonl, stats.json)."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Download cache (default ~/.cache/codekd)."),
+    languages: str = typer.Option("java,python", help="Comma-separated: java, python."),
+    seed: int = typer.Option(0, help="Seed of the split, the negatives and the transformations."),
+    min_similarity: float = typer.Option(0.4, help="Least token Jaccard of a cross-version pair."),
+    max_similarity: float = typer.Option(1.0, help="Most token Jaccard of a cross-version pair (< 1: drop the least-changed, harder)."),
+    transform_ratio: float = typer.Option(1.0, help="Transformation positives per cross-version positive (train/valid)."),
+    max_pairs_per_project: int = typer.Option(2000, help="Cap on one project's cross-version positives (0: none)."),
+) -> None:
+    """Clone pairs (BigCloneBench format) from pinned Java and Python projects in two versions."""
+    from ..data.builders.clones import build_clones
+
+    langs = [x.strip() for x in languages.split(",") if x.strip()]
+    s = build_clones(out, cache=cache, languages=langs, seed=seed, min_similarity=min_similarity,
+                     max_similarity=max_similarity,
+                     transform_ratio=transform_ratio, max_pairs_per_project=max_pairs_per_project or None)
+    t = Table("split", "pairs", "labels 0/1", "languages", "kinds", "projects")
+    for name, sp in s["splits"].items():
+        t.add_row(name, str(sp["pairs"]), f"{sp['per_label'].get('0', 0)}/{sp['per_label'].get('1', 0)}",
+                  ", ".join(f"{k}:{v}" for k, v in sp["per_language"].items()),
+                  ", ".join(f"{k}:{v}" for k, v in sp["per_kind"].items()), str(len(sp["projects"])))
+    console.print(t)
+    console.print(f"wrote {out}: {s['pairs']} pairs over {s['functions']} functions in {s['time_seconds']} s")
