@@ -72,3 +72,27 @@ def test_vocab_train_cli(tmp_path, capsys):
                  str(tmp_path / "tok"), "--min-frequency", "1"]) == 0
     assert "wrote" in capsys.readouterr().out
     assert (tmp_path / "tok" / "tokenizer.json").is_file()
+
+
+def test_plugins_named_in_the_environment_register_before_the_command(tmp_path, capsys, monkeypatch):
+    (tmp_path / "my_codekd_ext.py").write_text(
+        "from codekd.methods import register_method\n"
+        "from codekd.methods.kd import KD\n\n"
+        "@register_method\n"
+        "class PluginKD(KD):\n"
+        "    name = 'plugin-kd'\n"
+        "    description = 'a method registered by a plugin module'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("CODEKD_PLUGINS", "my_codekd_ext")
+    from codekd.methods import METHODS
+
+    try:
+        assert main(["methods", "list"]) == 0
+        assert "plugin-kd" in capsys.readouterr().out
+    finally:
+        METHODS.unregister("plugin-kd")
+        sys.modules.pop("my_codekd_ext", None)
+    monkeypatch.setenv("CODEKD_PLUGINS", "no_such_codekd_plugin")
+    assert main(["methods", "list"]) == 2
+    err = capsys.readouterr().err
+    assert "no_such_codekd_plugin" in err and "CODEKD_PLUGINS" in err and "Traceback" not in err

@@ -28,7 +28,8 @@ def test_demo_study_expands_with_every_student_run_served_by_the_cache(tmp_path,
             if j.kind == "student" and j.method != "ft":
                 assert j.cfg.teacher.cache == cache.out
         if quick:
-            assert jobs[0].cfg.train.epochs == 1 and jobs[0].cfg.fraction == 0.25
+            assert jobs[0].cfg.train.epochs == 3 and jobs[0].cfg.fraction == 0.25
+            assert all(j.cfg.train.epochs == 2 for j in jobs if j.kind == "student")
 
 
 def test_teacher_verdict_says_which_side_of_the_baseline_it_is():

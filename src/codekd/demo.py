@@ -11,7 +11,8 @@
 4. writes the report (Markdown, CSV, PNG) and prints the table and where everything is.
 
 Interrupting and re-running continues where it stopped (every stage is resumable). ``--quick``
-uses a smaller slice, shorter sequences, fewer methods and one epoch.
+uses a quarter of the data, FT/KD/CKD only and fewer epochs (teacher 3, students 2): a check that
+every stage runs (about 6 minutes on 2 cores), not a measurement.
 """
 
 from __future__ import annotations
@@ -41,8 +42,11 @@ def _study_doc(out: Path, data: Path, quick: bool) -> dict[str, Any]:
     if quick:
         doc["tasks"]["exception"]["fraction"] = 0.25
         doc["methods"] = {"ft": {}, "kd": {}, "ckd": doc["methods"].get("ckd", {})}
-        doc["teachers"]["minilm"]["train"].update(epochs=1)
-        doc["train"].update(epochs=1)
+        # one epoch over a quarter of the data leaves MiniLM at the majority class (measured): keep 3
+        doc["teachers"]["minilm"]["train"].update(epochs=3)
+        # measured here: 6 min in all; the students stay near the majority class in 2 epochs (4 epochs of
+        # batch 16 lift roberta-1.5m to 38% but take the demo to 8.5 min): a pipeline check, not a result
+        doc["train"].update(epochs=2)
         doc["bench"].update(repeats=3)
     return doc
 

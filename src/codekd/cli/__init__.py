@@ -56,6 +56,9 @@ app.add_typer(_methods.app, name="methods", help="Distillation methods: needs, s
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run the app, turning user errors into one line and exit code 2."""
     try:
+        from ..plugins import load_plugins
+
+        load_plugins()
         app(args=argv, standalone_mode=False)
     except CodekdError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)

@@ -200,31 +200,37 @@ class TaskData:
 # low-level line reading
 
 
-def _iter_json_lines(path: Path, bad: list[BadLine], skip_bad: bool) -> Iterator[tuple[int, dict]]:
+def iter_json_objects(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """Yield ``(line_number, object)`` for each non-blank line of a JSON Lines file; a line that is
+    not UTF-8, not JSON or not an object raises :class:`DataError` naming the file and line."""
+    yield from _iter_json_lines(Path(path), [], False, hint=False)
+
+
+def _iter_json_lines(path: Path, bad: list[BadLine], skip_bad: bool, hint: bool = True) -> Iterator[tuple[int, dict]]:
     """Yield ``(line_number, object)`` for each non-blank line; bad lines raise or are recorded."""
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                _bad(bad, skip_bad, path, lineno, f"not valid UTF-8 (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})")
+                _bad(bad, skip_bad, path, lineno, hint=hint, reason=f"not valid UTF-8 (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})")
                 continue
             if not text.strip():
                 continue
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
-                _bad(bad, skip_bad, path, lineno, f"malformed JSON: {exc.msg} at column {exc.colno}")
+                _bad(bad, skip_bad, path, lineno, hint=hint, reason=f"malformed JSON: {exc.msg} at column {exc.colno}")
                 continue
             if not isinstance(obj, dict):
-                _bad(bad, skip_bad, path, lineno, f"expected a JSON object, got {type(obj).__name__}")
+                _bad(bad, skip_bad, path, lineno, hint=hint, reason=f"expected a JSON object, got {type(obj).__name__}")
                 continue
             yield lineno, obj
 
 
-def _bad(bad: list[BadLine], skip_bad: bool, path: Path, lineno: int, reason: str) -> None:
+def _bad(bad: list[BadLine], skip_bad: bool, path: Path, lineno: int, reason: str, hint: bool = True) -> None:
     if not skip_bad:
-        raise DataError(reason + " (use --skip-bad to skip such lines)", path=path, line=lineno)
+        raise DataError(reason + (" (use --skip-bad to skip such lines)" if hint else ""), path=path, line=lineno)
     bad.append(BadLine(str(path), lineno, reason))
 
 

@@ -1,9 +1,9 @@
-"""Teacher-output cache: the frozen teacher's logits (and, on request, its per-layer pooled
-states) per example id, fingerprinted.
+"""Teacher-output cache: the frozen teacher's logits (and, on request, its per-layer pooled states
+and the token states of chosen layers) per example id, fingerprinted.
 
 A cache folder holds ``meta.json`` (fingerprint, settings, contents) and, per split,
 ``<split>.safetensors`` (``logits`` [N, C] float32; with ``pooled=True`` also ``pooled``
-[N, L, H] float32, the teacher's [CLS] state after each of its L layers, what PKD reads) with
+[N, L, H] float32, the teacher's pooled state after each of its L layers, what PKD reads) with
 ``<split>.ids.json`` (the example ids, row order). Lookups go by example id, never by batch
 position, so any subsample, order or batch size reads the right rows.
 
@@ -11,8 +11,8 @@ With ``token_layers`` the cache also keeps the token states of those teacher lay
 real tokens only, ragged: ``tokens_ptr`` [N+1] row pointers, ``tokens_offsets`` [S, 2] character
 offsets, ``tokens_L<l>`` [S, H]), so a method that reads token states of known layers and no
 attentions (CKD: :meth:`~codekd.methods.base.Method.teacher_token_layers`) runs without the
-teacher too. That costs ``2 * H`` bytes per token and layer (all-MiniLM-L6-v2, 5,000 examples of
-~70 tokens: ~270 MB per layer), so it is opt-in and meant for small teachers and datasets; a
+teacher too. That costs ``2 * H`` bytes per token and layer (all-MiniLM-L6-v2 on the demo's 4,420
+functions: ~260 MB per layer), so it is opt-in and meant for small teachers and datasets; a
 UniXcoder cache of Devign's 21k training functions at 512 tokens would take ~16 GB per layer.
 
 A method can run from the cache when it needs nothing but what the cache holds
@@ -44,8 +44,6 @@ from ..tasks import get_task
 
 CACHE_FORMAT = 1
 CACHEABLE_NEEDS = frozenset({"teacher", "logits", "pooled_states"})
-
-
 TOKEN_NEEDS = frozenset({"hidden_states", "token_alignment"})
 
 
@@ -56,6 +54,8 @@ def cache_can_serve(needs: Any, tokens: bool = False) -> bool:
 
     wanted = {k for k, v in dataclasses.asdict(needs).items() if v}
     return wanted <= (CACHEABLE_NEEDS | TOKEN_NEEDS if tokens else CACHEABLE_NEEDS)
+
+
 _TEACHER_FILES = ("config.json", "model.safetensors", "pytorch_model.bin", "codekd_teacher.json",
                   "codekd_head.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
                   "merges.txt", "special_tokens_map.json", "added_tokens.json")
@@ -107,8 +107,8 @@ class TeacherCache:
             raise ConfigError("not a teacher cache (no meta.json)", path=self.folder)
         self.meta: dict[str, Any] = json.loads(meta_path.read_text())
         self._logits: dict[str, np.ndarray] = {}
-        self._pooled: dict[str, np.ndarray | None] = {}
-        self._tokens: dict[str, dict[str, np.ndarray]] = {}
+        self._files: dict[str, Path] = {}
+        self._arrays: dict[tuple[str, str], np.ndarray] = {}
         self._ids: dict[str, dict[str, int]] = {}
 
     @property
@@ -137,12 +137,11 @@ class TeacherCache:
             f = self.folder / f"{split}.safetensors"
             if not f.is_file():
                 raise ConfigError(f"the teacher cache has no {split!r} split", path=self.folder)
-            from safetensors.numpy import load_file
+            from safetensors import safe_open
 
-            arrays = load_file(str(f))
-            self._logits[split] = arrays["logits"]
-            self._pooled[split] = arrays.get("pooled")
-            self._tokens[split] = {k: v for k, v in arrays.items() if k.startswith("tokens_")}
+            with safe_open(str(f), framework="numpy") as fh:  # only what is asked for is read
+                self._logits[split] = fh.get_tensor("logits")
+            self._files[split] = f
             ids = json.loads((self.folder / f"{split}.ids.json").read_text())
             self._ids[split] = {i: r for r, i in enumerate(ids)}
         return self._logits[split]
@@ -158,13 +157,23 @@ class TeacherCache:
             rows[k] = r
         return rows
 
+    def _array(self, split: str, key: str) -> np.ndarray | None:
+        """One stored array of a split, read on first use (None if the cache does not hold it)."""
+        self.logits(split)
+        if (split, key) not in self._arrays:
+            from safetensors import safe_open
+
+            with safe_open(str(self._files[split]), framework="numpy") as fh:
+                self._arrays[(split, key)] = fh.get_tensor(key) if key in fh.keys() else None
+        return self._arrays[(split, key)]
+
     def pooled(self, split: str) -> np.ndarray:
         """``[N, L, H]``: the teacher's pooled state after each layer, row order as :meth:`logits`."""
-        self.logits(split)
-        if self._pooled.get(split) is None:
-            raise ConfigError("the teacher cache holds logits only; rebuild it with pooled states "
+        states = self._array(split, "pooled")
+        if states is None:
+            raise ConfigError("the teacher cache holds no pooled states; rebuild it with pooled states "
                               "('codekd teacher cache --pooled') for methods that read them (PKD)", path=self.folder)
-        return self._pooled[split]
+        return states
 
     def check_token_layers(self, layers: Sequence[int]) -> None:
         missing = sorted(set(layers) - set(self.token_layers))
@@ -175,7 +184,8 @@ class TeacherCache:
                               path=self.folder)
 
     def _token_batch(self, split: str, rows: np.ndarray, layers: Sequence[int]):
-        t = self._tokens[split]
+        keys = ["tokens_ptr", "tokens_offsets", *(f"tokens_L{layer}" for layer in layers)]
+        t = {k: self._array(split, k) for k in keys}
         ptr = t["tokens_ptr"]
         starts, ends = ptr[rows], ptr[rows + 1]
         lens = ends - starts

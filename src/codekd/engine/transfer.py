@@ -21,7 +21,6 @@ A resumed run therefore draws exactly the batches an uninterrupted one would.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..data.loaders import TaskData
+from ..data.loaders import TaskData, iter_json_objects
 from ..data.normalize import normalize_code
 from ..errors import DataError
 
@@ -80,30 +79,17 @@ def read_transfer(path: str | Path, *, is_pair: bool, max_examples: int | None =
     file = _resolve_file(path)
     keys = ("func1", "func2") if is_pair else None
     rows: list[tuple[str, ...]] = []
-    with open(file, "rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise DataError("not valid UTF-8", path=file, line=lineno) from None
-            if not text.strip():
-                continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"malformed JSON: {exc.msg} at column {exc.colno}", path=file, line=lineno) from None
-            if not isinstance(obj, dict):
-                raise DataError("expected a JSON object", path=file, line=lineno)
-            if keys:
-                vals = tuple(obj.get(k) for k in keys)
-            else:
-                vals = (obj.get("func", obj.get("code")),)
-            if any(not isinstance(v, str) or not v.strip() for v in vals):
-                want = "'func1' and 'func2'" if keys else "'func' (or 'code')"
-                raise DataError(f"missing or empty field {want}", path=file, line=lineno)
-            rows.append(vals)
-            if max_examples is not None and len(rows) >= max_examples:
-                break
+    for lineno, obj in iter_json_objects(file):
+        if keys:
+            vals = tuple(obj.get(k) for k in keys)
+        else:
+            vals = (obj.get("func", obj.get("code")),)
+        if any(not isinstance(v, str) or not v.strip() for v in vals):
+            want = "'func1' and 'func2'" if keys else "'func' (or 'code')"
+            raise DataError(f"missing or empty field {want}", path=file, line=lineno)
+        rows.append(vals)
+        if max_examples is not None and len(rows) >= max_examples:
+            break
     if not rows:
         raise DataError("empty transfer file: no functions", path=file)
     return file, rows

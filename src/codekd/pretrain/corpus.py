@@ -113,25 +113,14 @@ def _source_files(root: Path, lang: str) -> list[Path]:
 
 
 def _jsonl_functions(path: Path) -> Iterator[tuple[str, int]]:
-    with open(path, "rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise DataError("not valid UTF-8", path=path, line=lineno) from None
-            if not text.strip():
-                continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"malformed JSON: {exc.msg} at column {exc.colno}", path=path, line=lineno) from None
-            if not isinstance(obj, dict):
-                raise DataError("expected a JSON object", path=path, line=lineno)
-            vals = [obj[k] for k in ("func", "code", "func1", "func2") if k in obj]
-            if not vals or any(not isinstance(v, str) for v in vals):
-                raise DataError("missing field 'func' (or 'code', 'func1'/'func2')", path=path, line=lineno)
-            for v in vals:
-                yield v, lineno
+    from ..data.loaders import iter_json_objects
+
+    for lineno, obj in iter_json_objects(path):
+        vals = [obj[k] for k in ("func", "code", "func1", "func2") if k in obj]
+        if not vals or any(not isinstance(v, str) for v in vals):
+            raise DataError("missing field 'func' (or 'code', 'func1'/'func2')", path=path, line=lineno)
+        for v in vals:
+            yield v, lineno
 
 
 def _is_dataset_dir(p: Path) -> bool:

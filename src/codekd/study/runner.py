@@ -32,6 +32,9 @@ def execute_job(job: Job, progress: bool = False) -> dict[str, Any]:
     """Run one job in this process; returns its metrics (what the store records)."""
     from ..engine.runs import distill, finetune_teacher
     from ..engine.teacher_cache import build_teacher_cache
+    from ..plugins import load_plugins
+
+    load_plugins()  # user tasks / students / methods, also in a Ray worker's process
 
     cfg = job.cfg
     if job.kind == "teacher":

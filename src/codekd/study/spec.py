@@ -338,7 +338,8 @@ def expand(spec: StudySpec, root: Path) -> list[Job]:
                 teacher_dirs[(task, tname)] = _abs(p, root)
             token_layers: tuple[int, ...] = ()
             if spec.teacher_cache and spec.teacher_cache_tokens and any(_token_cacheable(m) for m in spec.methods):
-                token_layers = _token_layers_read(spec, task, t.base if t.finetune else teacher_dirs[(task, tname)])
+                token_layers = _token_layers_read(spec, task, _abs(t.base or "", root) if t.finetune
+                                                  else teacher_dirs[(task, tname)])
             if spec.teacher_cache and (any(_cacheable(m) for m in spec.methods) or token_layers):
                 pooled = _cache_needs_pooled(spec.methods)
                 tcfg = validate(RunConfig, {**common, "out": "", "teacher": {"path": teacher_dirs[(task, tname)],
