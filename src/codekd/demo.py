@@ -6,9 +6,11 @@
 2. scores a TF-IDF + logistic-regression baseline on the same split (the bar the teacher must
    clear);
 3. runs ``studies/offline.yaml`` through the study runner: fine-tunes the offline MiniLM teacher
-   (cached: a second demo reuses it), caches its logits, trains vocabularies and distils the
-   students with every method, then benchmarks teacher and students in one process;
-4. writes the report (Markdown, CSV, PNG) and prints the table and where everything is.
+   (cached: a second demo reuses it), caches its logits, pooled states and the token states CKD
+   reads, trains vocabularies and distils the students with every method (none of them runs the
+   teacher), then benchmarks teacher and students in one process;
+4. writes the report (Markdown, CSV, PNG), prints the table, the teacher's verdict against the
+   baseline and where everything is.
 
 Interrupting and re-running continues where it stopped (every stage is resumable). ``--quick``
 uses a quarter of the data, FT/KD/CKD only and fewer epochs (teacher 3, students 2): a check that
