@@ -8,12 +8,12 @@ made. The code is normalised exactly as the student will see it (the ``normaliza
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
 from typing import Any, Iterator
 
+from .io import sha256_file
 from .data.loaders import load_task_data
 from .data.normalize import STRUCTURE_TOKENS, normalize_code, parse_normalization
 from .errors import ConfigError, DataError
@@ -24,13 +24,6 @@ SPECIAL_TOKENS: tuple[str, ...] = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
 PAPER_SIZES: tuple[int, ...] = (1000, 2000, 5000, 20000, 50000)
 META_FILE = "codekd_vocab.json"
 
-
-def _file_digest(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def train_vocab(
@@ -72,7 +65,7 @@ def train_vocab(
         "task": task.name,
         "data": str(Path(data).resolve()),
         "train_file": train.path,
-        "train_file_sha256": _file_digest(train.path),
+        "train_file_sha256": sha256_file(train.path),
         "train_examples": len(train),
         "fraction": fraction,
         "seed": seed,

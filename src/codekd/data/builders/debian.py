@@ -10,7 +10,6 @@ hand and passed as ``sources_dir``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -22,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from ...errors import DataError
+from ...io import sha256_file
 
 __all__ = ["DEB_SRC_FILE", "DscFile", "apt_available", "download_source", "ensure_deb_src", "find_dsc",
            "parse_dsc", "read_series", "unpack_source"]
@@ -51,13 +51,6 @@ def upstream_file_version(version: str) -> str:
     return version.split(":", 1)[1] if ":" in version else version
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def parse_dsc(path: Path) -> DscFile:
     """Read a ``.dsc``: Source, Version, Format and the Checksums-Sha256 file list."""
@@ -86,7 +79,7 @@ def parse_dsc(path: Path) -> DscFile:
     if not files:
         raise DataError("the .dsc lists no Checksums-Sha256 files", path=path)
     return DscFile(path=path, source=fields["source"], version=fields["version"], format=fields["format"],
-                   files=tuple(files), sha256=_sha256(path))
+                   files=tuple(files), sha256=sha256_file(path))
 
 
 def verify_dsc_files(dsc: DscFile) -> None:
@@ -95,7 +88,7 @@ def verify_dsc_files(dsc: DscFile) -> None:
         p = dsc.path.parent / name
         if not p.is_file():
             raise DataError(f"{name}, listed in the .dsc, is missing beside it", path=dsc.path)
-        if p.stat().st_size != size or _sha256(p) != digest:
+        if p.stat().st_size != size or sha256_file(p) != digest:
             raise DataError(f"{name} does not match the SHA-256 the .dsc lists (corrupt or other version)",
                             path=dsc.path)
 

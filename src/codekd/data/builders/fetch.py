@@ -24,7 +24,6 @@ second run needs no network at all.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ...errors import DataError
+from ...io import sha256_file
 
 __all__ = ["Fetched", "default_cache", "fetch", "fetch_all", "fetch_debian", "fetch_npm", "fetch_pypi"]
 
@@ -69,13 +69,6 @@ class Fetched:
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]", "_", name.replace("/", "__"))
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _one_file(folder: Path) -> Path | None:
@@ -182,7 +175,7 @@ def fetch_pypi(name: str, version: str, cache: str | Path | None = None, *, bina
     src = cache / "pypi" / "src" / key
     # sdists have one top folder (name-version/); wheels do not
     _unpack(archive, src, suffixes, strip_top=not archive.name.endswith(".whl"))
-    return Fetched("pypi", name, version, src, archive.name, _sha256(archive))
+    return Fetched("pypi", name, version, src, archive.name, sha256_file(archive))
 
 
 def fetch_npm(name: str, version: str, cache: str | Path | None = None, *,
@@ -204,7 +197,7 @@ def fetch_npm(name: str, version: str, cache: str | Path | None = None, *,
             raise DataError(f"npm pack {name}@{version} left no single file in the cache", path=dl)
     src = cache / "npm" / "src" / key
     _unpack(archive, src, suffixes, strip_top=True)  # npm tarballs have one top folder: package/
-    return Fetched("npm", name, version, src, archive.name, _sha256(archive))
+    return Fetched("npm", name, version, src, archive.name, sha256_file(archive))
 
 
 def fetch_debian(name: str, version: str, cache: str | Path | None = None, *,
@@ -233,7 +226,7 @@ def fetch_debian(name: str, version: str, cache: str | Path | None = None, *,
                             "it needs deb-src lines for Debian bookworm in the apt sources and 'apt-get update'")
     src = cache / "debian" / "src" / key
     _unpack(archive, src, suffixes, strip_top=True)
-    return Fetched("debian", name, version, src, archive.name, _sha256(archive))
+    return Fetched("debian", name, version, src, archive.name, sha256_file(archive))
 
 
 def fetch(registry: str, name: str, version: str, cache: str | Path | None = None,
