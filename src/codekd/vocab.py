@@ -13,11 +13,10 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from .io import sha256_file
 from .data.loaders import load_task_data
 from .data.normalize import STRUCTURE_TOKENS, normalize_code, parse_normalization
 from .errors import ConfigError, DataError
-from .io import atomic_dir, atomic_write_json
+from .io import atomic_dir, atomic_write_json, sha256_file
 from .tasks import Task, get_task
 
 SPECIAL_TOKENS: tuple[str, ...] = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
