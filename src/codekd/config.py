@@ -47,10 +47,20 @@ class TrainConfig(_Strict):
     max_length: int = Field(512, ge=8)
     bucket: bool = Field(True, description="Length-bucketed batches (dynamic padding is always on).")
     pad_to_max_length: bool = Field(False, description="Pad every batch to max_length (for benchmarks).")
-    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    mixed_precision: Literal["no", "fp16", "bf16", "auto"] = Field(
+        "no", description="auto: bf16 on a GPU that has it; on a CPU, bf16 only where the CPU has bf16 instructions "
+                          "and a timed probe step shows it faster than fp32 (measured, never assumed).")
+    minutes: Optional[float] = Field(None, gt=0, description="Time budget for training, in minutes: the steps are "
+                                     "planned from the measured speed (the LR schedule follows the plan); epochs is "
+                                     "then an upper bound.")
+    layer_lr_decay: Optional[float] = Field(None, gt=0, le=1, description="Layer-wise LR decay: layer l of L gets "
+                                            "lr x decay^(L-l), the embeddings decay^L (transformer teachers).")
     cpu: bool = Field(False, description="Force CPU even when a GPU is present.")
     checkpoint_every: Optional[int] = Field(200, ge=1, description="Also checkpoint every N optimizer steps.")
     log_every: int = Field(10, ge=1)
+    eval_every: Optional[int] = Field(None, ge=1, description="Also validate every N optimizer steps (logged as "
+                                      "'eval' events with wall and CPU seconds: a learning curve); selection "
+                                      "still uses the epoch ends.")
     eval_max_examples: Optional[int] = Field(None, ge=1)
     train_max_examples: Optional[int] = Field(None, ge=1)
     num_threads: Optional[int] = Field(None, ge=1, description="torch CPU threads (default: torch's choice).")
@@ -82,6 +92,9 @@ class TeacherSpec(_Strict):
     cache: Optional[str] = Field(None, description="Teacher-output cache folder (codekd teacher cache).")
     pair_mode: Literal["joint", "separate"] = "joint"
     unixcoder: Optional[bool] = None
+    freeze_layers: Optional[int] = Field(
+        None, ge=0, description="Teacher fine-tuning: freeze the embeddings and the bottom N layers; their outputs "
+                                "(dropout off, so exact) are computed once per function and reused across epochs.")
     pooling: Optional[Literal["cls", "mean"]] = Field(
         None, description="What the fine-tuned head reads: cls or mean (default: mean for a sentence-transformers "
                           "model that averages tokens, e.g. minilm; else cls).")

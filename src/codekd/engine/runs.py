@@ -55,7 +55,16 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
         # an uncased WordPiece teacher would split "<nl>" into "<", "nl", ">": one token each instead
         teacher.add_tokens(STRUCTURE_TOKENS)
     teacher.requires_grad_(True)
-    side = teacher_side(teacher)
+    extra_info: dict[str, Any] = {}
+    k = cfg.teacher.freeze_layers
+    if k:
+        from .frozen import freeze_bottom, frozen_prefix_side
+
+        extra_info["frozen_params"] = freeze_bottom(teacher, k)
+        side, store = frozen_prefix_side(teacher, k)
+        extra_info["frozen_prefix"] = store.stats  # filled as the run goes: functions, tokens, bytes
+    else:
+        side = teacher_side(teacher)
     method = get_method("ft")(MethodContext(task=task.name, num_labels=data.num_labels, student_family="teacher",
                                             student_layers=teacher.num_layers, student_hidden=teacher.hidden_size))
 
@@ -69,7 +78,7 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
                    load_best=load_best,
                    info={"role": "teacher", "teacher_source": str(cfg.teacher.path),
                          "params": sum(p.numel() for p in teacher.parameters()), "pooling": teacher.pooling,
-                         "architecture": teacher.config.model_type})
+                         "architecture": teacher.config.model_type, **extra_info})
     return run_training(job, resume=resume, progress=progress, stop_after=stop_after)
 
 

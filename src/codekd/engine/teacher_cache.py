@@ -240,14 +240,34 @@ def cache_settings(teacher: Any, normalization: str, task: str) -> dict[str, Any
             "pair_mode": teacher.pair_mode, "unixcoder": teacher.unixcoder, "num_labels": teacher.num_labels}
 
 
+def _cache_precision(requested: str, side: Any, teacher: Any, split: Any, normalization: str,
+                     dev: torch.device) -> tuple[str, dict[str, Any]]:
+    """``auto``: time the teacher's forward on a real batch in fp32 and bf16 (CPU), as training does."""
+    from .batching import Collator
+    from .budget import choose_precision
+
+    if requested != "auto" or dev.type == "cuda":
+        return choose_precision(requested, cuda=dev.type == "cuda", step=None)
+    batch = Collator(split, normalization, {"x": side.encode})(list(range(min(32, len(split)))))
+
+    def forward(bf16: bool) -> None:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            side.forward(teacher, batch["x"], False)
+
+    choice, info = choose_precision("auto", cuda=False, step=forward)
+    return choice, {k: v for k, v in info.items() if k != "probe"}
+
+
 def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, out: str | Path, *,
                         splits: Sequence[str] = ("train",), normalization: str = "whitespace",
                         max_length: int | None = None, batch_size: int = 64, device: str | None = None,
                         pooled: bool = False, token_layers: Sequence[int] = (),
-                        progress: bool = True) -> dict[str, Any]:
+                        progress: bool = True, precision: str = "no") -> dict[str, Any]:
     """Run the frozen teacher over ``splits`` and store its logits per example id (with ``pooled``
     also its pooled state after each layer, for PKD; with ``token_layers`` the token states of those
-    layers, 0 = embeddings, for CKD)."""
+    layers, 0 = embeddings, for CKD). ``precision``: ``no`` (fp32), ``bf16``, or ``auto`` (bf16 where
+    a timed forward on a real batch shows it faster; see :mod:`codekd.engine.budget`); stored
+    arrays are float32 (token states float16) either way."""
     from ..models.teacher import Teacher
     from .batching import code_lengths
     from .sides import teacher_side
@@ -273,15 +293,20 @@ def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, o
     t0 = time.perf_counter()
     from .trainer import _progress
 
+    precision, precision_info = _cache_precision(precision, side, teacher, td[splits[0]], normalization, dev)
+    autocast = torch.autocast(dev.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16,
+                              enabled=precision in ("bf16", "fp16"))
+
     with atomic_dir(out) as tmp, _progress(progress) as prog:
         from safetensors.numpy import save_file
 
         counts = {}
         for s in splits:
             split = td[s]
-            logits, states, tokens = predict_outputs(side, teacher, split, normalization, batch_size, dev,
-                                                     lengths=code_lengths(split, normalization), progress=prog,
-                                                     pooled=pooled, token_layers=token_layers)
+            with autocast:
+                logits, states, tokens = predict_outputs(side, teacher, split, normalization, batch_size, dev,
+                                                         lengths=code_lengths(split, normalization), progress=prog,
+                                                         pooled=pooled, token_layers=token_layers)
             arrays = {"logits": np.ascontiguousarray(logits, dtype=np.float32)}
             if pooled:
                 arrays["pooled"] = np.ascontiguousarray(states, dtype=np.float32)
@@ -292,6 +317,7 @@ def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, o
             counts[s] = len(split)
         meta = {"fingerprint": fp, "settings": settings, "teacher": str(teacher_path), "data": str(Path(data).resolve()),
                 "splits": counts, "contents": ["logits"] + (["pooled"] if pooled else []) + (["tokens"] if token_layers else []),
-                "token_layers": list(token_layers), "seconds": round(time.perf_counter() - t0, 2), "device": str(dev)}
+                "token_layers": list(token_layers), "seconds": round(time.perf_counter() - t0, 2), "device": str(dev),
+                "precision": precision, "precision_info": precision_info}
         atomic_write_json(tmp / "meta.json", meta)
     return meta

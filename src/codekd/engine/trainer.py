@@ -29,6 +29,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ from ..io import atomic_dir, atomic_write_json, atomic_write_text
 from ..methods.base import Method, Outputs
 from ..tasks import Task
 from .batching import Collator, code_lengths, epoch_batches, eval_batches, to_device
+from .budget import choose_precision, plan_steps, probe_step, time_step
 from .transfer import transfer_batch
 
 CHECKPOINT = "checkpoint"
@@ -107,6 +109,10 @@ def config_hash(cfg: RunConfig) -> str:
     for key in ("transfer", "pretrain"):  # keep the hashes of configs written before these fields existed
         if d.get(key, "absent") is None:
             d.pop(key)
+    for section, key in (("train", "minutes"), ("train", "layer_lr_decay"), ("train", "eval_every"),
+                         ("teacher", "freeze_layers")):
+        if d.get(section, {}).get(key, "absent") is None:
+            d[section].pop(key)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -129,13 +135,40 @@ def finished_metrics(out: str | Path, cfg: RunConfig | None = None) -> dict[str,
     return m
 
 
-def _param_groups(module: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    decay, no_decay = [], []
+LAYER_INDEX = re.compile(r"(?:^|\.)(?:layer|layers)\.(\d+)\.")
+
+
+def layer_depths(module: nn.Module) -> dict[str, int]:
+    """Depth of every parameter for layer-wise LR decay: embeddings 0, layer i -> i + 1, the rest
+    (pooler, head, method modules) L + 1."""
+    found: dict[str, int | None] = {}
+    for name, _ in module.named_parameters():
+        m = LAYER_INDEX.search(name)
+        found[name] = int(m.group(1)) + 1 if m else (0 if "embeddings" in name else None)
+    top = max([d for d in found.values() if d is not None], default=0) + 1
+    return {n: (top if d is None else d) for n, d in found.items()}
+
+
+def _param_groups(module: nn.Module, weight_decay: float, lr: float | None = None,
+                  layer_decay: float | None = None) -> list[dict[str, Any]]:
+    """AdamW groups: no decay on biases and norms; with ``layer_decay`` one LR per depth
+    (``lr x layer_decay^(top - depth)``)."""
+    depths = layer_depths(module) if layer_decay is not None else {}
+    top = max(depths.values(), default=0)
+    groups: dict[tuple[bool, int], dict[str, Any]] = {}
     for name, p in module.named_parameters():
         if not p.requires_grad:
             continue
-        (no_decay if p.ndim < 2 or "norm" in name.lower() or name.endswith(".bias") else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        no_dec = p.ndim < 2 or "norm" in name.lower() or name.endswith(".bias")
+        depth = depths.get(name, top)
+        g = groups.setdefault((no_dec, depth), {"params": [], "weight_decay": 0.0 if no_dec else weight_decay})
+        if layer_decay is not None and lr is not None:
+            g["lr"] = lr * layer_decay ** (top - depth)
+        g["params"].append(p)
+    if layer_decay is None:  # the two classic groups, in their classic order
+        return [groups.get((False, top), {"params": [], "weight_decay": weight_decay}),
+                groups.get((True, top), {"params": [], "weight_decay": 0.0})]
+    return [groups[k] for k in sorted(groups)]
 
 
 class _Trainable(nn.Module):
@@ -170,7 +203,7 @@ class _Log:
             fh.write(json.dumps(rec, default=float) + "\n")
 
 
-def _make_accelerator(cfg: RunConfig):
+def _make_accelerator(cfg: RunConfig, precision: str | None = None):
     from accelerate import Accelerator
     from accelerate.utils import ProjectConfiguration
 
@@ -179,7 +212,8 @@ def _make_accelerator(cfg: RunConfig):
         kwargs["log_with"] = cfg.train.trackers
         kwargs["project_config"] = ProjectConfiguration(project_dir=cfg.out, logging_dir=str(Path(cfg.out) / "trackers"))
     try:
-        return Accelerator(cpu=cfg.train.cpu or not torch.cuda.is_available(), mixed_precision=cfg.train.mixed_precision,
+        return Accelerator(cpu=cfg.train.cpu or not torch.cuda.is_available(),
+                           mixed_precision=precision or cfg.train.mixed_precision,
                            gradient_accumulation_steps=cfg.train.grad_accum, **kwargs)
     except ValueError as exc:  # AcceleratorState is process-global (STACK-NOTES)
         if "already been initialized" in str(exc):
@@ -187,7 +221,7 @@ def _make_accelerator(cfg: RunConfig):
 
             AcceleratorState._reset_state(True)
             return Accelerator(cpu=cfg.train.cpu or not torch.cuda.is_available(),
-                               mixed_precision=cfg.train.mixed_precision,
+                               mixed_precision=precision or cfg.train.mixed_precision,
                                gradient_accumulation_steps=cfg.train.grad_accum, **kwargs)
         raise
 
@@ -258,6 +292,52 @@ def predict_outputs(side: ModelSide, model: nn.Module, split: Split, normalizati
     return out, states, tokens
 
 
+REPLAN_AFTER = 20  # steps into every epoch, the time plan is remade from the measured speed
+
+
+def planned_linear(step: int, total: int, warmup_ratio: float) -> float:
+    """The LR factor of a linear warm-up and decay to ``total`` steps (as transformers' linear schedule)."""
+    warm = int(warmup_ratio * total)
+    if step < warm:
+        return float(step) / float(max(1, warm))
+    return max(0.0, float(total - step) / float(max(1, total - warm)))
+
+
+def _speed_probe(job: TrainJob, trainable: nn.Module, split: Split, lengths: np.ndarray, n: int,
+                 needs_hidden: bool) -> Callable[[bool], None]:
+    """A forward + backward of the trainable side on one real training batch of median length."""
+    order = np.argsort(lengths[:n], kind="stable")
+    mid = len(order) // 2
+    rows = order[max(0, mid - job.cfg.train.batch_size // 2):][: job.cfg.train.batch_size].tolist()
+    batch = Collator(split, job.cfg.normalization, {"student": job.student.encode})(rows)
+    return probe_step(trainable, batch, needs_hidden)
+
+
+def _eval_estimate(step_s: float, n: int, tc: Any) -> float:
+    """Seconds of one evaluation pass before any was measured: forward only, about 1/3 of a train step."""
+    n = n if tc.eval_max_examples is None else min(n, tc.eval_max_examples)
+    return n / tc.batch_size * step_s / 3
+
+
+def _test_size(job: TrainJob) -> int:
+    test = job.data.splits.get("test")
+    return len(test) if test is not None else 0
+
+
+def _replan(state: dict[str, Any], budget_s: float, elapsed_s: float, done: int, step_s: float,
+            steps_per_epoch: int, max_total: int) -> None:
+    """Remake the time plan (in place: the LR schedule reads it) from the measured seconds per step."""
+    plan = state["plan"]
+    eval_s = plan.get("eval_s")
+    if eval_s is None:
+        eval_s = plan.get("eval_estimate_s", 0.0)
+    total = plan_steps(budget_s=budget_s, elapsed_s=elapsed_s, done_steps=done, step_s=step_s, eval_s=eval_s,
+                       steps_per_epoch=steps_per_epoch, max_steps=max_total, test_s=plan.get("test_s", 0.0))
+    plan.update(total_steps=total, step_s=step_s)
+    plan["replans"].append({"step": done, "elapsed_s": round(elapsed_s, 1), "step_s": round(step_s, 4),
+                            "total_steps": total})
+
+
 def _progress(enabled: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -296,38 +376,71 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
         torch.set_num_threads(tc.num_threads)
     set_seed(tc.seed)
 
-    accelerator = _make_accelerator(cfg)
-    device = accelerator.device
     trainable = _Trainable(job.student, job.method.modules())
     train_split, valid_split = job.data["train"], job.data["valid"]
     n_train = len(train_split) if tc.train_max_examples is None else min(len(train_split), tc.train_max_examples)
     lengths = code_lengths(train_split, cfg.normalization)[:n_train]
     valid_lengths = code_lengths(valid_split, cfg.normalization)
+    needs_hidden = job.method.needs.hidden_states or job.method.needs.pooled_states
+    cuda = not tc.cpu and torch.cuda.is_available()
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1  # every rank must choose the same: no probe
+    probe = None
+    if not distributed and ((tc.mixed_precision == "auto" and "precision" not in state and not cuda)
+                            or (tc.minutes and "plan" not in state)):
+        probe = _speed_probe(job, trainable, train_split, lengths, n_train, needs_hidden)
+    if "precision" not in state:
+        requested = "no" if tc.mixed_precision == "auto" and distributed and not cuda else tc.mixed_precision
+        precision, why = choose_precision(requested, cuda=cuda, step=probe)
+        state["precision"], state["precision_info"] = precision, why
+    precision = state["precision"]
+    accelerator = _make_accelerator(cfg, precision)
+    device = accelerator.device
     world, rank = accelerator.num_processes, accelerator.process_index
     batches_per_epoch = math.ceil(n_train / tc.batch_size) // world
     if tc.grad_accum > 1:  # whole accumulation groups only, so every epoch ends on an optimizer step
         batches_per_epoch = max(tc.grad_accum, batches_per_epoch - batches_per_epoch % tc.grad_accum)
     steps_per_epoch = max(1, math.ceil(batches_per_epoch / tc.grad_accum))
     total_steps = steps_per_epoch * tc.epochs if tc.max_steps is None else min(tc.max_steps, steps_per_epoch * tc.epochs)
+    max_total = total_steps
+    budget_s = 60.0 * tc.minutes if tc.minutes else None
+    if budget_s is not None:
+        if "plan" not in state:  # first estimate from the probe (forward + backward; the optimizer step is extra)
+            timed = state["precision_info"].get("probe")
+            if timed is None:
+                timed = time_step(probe, rounds=1) if probe is not None else {"fp32_s": 1.0, "bf16_s": 1.0}
+            per_step = timed["bf16_s" if precision == "bf16" else "fp32_s"] * tc.grad_accum * 1.15
+            state["plan"] = {"budget_s": budget_s, "total_steps": plan_steps(
+                budget_s=budget_s, elapsed_s=0.0, done_steps=0, step_s=per_step,
+                eval_s=_eval_estimate(per_step, len(valid_split), tc), steps_per_epoch=steps_per_epoch,
+                max_steps=max_total, test_s=_eval_estimate(per_step, _test_size(job), tc)),
+                "step_s": per_step, "replans": [],
+                "eval_estimate_s": _eval_estimate(per_step, len(valid_split), tc),
+                "test_s": _eval_estimate(per_step, _test_size(job), tc) + 2.0}
+        total_steps = int(state["plan"]["total_steps"])
 
-    from transformers import get_linear_schedule_with_warmup
+    optimizer = torch.optim.AdamW(_param_groups(trainable, tc.weight_decay, tc.lr, tc.layer_lr_decay), lr=tc.lr)
+    if budget_s is None:
+        from transformers import get_linear_schedule_with_warmup
 
-    optimizer = torch.optim.AdamW(_param_groups(trainable, tc.weight_decay), lr=tc.lr)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(tc.warmup_ratio * total_steps), total_steps)
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(tc.warmup_ratio * total_steps), total_steps)
+    else:  # the same linear warm-up and decay, to a total that the plan may revise
+        # a closure (not an object), so the scheduler's saved state never carries a stale copy of the plan
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: planned_linear(step, int(state["plan"]["total_steps"]), tc.warmup_ratio))
     trainable, optimizer, scheduler = accelerator.prepare(trainable, optimizer, scheduler)
     if resuming:
         accelerator.load_state(str(ckpt))
         log("resume", **{k: state[k] for k in ("epoch", "step_in_epoch", "global_step")})
     else:
         log("start", config_hash=chash, train_examples=n_train, valid_examples=len(valid_split),
-            steps=total_steps, device=str(device), world_size=world, method=job.method.describe(), **job.info)
+            steps=total_steps, device=str(device), world_size=world, method=job.method.describe(),
+            precision=precision, precision_info=state.get("precision_info"), plan=state.get("plan"), **job.info)
     inner = accelerator.unwrap_model(trainable)
     model = inner.model
     aux_mod = inner.aux if len(list(inner.aux.parameters())) else None
     teacher = job.teacher
     if teacher is not None:
         teacher.model.to(device).eval().requires_grad_(False)
-    needs_hidden = job.method.needs.hidden_states or job.method.needs.pooled_states
     encoders = {"student": job.student.encode}
     if teacher is not None:
         encoders["teacher"] = teacher.encode
@@ -377,6 +490,8 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
             if tc.max_steps is not None and state["global_step"] >= tc.max_steps:
                 break
             if state.get("time_budget_reached"):
+                break
+            if budget_s is not None and state["global_step"] >= state["plan"]["total_steps"]:
                 break
             batches = epoch_batches(n_train, tc.batch_size, seed=tc.seed, epoch=epoch, lengths=lengths, bucket=tc.bucket)
             batches = batches[rank::world][:batches_per_epoch]
@@ -431,10 +546,13 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                         log("step", epoch=epoch, step=gs, loss=float(np.mean(running[-tc.log_every:])), lr=lr,
                             grad_norm=grad_norm, grad_norm_clipped=clipped_norm, examples_per_s=eps, **parts)
                     # before any checkpoint of this step, so a resumed run keeps the same evals
-                    if job.eval_every and gs % job.eval_every == 0:
+                    every = job.eval_every or tc.eval_every
+                    if every and gs % every == 0:
                         vme, _ = evaluate(model, valid_split, valid_lengths)
                         state.setdefault("evals", []).append({"step": gs, "valid": vme})
-                        log("eval", epoch=epoch, step=gs, valid=vme)
+                        # the log also has the clock (wall since the start of training, process CPU): a learning curve
+                        log("eval", epoch=epoch, step=gs, valid=vme, examples=gs * tc.batch_size * tc.grad_accum * world,
+                            train_s=round(time.perf_counter() - t_start, 2), cpu_s=round(time.process_time(), 2))
                     if tc.checkpoint_every and gs % tc.checkpoint_every == 0:
                         state["train_seconds"] = time.perf_counter() - t_start
                         checkpoint(epoch, step_in_epoch)
@@ -442,9 +560,17 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                         state["train_seconds"] = time.perf_counter() - t_start
                         checkpoint(epoch, step_in_epoch)
                         raise Interrupted(f"stopped after step {gs}")
+                    if budget_s is not None and bi + 1 - start == REPLAN_AFTER * tc.grad_accum:
+                        _replan(state, budget_s, time.perf_counter() - t_start, gs,
+                                (time.perf_counter() - t_epoch) / REPLAN_AFTER, steps_per_epoch, max_total)
                     if tc.max_steps is not None and gs >= tc.max_steps:
                         break
-                    if job.max_train_seconds is not None and time.perf_counter() - t_start >= job.max_train_seconds:
+                    if budget_s is not None and gs >= state["plan"]["total_steps"]:
+                        break
+                    deadline = job.max_train_seconds if job.max_train_seconds is not None else math.inf
+                    if budget_s is not None:  # a hard stop too: the plan is an estimate
+                        deadline = min(deadline, budget_s - float(state["plan"].get("test_s", 0.0)))
+                    if time.perf_counter() - t_start >= deadline:
                         state["time_budget_reached"] = True
                         log("time_budget", step=gs, seconds=time.perf_counter() - t_start)
                         break
@@ -453,7 +579,17 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
             prog.remove_task(bar)
             train_loop_seconds = time.perf_counter() - t_epoch
             # ---- validation: selection uses the validation split only
+            t_eval = time.perf_counter()
             vm, score = evaluate(model, valid_split, valid_lengths)
+            if budget_s is not None:
+                plan = state["plan"]
+                plan["eval_s"] = time.perf_counter() - t_eval
+                plan["test_s"] = plan["eval_s"] * _test_size(job) / max(1, len(valid_split)) + 2.0
+                steps_done = state["global_step"] - int(plan.get("epoch_start_step", 0))
+                if steps_done > 0:
+                    _replan(state, budget_s, time.perf_counter() - t_start, state["global_step"],
+                            train_loop_seconds / steps_done, steps_per_epoch, max_total)
+                plan["epoch_start_step"] = state["global_step"]
             el = state.get("epoch_loss", [0.0, 0])
             rec = {"epoch": epoch + 1, "train_loss": el[0] / el[1] if el[1] else None,
                    "valid": vm, "selection": score, "seconds": time.perf_counter() - t_epoch,
@@ -502,7 +638,9 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
         "world_size": world,
         **job.info,
     }
-    for key in ("initial_valid", "evals", "time_budget_reached"):
+    result["precision"] = state.get("precision")
+    result["precision_info"] = state.get("precision_info")
+    for key in ("initial_valid", "evals", "time_budget_reached", "plan"):
         if key in state:
             result[key] = state[key]
     log("done", test=test_metrics, best_epoch=state["best_epoch"])

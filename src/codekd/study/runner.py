@@ -43,7 +43,8 @@ def execute_job(job: Job, progress: bool = False) -> dict[str, Any]:
         meta = build_teacher_cache(cfg.teacher.path, cfg.data, cfg.task, job.out, splits=["train"],
                                    normalization=cfg.normalization, max_length=cfg.train.max_length,
                                    batch_size=cfg.train.eval_batch_size, pooled=job.cache_pooled,
-                                   token_layers=job.cache_token_layers, progress=progress)
+                                   token_layers=job.cache_token_layers, progress=progress,
+                                   precision=cfg.train.mixed_precision)
         return {"status": "done", "cache": meta}
     return distill(cfg, progress=progress)
 

@@ -132,6 +132,8 @@ class TeacherEntry(_Strict):
     code_specific: Optional[bool] = Field(None, description="For the report's teacher finding.")
     pair_mode: Literal["joint", "separate"] = "joint"
     pooling: Optional[Literal["cls", "mean"]] = Field(None, description="Fine-tuning head input (default: by model).")
+    freeze_layers: Optional[int] = Field(None, ge=0, description="Fine-tuning: freeze (and replay) the embeddings "
+                                                                "and the bottom N layers.")
     train: dict[str, Any] = Field(default_factory=dict, description="Overrides of the shared train settings for fine-tuning.")
     label: Optional[str] = None
 
@@ -323,7 +325,8 @@ def expand(spec: StudySpec, root: Path) -> list[Job]:
                 train = _merge(spec.train, t.train)
                 raw = {**common, "kind": "finetune", "out": "", "teacher": {"path": _abs(t.base or "", root),
                                                                           "pair_mode": t.pair_mode,
-                                                                          "pooling": t.pooling},
+                                                                          "pooling": t.pooling,
+                                                                          "freeze_layers": t.freeze_layers},
                        "train": train}
                 cfg = validate(RunConfig, raw)
                 key = _key(cfg, "teacher")
