@@ -99,7 +99,8 @@ def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, progress: bo
     res = run_study(study_file, progress=progress)
     say(f"[4/4] writing the report")
     rep = write_report(res["db"], out / ("report-quick" if quick else "report"),
-                       teacher_meta={n: t for n, t in doc["teachers"].items()}, title="codekd demo")
+                       teacher_meta={n: t for n, t in doc["teachers"].items()}, title="codekd demo",
+                       baseline={"exception": base["test_headline"]})
     md = rep["markdown"]
     from .study.report import collect
     from .study.store import Store
