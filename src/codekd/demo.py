@@ -376,7 +376,8 @@ def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, minutes: flo
     test_labels = [json.loads(line)["target"] for line in (data / "test.jsonl").open(encoding="utf-8")]
     majority = max(test_labels.count(x) for x in set(test_labels)) / max(1, len(test_labels))
     rep = write_report(res["db"], out / f"report-{tag}", teacher_meta={n: t for n, t in doc["teachers"].items()},
-                       title="codekd demo")
+                       title="codekd demo", baseline={"exception": base["test_headline"]},
+                       majority={"exception": majority})
     verdict = teacher_verdict(teacher_acc, base["test"]["accuracy"])
     scores, speed = demo_scores(col)
     sverdict = student_verdict(scores, teacher_acc, speed)

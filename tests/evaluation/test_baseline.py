@@ -15,3 +15,11 @@ def test_tfidf_baseline_learns_a_learnable_split(exc_data):
 def test_tfidf_baseline_on_pairs(tmp_path):
     res = tfidf_baseline(bcb_native_folder(tmp_path), "clone")
     assert set(res["test"]) >= {"accuracy", "f1"} and 0 <= res["test"]["f1"] <= 1
+
+
+def test_fast_mode_fits_one_c_with_saga(exc_data):
+    from codekd.evaluation.baseline import FAST
+
+    res = tfidf_baseline(exc_data, "exception", fast=True)
+    assert res["mode"] == "fast" and res["C"] == FAST["cs"][0] and FAST["solver"] == "saga"
+    assert res["test"]["accuracy"] >= 0.9

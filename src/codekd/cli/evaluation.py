@@ -19,8 +19,9 @@ def _pct(v: Any) -> str:
 # ------------------------------------------------------------------------------------ evaluate
 
 def _metrics_row(name: str, m: dict[str, Any], head: float, extra: dict[str, Any]) -> list[str]:
+    ret = _pct(extra.get("retention")) + (" (teacher degenerate)" if extra.get("teacher_degenerate") else "")
     return [name, *(_pct(m.get(k)) for k in ("accuracy", "precision", "recall", "f1", "top3")),
-            f"{m.get('ece', 0):.4f}", _pct(head), _pct(extra.get("retention")), _pct(extra.get("agreement"))]
+            f"{m.get('ece', 0):.4f}", _pct(head), ret, _pct(extra.get("agreement"))]
 
 
 def _print_evaluation(r: dict[str, Any]) -> None:
@@ -40,6 +41,8 @@ def _print_evaluation(r: dict[str, Any]) -> None:
     for who in (r["model"], (r.get("teacher") or {}).get("model") or {}):
         if who.get("warning"):
             console.print(f"[yellow]warning[/]: {who['source']}: {who['warning']}")
+    for line in r.get("warnings", []):
+        console.print(line, markup=False, style="yellow")
     console.print(f"logits: {r['logits']}" + (f"; written to {r['written']}" if r.get("written") else ""))
 
 

@@ -19,14 +19,26 @@ def _fields(**kw: Any) -> dict[str, Any]:
     return {k: v for k, v in kw.items() if v is not None}
 
 
-def _summary(result: dict[str, Any], out: Path) -> None:
+def _summary(result: dict[str, Any], out: Path, name: str, baseline: dict[str, Any] | None = None) -> None:
+    from ..evaluation.sanity import warnings_for
+
     t = Table("split", "accuracy", "precision", "recall", "F1", "top-3")
     for split in ("valid", "test"):
         m = result.get(split) or {}
         if m:
             t.add_row(split, *(f"{100 * m[k]:.2f}" if k in m else "-" for k in ("accuracy", "precision", "recall", "f1", "top3")))
+    if baseline is not None:
+        m = baseline["test"]
+        t.add_row("test: TF-IDF baseline", *(f"{100 * m[k]:.2f}" if k in m else "-"
+                                             for k in ("accuracy", "precision", "recall", "f1", "top3")))
     console.print(t)
     console.print(f"best epoch {result.get('best_epoch')}, {result.get('train_seconds')} s of training; run folder: {out}")
+    if baseline is not None:
+        console.print(f"TF-IDF baseline ({baseline.get('mode')} mode, {baseline.get('seconds')} s): {baseline.get('file')}",
+                      markup=False)
+    for line in warnings_for(result.get("sanity"), name,
+                             baseline=baseline["test_headline"] if baseline is not None else None):
+        console.print(line, markup=False, style="yellow")
 
 
 @teacher_app.command("finetune")
@@ -47,17 +59,23 @@ def teacher_finetune(
     normalization: Optional[str] = typer.Option(None, help="whitespace (default) | structure | none, optionally :hole=N or :try=N (e.g. structure:try=4)."),
     fraction: Optional[float] = typer.Option(None, help="Seeded subsample of train and valid."),
     no_resume: bool = typer.Option(False, "--no-resume", help="Start over even if the run folder has a checkpoint."),
+    baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="After training, score a TF-IDF + "
+                                  "logistic-regression baseline on the same data, normalisation and fraction "
+                                  "(fast mode, seconds to a minute) into OUT/baseline.json; warn if the teacher "
+                                  "is not above it."),
 ) -> None:
     """Fine-tune a teacher on a task with the paper's defaults (AdamW 2e-5, batch 32, 5 epochs, 10% warm-up)."""
     from ..config import load_run_config
     from ..engine.runs import finetune_teacher
+    from ..evaluation.baseline import run_baseline
 
     cfg = load_run_config(config, set_, **_fields(**{
         "kind": "finetune", "task": task, "data": str(data), "out": str(out), "teacher.path": teacher,
         "teacher.pair_mode": pair_mode, "teacher.pooling": pooling, "normalization": normalization,
         "fraction": fraction, "train.lr": lr, "train.batch_size": batch_size, "train.epochs": epochs,
         "train.max_length": max_length}))
-    _summary(finetune_teacher(cfg, resume=not no_resume), out)
+    result = finetune_teacher(cfg, resume=not no_resume)
+    _summary(result, out, f"teacher {out}", run_baseline(cfg, fast=True) if baseline else None)
 
 
 @teacher_app.command("cache")
@@ -110,6 +128,7 @@ def distill_cmd(
     """Distil a teacher into a student with a method; resumable, best epoch kept, test evaluated once."""
     from ..config import load_run_config
     from ..engine.runs import distill
+    from ..evaluation.baseline import find_baseline
 
     init_from = None
     if Path(student).is_dir():  # a pre-trained student: its weights, vocabulary and shape
@@ -127,4 +146,7 @@ def distill_cmd(
         "method.paper_faithful": paper_faithful or None, "normalization": normalization, "fraction": fraction,
         "train.lr": lr, "train.batch_size": batch_size, "train.epochs": epochs, "train.max_length": max_length,
         "train.seed": seed}))
-    _summary(distill(cfg, resume=not no_resume), out)
+    result = distill(cfg, resume=not no_resume)
+    # the teacher run's TF-IDF baseline, when it was scored on the same data and normalisation
+    _summary(result, out, f"student {out}", find_baseline([cfg.out, cfg.teacher.path], data=cfg.data, task=cfg.task,
+                                                           normalization=cfg.normalization))

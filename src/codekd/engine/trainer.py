@@ -44,6 +44,7 @@ from ..config import RunConfig, dump_yaml
 from ..data.loaders import Split, TaskData
 from ..errors import ConfigError
 from ..evaluation.metrics import classification_metrics, headline, selection_score
+from ..evaluation.sanity import degeneracy
 from ..io import atomic_dir, atomic_write_json, atomic_write_text
 from ..methods.base import Method, Outputs
 from ..tasks import Task
@@ -618,6 +619,8 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                                              tc.eval_batch_size, device,
                                              lengths=code_lengths(test_split, cfg.normalization), progress=prog)
                 test_metrics = classification_metrics(tlogits, test_split.labels, job.data.num_labels)
+                state["sanity"] = degeneracy(tlogits, test_split.labels, job.data.num_labels, metric=job.task.metric,
+                                             label_names=job.data.labels, split="test")
                 if accelerator.is_main_process:
                     np.save(out / "test_logits.npy", tlogits)
             del best_model
@@ -640,7 +643,7 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
     }
     result["precision"] = state.get("precision")
     result["precision_info"] = state.get("precision_info")
-    for key in ("initial_valid", "evals", "time_budget_reached", "plan"):
+    for key in ("initial_valid", "evals", "time_budget_reached", "plan", "sanity"):
         if key in state:
             result[key] = state[key]
     log("done", test=test_metrics, best_epoch=state["best_epoch"])

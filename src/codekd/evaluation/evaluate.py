@@ -5,6 +5,9 @@ accuracy, precision, recall, F1 (binary for binary tasks, macro for multi-class)
 expected calibration error, the task's headline metric and, for multi-class tasks, a per-class
 report. Given a teacher it also reports the teacher's metrics on the same split, the retention
 ratio (student headline / teacher headline) and the prediction agreement with the teacher.
+Every model also gets degeneracy checks (:mod:`codekd.evaluation.sanity`: one predicted class, no
+better than a constant answer, not above a TF-IDF ``baseline.json`` of the same input) and one-line
+``warnings``; ``teacher_degenerate`` says a retention ratio is against a useless teacher.
 :func:`evaluate_many` evaluates several runs (for example one per seed) and aggregates every
 figure to mean and sample std.
 
@@ -37,8 +40,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..errors import ConfigError, ModelLoadError
+from .baseline import find_baseline
 from .metrics import (aggregate, agreement, classification_metrics, flatten_numeric, headline, per_class_report,
                       retention)
+from .sanity import degeneracy, is_degenerate, warnings_for
 
 RUN_CONFIG = "config.yaml"
 BEST = "best"
@@ -466,6 +471,14 @@ def evaluate(
     }
     if tdata.num_labels > 2:
         result["per_class"] = per_class_report(logits, labels, names)
+    # a TF-IDF baseline (teacher finetune writes one) of the same test split and input, if any
+    base = find_baseline([ref.run_dir, teacher, cfg.teacher.path if cfg is not None else None], data=data_path,
+                         task=task_obj.name, normalization=inf.normalization) if split == "test" else None
+    base_score = base["test_headline"] if base is not None else None
+    result["baseline"] = base_score
+    result["sanity"] = degeneracy(logits, labels, tdata.num_labels, metric=task_obj.metric, baseline=base_score,
+                                  label_names=names, split=split)
+    warn = warnings_for(result["sanity"], f"model {ref.source}")
     if teacher is not None:
         tkey = ("teacher", str(teacher), data_path, split, teacher_normalization, max_examples)
         if tkey not in cache:
@@ -475,14 +488,27 @@ def evaluate(
                                   device=device)
             tlogits, tsource = model_logits(tinf, tdata, split, batch_size=batch_size, use_cached=use_cached,
                                             max_examples=max_examples)
-            tmetrics = classification_metrics(tlogits, tdata[split].labels[: len(tlogits)], tdata.num_labels)
+            tlabels = tdata[split].labels[: len(tlogits)]
+            tmetrics = classification_metrics(tlogits, tlabels, tdata.num_labels)
+            tbase = find_baseline([tref.run_dir], data=data_path, task=task_obj.name,
+                                  normalization=tinf.normalization) if split == "test" else None
+            tsanity = degeneracy(tlogits, tlabels, tdata.num_labels, metric=task_obj.metric, label_names=names,
+                                 baseline=tbase["test_headline"] if tbase is not None else None, split=split)
             cache[tkey] = (tlogits, {"model": _model_summary(tinf), "metrics": tmetrics,
-                                     "headline": headline(task_obj, tmetrics), "logits": tsource})
+                                     "headline": headline(task_obj, tmetrics), "logits": tsource,
+                                     "sanity": tsanity})
             del tinf
         tlogits, tres = cache[tkey]
         result["teacher"] = tres
         result["retention"] = retention(head, tres["headline"])
         result["agreement"] = agreement(logits, tlogits)
+        # a retention against a teacher that is no better than a constant answer means nothing
+        result["teacher_degenerate"] = is_degenerate(tres["sanity"])
+        warn += warnings_for(tres["sanity"], f"teacher {tres['model']['source']}")
+        if result["teacher_degenerate"] and result["retention"] is not None:
+            warn.append(f"WARNING: retention {100 * result['retention']:.0f}% is against a degenerate teacher "
+                        "and says nothing about the student")
+    result["warnings"] = warn
     result["seconds"] = round(time.perf_counter() - t0, 3)
     result["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     result["versions"] = _versions()

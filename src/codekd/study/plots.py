@@ -1,4 +1,5 @@
-"""Plots in the paper's style: score vs student size, one line per method, teacher dashed."""
+"""Plots in the paper's style: score vs student size, one line per method, teacher dashed
+(and the TF-IDF baseline and the majority class as horizontal lines when known)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ STYLE = {"ft": ("FT", "o", "#7f7f7f"), "kd": ("KD", "s", "#1f77b4"), "dist": ("D
          "pkd": ("PKD", "D", "#ff7f0e"), "ckd": ("CKD", "*", "#d62728")}
 
 
-def plot_scores(path: str | Path, rows: list[dict[str, Any]], teacher_score: float | None, *, title: str = "") -> Path:
+def plot_scores(path: str | Path, rows: list[dict[str, Any]], teacher_score: float | None, *, title: str = "",
+                baseline: float | None = None, majority: float | None = None) -> Path:
+    """Score vs student size; ``baseline`` (TF-IDF) and ``majority`` (always answering the majority
+    class) are drawn as horizontal lines when given."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -33,6 +37,10 @@ def plot_scores(path: str | Path, rows: list[dict[str, Any]], teacher_score: flo
                         label=f"{label} ({fam})" if len(families) > 1 else label)
     if teacher_score is not None:
         ax.axhline(100 * teacher_score, color="black", linestyle=":", linewidth=1.2, label="teacher")
+    if baseline is not None:
+        ax.axhline(100 * baseline, color="#9467bd", linestyle="-.", linewidth=1.0, label="TF-IDF baseline")
+    if majority is not None:
+        ax.axhline(100 * majority, color="#8c564b", linestyle=(0, (1, 3)), linewidth=1.0, label="majority class")
     ax.set_xscale("log")
     from matplotlib.ticker import FuncFormatter, LogLocator
 

@@ -2,12 +2,18 @@
 
 Writes into ``--out``:
 
-* ``report.md``: per task and teacher, a method x student table of the test headline score
-  (mean ± std over seeds, in %), the teacher's score, retention (student / teacher), and KD gain
-  over FT; an efficiency table; a findings section that states from the numbers whether each of
+* ``report.md``: a warnings section (below); per task and teacher, a method x student table of the
+  test headline score (mean ± std over seeds, in %), the teacher's score, retention (student /
+  teacher), and KD gain over FT; an efficiency table; a findings section that states from the numbers whether each of
   the paper's four findings holds in this study.
 * ``scores.csv`` (long format, one row per task x teacher x student x method) and ``efficiency.csv``.
-* ``<task>-<teacher>.png``: score vs student size, one line per method, teacher as a dashed line.
+* ``<task>-<teacher>.png``: score vs student size, one line per method, teacher as a dashed line,
+  and the TF-IDF baseline and the majority class (a constant answer) as horizontal lines when known.
+
+A "Warnings" section lists degenerate teachers and students (one predicted class, or no better than
+a constant answer: the ``sanity`` entry of each run's metrics, see :mod:`codekd.evaluation.sanity`)
+and models not above the task's TF-IDF baseline. The baseline is ``write_report(baseline=...)``, else
+a ``baseline.json`` in a fine-tuned teacher's run folder scored on the same data and normalisation.
 """
 
 from __future__ import annotations
@@ -20,7 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import CodekdError
+from ..evaluation.baseline import find_baseline
+from ..evaluation.sanity import is_degenerate, score_kind, warnings_for
 from ..io import atomic_write_text
+from ..tasks import get_task
 from .store import Store
 
 METHOD_ORDER = ["ft", "kd", "dist", "pkd", "ckd"]
@@ -166,6 +176,64 @@ def findings(rows: list[dict[str, Any]], data: dict[str, Any], teacher_meta: dic
     return out
 
 
+def _per_task(value: float | dict[str, float] | None, task: str) -> float | None:
+    if isinstance(value, dict):
+        v = value.get(task)
+        return None if v is None else float(v)
+    return None if value is None else float(value)
+
+
+def _job_name(j: dict[str, Any]) -> str:
+    if j["kind"] == "teacher":
+        return f"teacher {j['teacher']} ({j['task']})"
+    return (f"student {j['student']} {j['method']} seed {j['seed']} ({j['task']}"
+            + (f", teacher {j['teacher']})" if j["teacher"] else ")"))
+
+
+def task_references(data: dict[str, Any], baseline: float | dict[str, float] | None = None,
+                    majority: float | dict[str, float] | None = None) -> dict[str, dict[str, float | None]]:
+    """Per task, the TF-IDF baseline and the constant (majority-class) score of the test split.
+
+    Given values win; else the baseline comes from a ``baseline.json`` in a teacher run folder (same
+    data and normalisation) and the majority from any run's ``sanity`` entry."""
+    out: dict[str, dict[str, float | None]] = {}
+    for task in sorted({j["task"] for j in data["jobs"] if j["task"]}):
+        b, m = _per_task(baseline, task), _per_task(majority, task)
+        for j in data["jobs"]:
+            if j["task"] != task or j["status"] != "done":
+                continue
+            if b is None and j["kind"] == "teacher" and j.get("out") and isinstance(j.get("config"), dict):
+                cfg = j["config"]
+                rec = find_baseline([j["out"]], data=cfg.get("data", ""), task=task,
+                                    normalization=cfg.get("normalization", "whitespace"))
+                b = rec["test_headline"] if rec is not None else None
+            sanity = (j.get("metrics") or {}).get("sanity") if isinstance(j.get("metrics"), dict) else None
+            if m is None and sanity and sanity.get("constant_score") is not None:
+                m = float(sanity["constant_score"])
+        out[task] = {"baseline": b, "majority": m}
+    return out
+
+
+def warning_lines(data: dict[str, Any], refs: dict[str, dict[str, float | None]]) -> tuple[list[str], set]:
+    """The report's warnings (one line per finding) and the (task, teacher) pairs whose teacher is degenerate."""
+    lines, bad_teachers = [], set()
+    for j in sorted(data["jobs"], key=lambda j: (j["task"] or "", j["kind"] != "teacher", j["key"])):
+        if j["status"] != "done" or j["test_headline"] is None:
+            continue
+        metrics = j.get("metrics") if isinstance(j.get("metrics"), dict) else {}
+        sanity = metrics.get("sanity")
+        if sanity is None:  # an older run: only the baseline comparison is possible
+            try:
+                kind = score_kind(get_task(j["task"]).metric)
+            except CodekdError:  # an unknown task name in an old database
+                kind = "accuracy"
+            sanity = {"split": "test", "metric": kind, "score": float(j["test_headline"]), "flags": []}
+        if j["kind"] == "teacher" and is_degenerate(sanity):
+            bad_teachers.add((j["task"], j["teacher"]))
+        lines += warnings_for(sanity, _job_name(j), baseline=refs.get(j["task"], {}).get("baseline"))
+    return lines, bad_teachers
+
+
 def efficiency_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     order = sorted(data["bench"].items(), key=lambda kv: (kv[1]["task"] or "", kv[1]["role"] != "teacher",
@@ -192,12 +260,18 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def write_report(db: str | Path, out: str | Path, *, teacher_meta: dict[str, Any] | None = None,
-                 title: str = "codekd study report") -> dict[str, Any]:
+                 title: str = "codekd study report", baseline: float | dict[str, float] | None = None,
+                 majority: float | dict[str, float] | None = None) -> dict[str, Any]:
+    """Write the report (see the module docstring). ``baseline`` / ``majority``: the TF-IDF baseline's
+    and the majority class's test headline score (one number, or one per task); found in the runs when
+    not given."""
     from .plots import plot_scores
 
     store = Store(db)
     data = collect(store)
     rows = score_rows(data)
+    refs = task_references(data, baseline, majority)
+    warnings, bad_teachers = warning_lines(data, refs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(out / "scores.csv", rows)
@@ -205,6 +279,12 @@ def write_report(db: str | Path, out: str | Path, *, teacher_meta: dict[str, Any
     _write_csv(out / "efficiency.csv", eff)
     md = [f"# {title}", "", f"Database: `{store.path}`. Scores are test-split headline metrics in % "
           "(mean ± std over seeds); retention = student / teacher; gain = method − FT for the same student.", ""]
+    # first, so nobody reads the tables of a useless model without being told
+    refs_known = [f"{t}: TF-IDF baseline {_fmt(r['baseline'])}, majority class {_fmt(r['majority'])}"
+                  for t, r in refs.items() if r["baseline"] is not None or r["majority"] is not None]
+    md += ["## Warnings", ""]
+    md += ([f"- {x}" for x in warnings] if warnings else ["- none: no model is degenerate or below a known baseline."])
+    md += ([""] + [f"Reference scores (test, %): {'; '.join(refs_known)}."] if refs_known else []) + [""]
     plots = []
     for (task, teacher), _cells in sorted(data["groups"].items()):
         sub = [r for r in rows if r["task"] == task and r["teacher"] == teacher]
@@ -220,7 +300,9 @@ def write_report(db: str | Path, out: str | Path, *, teacher_meta: dict[str, Any
                                                        if (s, m) in cell else "-" for s in students) + " |")
         if tscore:
             md.append("| teacher | " + " | ".join(_fmt(tscore) for _ in students) + " |")
-            md += ["", "### Retention (student / teacher)", "", hdr, "|" + "---|" * (len(students) + 1)]
+            md += ["", "### Retention (student / teacher)"
+                   + (" — the teacher is degenerate: these ratios say nothing" if (task, teacher) in bad_teachers
+                      else ""), "", hdr, "|" + "---|" * (len(students) + 1)]
             for m in methods:
                 md.append(f"| {m.upper()} | " + " | ".join(f"{100 * cell[(s, m)]['retention']:.1f}%"
                                                            if (s, m) in cell and cell[(s, m)]["retention"] else "-"
@@ -233,7 +315,9 @@ def write_report(db: str | Path, out: str | Path, *, teacher_meta: dict[str, Any
                                                            if (s, m) in cell and cell[(s, m)]["gain_over_ft"] is not None
                                                            else "-" for s in students) + " |")
         png = out / f"{task}-{teacher}.png"
-        plot_scores(png, sub, tscore, title=f"{task} — teacher {teacher}")
+        ref = refs.get(task, {})
+        plot_scores(png, sub, tscore, title=f"{task} — teacher {teacher}", baseline=ref.get("baseline"),
+                    majority=ref.get("majority"))
         plots.append(str(png))
         md += ["", f"![{task} {teacher}]({png.name})", ""]
     if eff:
@@ -255,4 +339,4 @@ def write_report(db: str | Path, out: str | Path, *, teacher_meta: dict[str, Any
                                         f"{j['method'] or ''}: {(j['error'] or '').splitlines()[0]}" for j in failed] + [""]
     atomic_write_text(out / "report.md", "\n".join(md))
     return {"out": str(out), "report": str(out / "report.md"), "plots": plots, "rows": len(rows),
-            "markdown": "\n".join(md)}
+            "markdown": "\n".join(md), "warnings": warnings}
