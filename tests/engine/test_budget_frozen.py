@@ -147,3 +147,42 @@ def test_minutes_budget_plans_the_steps_and_the_schedule_ends_with_it(exc_data, 
     if r["global_steps"] == plan["total_steps"] and len(steps) > 1:
         assert steps[-1]["lr"] <= steps[0]["lr"] * 10  # decayed towards the planned end
     assert r["precision"] == "no"
+
+
+def test_teacher_recipes():
+    from codekd.recipes import teacher_recipe
+
+    cpu = teacher_recipe("cpu", teacher="minilm", pooling=None)
+    assert cpu["teacher.freeze_layers"] == 3 and cpu["train.mixed_precision"] == "auto" and cpu["train.lr"] == 3e-4
+    assert "teacher.freeze_layers" not in teacher_recipe("cpu", teacher="codebert-base", pooling=None)
+    assert teacher_recipe("paper", teacher="minilm", pooling=None)["train.lr"] == 2e-5
+    with pytest.raises(ConfigError, match="unknown recipe"):
+        teacher_recipe("fast", teacher="minilm", pooling=None)
+
+
+def test_cli_teacher_finetune_takes_minutes_precision_and_freeze(exc_data, bert_teacher, tmp_path):
+    from typer.testing import CliRunner
+
+    from codekd.cli import app
+
+    out = tmp_path / "t"
+    res = CliRunner().invoke(app, ["teacher", "finetune", "--teacher", str(bert_teacher), "--data", str(exc_data),
+                                   "--task", "exception", "--out", str(out), "--recipe", "cpu", "--pooling", "mean",
+                                   "--minutes", "0.05", "--precision", "no", "--freeze-layers", "1", "--batch-size", "8", "--max-length", "96",
+                                   "--no-baseline", "--set", "train.eval_batch_size=16"])
+    assert res.exit_code == 0, (res.output, res.exception)
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["plan"]["budget_s"] == 3.0 and m["precision"] == "no" and m["frozen_prefix"]["layers"] == 1
+
+
+def test_a_remade_plan_never_raises_the_learning_rate():
+    from codekd.engine.trainer import _replan, _plan_factor
+
+    state = {"plan": {"total_steps": 100, "replans": [], "eval_s": 0.0, "test_s": 0.0}}
+    before = _plan_factor(state["plan"], 80, 0.1)
+    # the run turned out faster: many more steps fit; the factor at step 80 stays, then decays to the new end
+    _replan(state, budget_s=1000, elapsed_s=80, done=80, step_s=1.0, steps_per_epoch=50, max_total=10_000)
+    assert state["plan"]["total_steps"] > 100
+    assert _plan_factor(state["plan"], 80, 0.1) == pytest.approx(before)
+    f = [_plan_factor(state["plan"], s, 0.1) for s in range(80, state["plan"]["total_steps"] + 1, 7)]
+    assert all(a >= b for a, b in zip(f, f[1:])) and _plan_factor(state["plan"], state["plan"]["total_steps"], 0.1) == 0

@@ -296,12 +296,24 @@ def predict_outputs(side: ModelSide, model: nn.Module, split: Split, normalizati
 REPLAN_AFTER = 20  # steps into every epoch, the time plan is remade from the measured speed
 
 
-def planned_linear(step: int, total: int, warmup_ratio: float) -> float:
-    """The LR factor of a linear warm-up and decay to ``total`` steps (as transformers' linear schedule)."""
+def planned_linear(step: int, total: int, warmup_ratio: float, anchor: tuple[int, float] | None = None) -> float:
+    """The LR factor of a linear warm-up and decay to ``total`` steps (as transformers' linear schedule).
+
+    ``anchor`` ``(step_a, factor_a)``: the plan was remade at ``step_a``, where the factor was
+    ``factor_a``; from there it decays linearly to 0 at the new ``total``, so a longer plan never
+    raises the learning rate again."""
+    if anchor is not None and step >= anchor[0]:
+        step_a, factor_a = anchor
+        return max(0.0, factor_a * float(total - step) / float(max(1, total - step_a)))
     warm = int(warmup_ratio * total)
     if step < warm:
         return float(step) / float(max(1, warm))
     return max(0.0, float(total - step) / float(max(1, total - warm)))
+
+
+def _plan_factor(plan: dict[str, Any], step: int, warmup_ratio: float) -> float:
+    anchor = plan.get("anchor")
+    return planned_linear(step, int(plan["total_steps"]), warmup_ratio, tuple(anchor) if anchor else None)
 
 
 def _speed_probe(job: TrainJob, trainable: nn.Module, split: Split, lengths: np.ndarray, n: int,
@@ -326,14 +338,18 @@ def _test_size(job: TrainJob) -> int:
 
 
 def _replan(state: dict[str, Any], budget_s: float, elapsed_s: float, done: int, step_s: float,
-            steps_per_epoch: int, max_total: int) -> None:
-    """Remake the time plan (in place: the LR schedule reads it) from the measured seconds per step."""
+            steps_per_epoch: int, max_total: int, warmup_ratio: float = 0.1) -> None:
+    """Remake the time plan (in place: the LR schedule reads it) from the measured seconds per step.
+    Past the warm-up the schedule is re-anchored at this step's factor (it never rises again)."""
     plan = state["plan"]
+    warm_done = done >= int(warmup_ratio * int(plan["total_steps"]))
     eval_s = plan.get("eval_s")
     if eval_s is None:
         eval_s = plan.get("eval_estimate_s", 0.0)
     total = plan_steps(budget_s=budget_s, elapsed_s=elapsed_s, done_steps=done, step_s=step_s, eval_s=eval_s,
                        steps_per_epoch=steps_per_epoch, max_steps=max_total, test_s=plan.get("test_s", 0.0))
+    if warm_done:
+        plan["anchor"] = [done, _plan_factor(plan, done, warmup_ratio)]
     plan.update(total_steps=total, step_s=step_s)
     plan["replans"].append({"step": done, "elapsed_s": round(elapsed_s, 1), "step_s": round(step_s, 4),
                             "total_steps": total})
@@ -427,7 +443,7 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
     else:  # the same linear warm-up and decay, to a total that the plan may revise
         # a closure (not an object), so the scheduler's saved state never carries a stale copy of the plan
         scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: planned_linear(step, int(state["plan"]["total_steps"]), tc.warmup_ratio))
+            optimizer, lambda step: _plan_factor(state["plan"], step, tc.warmup_ratio))
     trainable, optimizer, scheduler = accelerator.prepare(trainable, optimizer, scheduler)
     if resuming:
         accelerator.load_state(str(ckpt))
@@ -563,7 +579,8 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                         raise Interrupted(f"stopped after step {gs}")
                     if budget_s is not None and bi + 1 - start == REPLAN_AFTER * tc.grad_accum:
                         _replan(state, budget_s, time.perf_counter() - t_start, gs,
-                                (time.perf_counter() - t_epoch) / REPLAN_AFTER, steps_per_epoch, max_total)
+                                (time.perf_counter() - t_epoch) / REPLAN_AFTER, steps_per_epoch, max_total,
+                                tc.warmup_ratio)
                     if tc.max_steps is not None and gs >= tc.max_steps:
                         break
                     if budget_s is not None and gs >= state["plan"]["total_steps"]:
@@ -589,7 +606,7 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                 steps_done = state["global_step"] - int(plan.get("epoch_start_step", 0))
                 if steps_done > 0:
                     _replan(state, budget_s, time.perf_counter() - t_start, state["global_step"],
-                            train_loop_seconds / steps_done, steps_per_epoch, max_total)
+                            train_loop_seconds / steps_done, steps_per_epoch, max_total, tc.warmup_ratio)
                 plan["epoch_start_step"] = state["global_step"]
             el = state.get("epoch_loss", [0.0, 0])
             rec = {"epoch": epoch + 1, "train_loss": el[0] / el[1] if el[1] else None,
