@@ -74,3 +74,5 @@ def test_student_verdict_names_the_best_student_and_the_goal():
     assert "gru-1.5m KD 65.0%" in v and "keeps 92.9%" in v and "meets" in v
     assert "misses" in student_verdict({("gru-1.5m", "kd"): 0.5}, 0.70, {"gru-1.5m": 9.0})
     assert student_verdict({}, 0.7, {}) == "no student finished"
+    v = student_verdict({("gru-1.5m", "kd"): 0.17}, 0.17, {"gru-1.5m": 9.0}, majority=0.32)
+    assert "misses" in v and "says nothing" in v

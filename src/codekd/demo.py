@@ -287,17 +287,21 @@ def teacher_verdict(teacher: float | None, baseline: float) -> str:
 
 
 def student_verdict(scores: dict[tuple[str, str], float], teacher: float | None,
-                    speedups: dict[str, float]) -> str:
-    """The best 1.5M student: its retention of the teacher and its speed-up at batch 32."""
+                    speedups: dict[str, float], majority: float | None = None) -> str:
+    """The best 1.5M student: its retention of the teacher and its speed-up at batch 32. Retention
+    of a teacher that is no better than the majority class says nothing, and the verdict says so."""
     if not scores or not teacher:
         return "no student finished"
     (student, method), best = max(scores.items(), key=lambda kv: kv[1])
     ret = best / teacher
     sp = speedups.get(student)
     sp_txt = f", {sp:.1f}x the teacher's throughput at batch 32" if sp else ""
-    goal = "meets" if ret >= 0.9 and (sp or 0) >= 8 else "misses"
+    useless = majority is not None and (teacher < majority + 0.02 or best < majority + 0.02)
+    goal = "meets" if ret >= 0.9 and (sp or 0) >= 8 and not useless else "misses"
+    tail = (f"; but it is within 2 points of the majority class ({100 * majority:.1f}%), so the retention says "
+            "nothing") if useless else ""
     return (f"best student {student} {method.upper()} {100 * best:.1f}%: keeps {100 * ret:.1f}% of the teacher"
-            f"{sp_txt} ({goal} the goal of >= 90% and >= 8x)")
+            f"{sp_txt} ({goal} the goal of >= 90% and >= 8x){tail}")
 
 
 def demo_scores(col: dict[str, Any]) -> tuple[dict[tuple[str, str], float], dict[str, float]]:
@@ -380,7 +384,7 @@ def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, minutes: flo
                        majority={"exception": majority})
     verdict = teacher_verdict(teacher_acc, base["test"]["accuracy"])
     scores, speed = demo_scores(col)
-    sverdict = student_verdict(scores, teacher_acc, speed)
+    sverdict = student_verdict(scores, teacher_acc, speed, majority)
     summary = {"seconds": round(time.perf_counter() - t0, 1), "cpu_seconds": round(_cpu_s() - cpu0, 1),
                "minutes_budget": minutes, "data_source": source, "baseline": base, "teacher_test": teacher_acc,
                "majority_test": majority, "verdict": verdict, "student_verdict": sverdict, "plan": plan,
