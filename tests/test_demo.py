@@ -76,3 +76,14 @@ def test_student_verdict_names_the_best_student_and_the_goal():
     assert student_verdict({}, 0.7, {}) == "no student finished"
     v = student_verdict({("gru-1.5m", "kd"): 0.17}, 0.17, {"gru-1.5m": 9.0}, majority=0.32)
     assert "misses" in v and "says nothing" in v
+
+
+def test_speed_probe_times_teacher_and_students_on_real_batches(exc_data, bert_teacher):
+    from codekd.demo import speed_probe
+
+    p = speed_probe(exc_data, "structure:try=4", 96, freeze=1, teacher_path=str(bert_teacher))
+    assert p["teacher_step_s"] > 0 and p["teacher_forward_s"] > 0 and p["teacher_first_step_s"] > 0
+    assert set(p["student_step_s"]) == {"roberta-1.5m", "gru-1.5m"} and min(p["student_step_s"].values()) > 0
+    assert p["precision"] in ("no", "bf16") and p["train_examples"] == 48 and p["teacher_freeze"] == 1
+    plan = make_plan(10, 30, p, quick=True, fraction=None)
+    assert plan["teacher_minutes"] > 0 and plan["student_minutes"] > 0

@@ -36,12 +36,14 @@ from .io import atomic_write_json, atomic_write_text
 
 DEMO_EXCLUDE = ("Exception", "BaseException")
 DEFAULT_MINUTES = 40.0  # make demo's 45-minute goal less the install (about 2 minutes) and a margin
-QUICK_MINUTES = 8.0
+QUICK_MINUTES = 9.0
 QUICK_FRACTION = 0.25
 STUDENTS = ("roberta-1.5m", "gru-1.5m")
 METHOD_ORDER = ("ft", "dist", "kd", "pkd", "ckd")  # what the measurements favour first
 REQUIRED_METHODS = ("ft", "dist")
 TEACHER_SHARE = 0.45       # of the time left for training after data, baseline and the fixed costs
+QUICK_TEACHER_SHARE = 0.3  # quick: the students need the minutes more (a 2-minute student run stays at the majority)
+QUICK_STUDENT_LR = 1.0e-3  # quick: a few hundred steps; the full demo's 5e-4 learns too slowly there
 FIXED_S = 75.0             # vocabularies, benchmark, report (measured 40-60 s)
 MIN_STUDENT_EPOCHS = 1.5   # a student run shorter than this is not worth a method (measured curves)
 TEACHER_FREEZE = 3         # studies/offline.yaml's teacher recipe (benchmarks/RESULTS-teacher.md)
@@ -66,6 +68,7 @@ def _study_doc(out: Path, data: Path, plan: dict[str, Any]) -> dict[str, Any]:
         doc["teacher_cache_tokens"] = False
     if plan.get("quick"):
         doc["bench"].update(repeats=3)
+        doc["train"].update(lr=QUICK_STUDENT_LR)
     return doc
 
 
@@ -117,7 +120,7 @@ def _median_time(fn, rounds: int = 3) -> float:
 
 
 def speed_probe(data: Path, normalization: str, max_length: int, *, fraction: float | None = None,
-                freeze: int = TEACHER_FREEZE, say=print) -> dict[str, Any]:
+                freeze: int = TEACHER_FREEZE, teacher_path: str = "minilm", say=print) -> dict[str, Any]:
     """Seconds per training step of the teacher recipe and each student, and per teacher forward,
     on a real batch of median length (batch 32). Takes well under a minute."""
     import numpy as np
@@ -143,8 +146,10 @@ def speed_probe(data: Path, normalization: str, max_length: int, *, fraction: fl
     rows = order[mid - 16: mid + 16].tolist()
     codes = [tuple(normalize_code(c, normalization) for c in tup) for tup in split.codes(rows)]
     labels = torch.as_tensor(split.labels[rows])
+    rows_b = order[mid + 16: mid + 48].tolist()  # a second batch: its prefix is computed in a timed step
+    codes_b = [tuple(normalize_code(c, normalization) for c in tup) for tup in split.codes(rows_b)]
 
-    teacher = Teacher.load("minilm", td.num_labels, max_length=max_length)
+    teacher = Teacher.load(teacher_path, td.num_labels, max_length=max_length, pooling="mean")
     if parse_normalization(normalization)[0] == "structure":
         teacher.add_tokens(STRUCTURE_TOKENS)
     full = teacher_side(teacher)
@@ -166,19 +171,20 @@ def speed_probe(data: Path, normalization: str, max_length: int, *, fraction: fl
         side = full
     teacher.train()
     enc = side.encode(codes)
+    enc_b = side.encode(codes_b)
     opt = torch.optim.AdamW([p for p in teacher.parameters() if p.requires_grad], lr=1e-9)
 
-    def t_step() -> None:
+    def t_step(batch: dict[str, Any] = enc) -> None:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            out = side.forward(teacher, enc, False)
-        torch.nn.functional.cross_entropy(out.logits.float(), labels).backward()
+            out = side.forward(teacher, batch, False)
+        torch.nn.functional.cross_entropy(out.logits.float(), labels[: out.logits.shape[0]]).backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
 
+    teacher_step_s = _median_time(t_step)  # warm-up (computes this batch's prefix), then replayed steps
     first = time.perf_counter()
-    t_step()  # computes the frozen prefix of this batch: the first epoch's extra cost
-    first_s = time.perf_counter() - first
-    teacher_step_s = _median_time(t_step)
+    t_step(enc_b)  # a new batch: computes its frozen prefix, the first epoch's extra cost
+    first_s = time.perf_counter() - first if freeze else teacher_step_s
     del teacher, opt
 
     texts = [c[0] for c in codes] * 4
@@ -220,7 +226,7 @@ def make_plan(minutes: float, elapsed_s: float, probe: dict[str, Any], *, quick:
     # teacher cache: one forward over train (+ the job's start-up); every student reads it
     cache_s = math.ceil(n_train / bs) * probe["teacher_forward_s"] * 1.1 + 10
     train_left = max(60.0, left - cache_s)
-    teacher_s = TEACHER_SHARE * train_left
+    teacher_s = (QUICK_TEACHER_SHARE if quick else TEACHER_SHARE) * train_left
     students_s = train_left - teacher_s
     # the methods that fit: each student run must see at least MIN_STUDENT_EPOCHS epochs
     slowest = max(probe["student_step_s"].values())

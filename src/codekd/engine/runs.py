@@ -184,7 +184,8 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
         t_layers, t_hidden = teacher.num_layers, teacher.hidden_size
         if use_cache:
             cache = TeacherCache(cfg.teacher.cache)
-            cache.verify(teacher_fingerprint(cfg.teacher.path, cfg.data, cache_settings(teacher, cfg.normalization, task.name)))
+            cache.verify(teacher_fingerprint(cfg.teacher.path, cfg.data, cache_settings(teacher, cfg.normalization, task.name,
+                                                                                  cfg.fraction, cfg.data_seed)))
             if needs.pooled_states and not cache.has_pooled:
                 raise ConfigError(f"method {cfg.method.name!r} reads the teacher's pooled per-layer states; this cache "
                                   "holds none (rebuild it with 'codekd teacher cache --pooled')",

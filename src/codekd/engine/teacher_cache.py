@@ -235,9 +235,15 @@ class TeacherCache:
         return lookup
 
 
-def cache_settings(teacher: Any, normalization: str, task: str) -> dict[str, Any]:
-    return {"format": CACHE_FORMAT, "task": task, "normalization": normalization, "max_length": teacher.max_length,
-            "pair_mode": teacher.pair_mode, "unixcoder": teacher.unixcoder, "num_labels": teacher.num_labels}
+def cache_settings(teacher: Any, normalization: str, task: str, fraction: float | None = None,
+                   data_seed: int = 0) -> dict[str, Any]:
+    """What a cache's fingerprint covers besides the teacher and the data (a subsample, when one was
+    cached, is part of it: its rows are the only ones the cache holds)."""
+    out = {"format": CACHE_FORMAT, "task": task, "normalization": normalization, "max_length": teacher.max_length,
+           "pair_mode": teacher.pair_mode, "unixcoder": teacher.unixcoder, "num_labels": teacher.num_labels}
+    if fraction is not None:
+        out.update(fraction=fraction, data_seed=data_seed)
+    return out
 
 
 def _cache_precision(requested: str, side: Any, teacher: Any, split: Any, normalization: str,
@@ -262,10 +268,12 @@ def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, o
                         splits: Sequence[str] = ("train",), normalization: str = "whitespace",
                         max_length: int | None = None, batch_size: int = 64, device: str | None = None,
                         pooled: bool = False, token_layers: Sequence[int] = (),
-                        progress: bool = True, precision: str = "no") -> dict[str, Any]:
+                        progress: bool = True, precision: str = "no", fraction: float | None = None,
+                        data_seed: int = 0) -> dict[str, Any]:
     """Run the frozen teacher over ``splits`` and store its logits per example id (with ``pooled``
     also its pooled state after each layer, for PKD; with ``token_layers`` the token states of those
-    layers, 0 = embeddings, for CKD). ``precision``: ``no`` (fp32), ``bf16``, or ``auto`` (bf16 where
+    layers, 0 = embeddings, for CKD). ``fraction`` caches only the seeded subsample that runs with
+    the same ``fraction`` and ``data_seed`` train on (part of the fingerprint). ``precision``: ``no`` (fp32), ``bf16``, or ``auto`` (bf16 where
     a timed forward on a real batch shows it faster; see :mod:`codekd.engine.budget`); stored
     arrays are float32 (token states float16) either way."""
     from ..models.teacher import Teacher
@@ -275,7 +283,7 @@ def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, o
 
     t = get_task(task)
     tdir = resolve_teacher_dir(teacher_path)
-    td = load_task_data(data, t, splits=tuple(splits))
+    td = load_task_data(data, t, splits=tuple(splits), fraction=fraction, seed=data_seed)
     teacher = Teacher.load(str(tdir or teacher_path), td.num_labels, is_pair=t.is_pair, max_length=max_length)
     if teacher.num_labels != td.num_labels:
         raise DataError(f"the teacher has {teacher.num_labels} labels, the data {td.num_labels}", path=data)
@@ -288,7 +296,7 @@ def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, o
         raise ConfigError(f"token layers {bad} out of range: the teacher has layers 0 (embeddings) to {teacher.num_layers}")
     if token_layers and teacher.separate:
         raise ConfigError("token states of a separately encoded pair teacher are not cached; use the live teacher")
-    settings = cache_settings(teacher, normalization, t.name)
+    settings = cache_settings(teacher, normalization, t.name, fraction, data_seed)
     fp = teacher_fingerprint(teacher_path, data, settings)
     t0 = time.perf_counter()
     from .trainer import _progress

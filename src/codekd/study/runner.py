@@ -44,7 +44,8 @@ def execute_job(job: Job, progress: bool = False) -> dict[str, Any]:
                                    normalization=cfg.normalization, max_length=cfg.train.max_length,
                                    batch_size=cfg.train.eval_batch_size, pooled=job.cache_pooled,
                                    token_layers=job.cache_token_layers, progress=progress,
-                                   precision=cfg.train.mixed_precision)
+                                   precision=cfg.train.mixed_precision, fraction=cfg.fraction,
+                                   data_seed=cfg.data_seed)
         return {"status": "done", "cache": meta}
     return distill(cfg, progress=progress)
 
