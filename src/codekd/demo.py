@@ -36,13 +36,14 @@ from .io import atomic_write_json, atomic_write_text
 
 DEMO_EXCLUDE = ("Exception", "BaseException")
 DEFAULT_MINUTES = 40.0  # make demo's 45-minute goal less the install (about 2 minutes) and a margin
-QUICK_MINUTES = 9.0
+QUICK_MINUTES = 9.5
 QUICK_FRACTION = 0.25
 STUDENTS = ("roberta-1.5m", "gru-1.5m")
+QUICK_STUDENTS = ("roberta-1.5m",)  # quick: one student (FT and DIST), so each run gets enough steps to learn
 METHOD_ORDER = ("ft", "dist", "kd", "pkd", "ckd")  # what the measurements favour first
 REQUIRED_METHODS = ("ft", "dist")
 TEACHER_SHARE = 0.45       # of the time left for training after data, baseline and the fixed costs
-QUICK_TEACHER_SHARE = 0.3  # quick: the students need the minutes more (a 2-minute student run stays at the majority)
+QUICK_TEACHER_SHARE = 0.45  # quick: MiniLM needs ~300 steps before it is above the majority class (measured)
 QUICK_STUDENT_LR = 1.0e-3  # quick: a few hundred steps; the full demo's 5e-4 learns too slowly there
 FIXED_S = 75.0             # vocabularies, benchmark, report (measured 40-60 s)
 MIN_STUDENT_EPOCHS = 1.5   # a student run shorter than this is not worth a method (measured curves)
@@ -62,6 +63,7 @@ def _study_doc(out: Path, data: Path, plan: dict[str, Any]) -> dict[str, Any]:
     if plan.get("fraction"):
         doc["tasks"]["exception"]["fraction"] = plan["fraction"]
     doc["methods"] = {m: doc["methods"].get(m, {}) for m in plan["methods"]}
+    doc["students"] = list(plan.get("students", doc["students"]))
     doc["teachers"]["minilm"]["train"].update(minutes=plan["teacher_minutes"], epochs=50)
     doc["train"].update(minutes=plan["student_minutes"], epochs=50)
     if "ckd" not in plan["methods"]:
@@ -226,31 +228,33 @@ def make_plan(minutes: float, elapsed_s: float, probe: dict[str, Any], *, quick:
     # teacher cache: one forward over train (+ the job's start-up); every student reads it
     cache_s = math.ceil(n_train / bs) * probe["teacher_forward_s"] * 1.1 + 10
     train_left = max(60.0, left - cache_s)
+    students_list = QUICK_STUDENTS if quick else STUDENTS
     teacher_s = (QUICK_TEACHER_SHARE if quick else TEACHER_SHARE) * train_left
     students_s = train_left - teacher_s
     # the methods that fit: each student run must see at least MIN_STUDENT_EPOCHS epochs
-    slowest = max(probe["student_step_s"].values())
+    slowest = max(t for n, t in probe["student_step_s"].items() if n in students_list)
     epoch_s = math.ceil(n_train / bs) * slowest * 1.25 + n_valid / bs * slowest / 2  # + data, optimizer, validation
     methods = list(REQUIRED_METHODS)
     for m in METHOD_ORDER:
         if m in methods:
             continue
-        per_run = students_s / (len(STUDENTS) * (len(methods) + 1))
+        per_run = students_s / (len(students_list) * (len(methods) + 1))
         if per_run / epoch_s < MIN_STUDENT_EPOCHS:
             break
         methods.append(m)
     methods = [m for m in METHOD_ORDER if m in methods]
-    runs = len(STUDENTS) * len(methods)
+    runs = len(students_list) * len(methods)
     run_s = students_s / runs
     teacher_epoch_s = math.ceil(n_train / bs) * probe["teacher_step_s"] * 1.15
     first_epoch_extra = math.ceil(n_train / bs) * max(0.0, probe["teacher_first_step_s"] - probe["teacher_step_s"])
     left_out = [m for m in METHOD_ORDER if m not in methods]
     return {
         "minutes": minutes, "quick": quick, "fraction": fraction, "methods": methods, "left_out": left_out,
+        "students": list(students_list),
         "teacher_minutes": round(teacher_s / 60, 2), "student_minutes": round(run_s / 60, 2),
         "estimate": {"cache_s": round(cache_s), "teacher_epochs": round((teacher_s - first_epoch_extra) / teacher_epoch_s, 2),
                      "student_epochs": {s: round(run_s / (math.ceil(n_train / bs) * t * 1.25), 2)
-                                        for s, t in probe["student_step_s"].items()},
+                                        for s, t in probe["student_step_s"].items() if s in students_list},
                      "total_s": round(elapsed_s + FIXED_S + cache_s + teacher_s + students_s)},
         "probe": probe,
     }
@@ -258,13 +262,14 @@ def make_plan(minutes: float, elapsed_s: float, probe: dict[str, Any], *, quick:
 
 def plan_text(plan: dict[str, Any]) -> str:
     e = plan["estimate"]
-    lines = [f"      plan for {plan['minutes']:.0f} minutes (measured on {plan['probe']['cpu']}, "
+    lines = [f"      plan for {plan['minutes']:g} minutes (measured on {plan['probe']['cpu']}, "
              f"{plan['probe']['threads']} threads, teacher precision {plan['probe']['precision']}):",
              f"        teacher  {plan['teacher_minutes']:.1f} min (about {e['teacher_epochs']:.1f} epochs; "
              f"{plan['probe']['teacher_step_s']:.2f} s per step of 32, bottom {plan['probe'].get('teacher_freeze')} "
              "layers frozen)",
              f"        cache    about {e['cache_s'] / 60:.1f} min",
-             f"        students {len(STUDENTS)} x {len(plan['methods'])} runs x {plan['student_minutes']:.1f} min ("
+             f"        students {len(plan.get('students', STUDENTS))} x {len(plan['methods'])} runs x "
+             f"{plan['student_minutes']:.1f} min ("
              + ", ".join(f"{s} about {n:.1f} epochs" for s, n in e["student_epochs"].items()) + ")",
              f"        methods  {', '.join(m.upper() for m in plan['methods'])}"
              + (f"; left out for time: {', '.join(m.upper() for m in plan['left_out'])} (each would cut every "
@@ -402,6 +407,6 @@ def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, minutes: flo
     if res.get("failed"):
         say(f"{res['failed']} job(s) failed: 'codekd study plan {study_file}' lists them (errors in the study database); "
             "re-running the demo retries them")
-    say(f"done in {summary['seconds'] / 60:.1f} min (budget {minutes:.0f}): report {rep['report']}, "
+    say(f"done in {summary['seconds'] / 60:.1f} min (budget {minutes:g}): report {rep['report']}, "
         f"plots {', '.join(rep['plots'])}")
     return summary

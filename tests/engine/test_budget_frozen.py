@@ -186,3 +186,16 @@ def test_a_remade_plan_never_raises_the_learning_rate():
     assert _plan_factor(state["plan"], 80, 0.1) == pytest.approx(before)
     f = [_plan_factor(state["plan"], s, 0.1) for s in range(80, state["plan"]["total_steps"] + 1, 7)]
     assert all(a >= b for a, b in zip(f, f[1:])) and _plan_factor(state["plan"], state["plan"]["total_steps"], 0.1) == 0
+
+
+def test_a_speed_probe_computes_the_prefix_and_stores_nothing(bert_teacher):
+    t = Teacher.load(str(bert_teacher), 3, pooling="mean")
+    t.eval()
+    side, store = frozen_prefix_side(t, 1)
+    full = teacher_side(t)
+    with torch.no_grad():
+        ref = full.forward(t, full.encode(CODES), False).logits
+        with store.probing():
+            got = side.forward(t, side.encode(CODES), False).logits
+    assert torch.allclose(ref, got, atol=1e-5)
+    assert store.rows == {} and store.stats["functions"] == 0

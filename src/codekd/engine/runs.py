@@ -63,8 +63,10 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
         extra_info["frozen_params"] = freeze_bottom(teacher, k)
         side, store = frozen_prefix_side(teacher, k)
         extra_info["frozen_prefix"] = store.stats  # filled as the run goes: functions, tokens, bytes
+        probe_context = store.probing
     else:
         side = teacher_side(teacher)
+        probe_context = None
     method = get_method("ft")(MethodContext(task=task.name, num_labels=data.num_labels, student_family="teacher",
                                             student_layers=teacher.num_layers, student_hidden=teacher.hidden_size))
 
@@ -78,7 +80,7 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
                    load_best=load_best,
                    info={"role": "teacher", "teacher_source": str(cfg.teacher.path),
                          "params": sum(p.numel() for p in teacher.parameters()), "pooling": teacher.pooling,
-                         "architecture": teacher.config.model_type, **extra_info})
+                         "architecture": teacher.config.model_type, **extra_info}, probe_context=probe_context)
     return run_training(job, resume=resume, progress=progress, stop_after=stop_after)
 
 

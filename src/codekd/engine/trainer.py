@@ -101,6 +101,8 @@ class TrainJob:
     eval_every: int | None = None            # also evaluate (and log an "eval" event) every N steps
     eval_initial: bool = False               # evaluate the untrained model once (logged as step 0)
     max_train_seconds: float | None = None   # time budget: stop after the step that crosses it
+    # a context the speed probe runs in (e.g. a frozen-prefix side computes instead of replaying)
+    probe_context: Callable[[], Any] | None = None
 
 
 def config_hash(cfg: RunConfig) -> str:
@@ -323,7 +325,15 @@ def _speed_probe(job: TrainJob, trainable: nn.Module, split: Split, lengths: np.
     mid = len(order) // 2
     rows = order[max(0, mid - job.cfg.train.batch_size // 2):][: job.cfg.train.batch_size].tolist()
     batch = Collator(split, job.cfg.normalization, {"student": job.student.encode})(rows)
-    return probe_step(trainable, batch, needs_hidden)
+    step = probe_step(trainable, batch, needs_hidden)
+    if job.probe_context is None:
+        return step
+
+    def in_context(bf16: bool) -> None:
+        with job.probe_context():
+            step(bf16)
+
+    return in_context
 
 
 def _eval_estimate(step_s: float, n: int, tc: Any) -> float:
