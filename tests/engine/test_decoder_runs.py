@@ -159,3 +159,14 @@ def test_lora_and_a_frozen_bottom_do_not_combine(exc_data, tmp_path):
     cfg = teacher_cfg(exc_data, tmp_path / "t", tmp_path, ["teacher.lora=on", "teacher.freeze_layers=1"])
     with pytest.raises(ConfigError, match="freeze-layers 0"):
         finetune_teacher(cfg, progress=False)
+
+
+def test_cache_size_is_estimated_and_a_bf16_teacher_caches_close_to_fp32(qwen, exc_data, tmp_path):
+    meta = json.loads((qwen["cache"] / "meta.json").read_text())
+    actual = (qwen["cache"] / "train.safetensors").stat().st_size
+    assert 0.8 * actual < meta["estimated_bytes"] < 1.2 * actual and meta["dtype"] == "float32"
+    half = build_teacher_cache(qwen["run"], exc_data, "exception", tmp_path / "bf16", max_length=96,
+                               dtype="bfloat16", progress=False)
+    assert half["dtype"] == "bfloat16" and half["fingerprint"] == meta["fingerprint"]
+    a, b = TeacherCache(qwen["cache"]).logits("train"), TeacherCache(tmp_path / "bf16").logits("train")
+    np.testing.assert_allclose(b, a, atol=0.1)

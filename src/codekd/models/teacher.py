@@ -202,14 +202,16 @@ class Teacher(nn.Module):
         max_length: int = 512,
         head: FirstTokenHead | None = None,
         source: str | None = None,
-        pooling: str = "cls",
+        pooling: str | None = None,
     ):
         super().__init__()
         if pair_mode not in ("joint", "separate"):
             raise ConfigError(f"pair_mode must be 'joint' or 'separate', got {pair_mode!r}")
+        self.causal = is_causal_config(model.config)
+        if pooling is None:  # the reading a HF classifier of this kind does
+            pooling = "last" if self.causal else "cls"
         if pooling not in POOLINGS:
             raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
-        self.causal = is_causal_config(model.config)
         self.lora: dict[str, Any] | None = None  # LoRA settings while adapters are attached (models.lora)
         if pooling == "mean" and head is None:
             raise ConfigError(f"{pooling} pooling needs the codekd head (a bare encoder), not a HF classifier")
