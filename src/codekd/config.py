@@ -87,6 +87,41 @@ class MethodSpec(_Strict):
     paper_faithful: bool = False
 
 
+LORA_KEYS = {"r": "r", "rank": "r", "alpha": "alpha", "lora_alpha": "alpha", "dropout": "dropout",
+             "lora_dropout": "dropout", "targets": "targets", "target_modules": "targets", "bits": "bits"}
+
+
+def parse_lora(text: str) -> dict[str, Any]:
+    """``"r=16,alpha=32,dropout=0.05,targets=q_proj+v_proj,bits=4"`` -> a :class:`LoraSpec` mapping
+    (``targets`` joined by ``+``; an empty string, ``on`` or ``default`` -> all defaults)."""
+    text = text.strip()
+    if text.lower() in ("", "on", "true", "yes", "default"):
+        return {}
+    out: dict[str, Any] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        key = key.strip().lower()
+        if not sep or key not in LORA_KEYS:
+            raise ValueError(f"cannot read LoRA setting {part.strip()!r} (expected r=16,alpha=32,dropout=0.05,"
+                             "targets=q_proj+v_proj,bits=4)")
+        name = LORA_KEYS[key]
+        value = value.strip()
+        out[name] = [t for t in value.split("+") if t] if name == "targets" else _parse_value(value)
+    return out
+
+
+class LoraSpec(_Strict):
+    """LoRA (and QLoRA with ``bits``) settings of teacher fine-tuning (``teacher finetune --lora``)."""
+
+    r: int = Field(16, ge=1, description="Rank of the adapters.")
+    alpha: float = Field(32.0, gt=0, description="Scale numerator (the update is alpha/r x B A).")
+    dropout: float = Field(0.05, ge=0, lt=1)
+    targets: Optional[list[str]] = Field(None, description="Module names to adapt (default: peft's choice for "
+                                         "the architecture, e.g. q_proj/v_proj; else every linear layer).")
+    bits: Optional[Literal[4, 8]] = Field(None, description="Load the frozen base in 4 or 8 bits (QLoRA): needs "
+                                          "bitsandbytes and a CUDA GPU.")
+
+
 class TeacherSpec(_Strict):
     path: Optional[str] = Field(None, description="Fine-tuned teacher folder (codekd teacher finetune output) or hub id.")
     cache: Optional[str] = Field(None, description="Teacher-output cache folder (codekd teacher cache).")
@@ -95,9 +130,19 @@ class TeacherSpec(_Strict):
     freeze_layers: Optional[int] = Field(
         None, ge=0, description="Teacher fine-tuning: freeze the embeddings and the bottom N layers; their outputs "
                                 "(dropout off, so exact) are computed once per function and reused across epochs.")
-    pooling: Optional[Literal["cls", "mean"]] = Field(
-        None, description="What the fine-tuned head reads: cls or mean (default: mean for a sentence-transformers "
-                          "model that averages tokens, e.g. minilm; else cls).")
+    pooling: Optional[Literal["cls", "mean", "last"]] = Field(
+        None, description="What the fine-tuned head reads: cls, mean or last (default: last, the last real token, "
+                          "for a decoder-only model; mean for a sentence-transformers model that averages tokens, "
+                          "e.g. minilm; else cls).")
+    lora: Optional[LoraSpec] = Field(None, description="Teacher fine-tuning with LoRA adapters (peft); the saved "
+                                     "teacher is the merged model, the adapters are kept in best/lora.")
+
+    @field_validator("lora", mode="before")
+    @classmethod
+    def _lora(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            return {} if v else None
+        return parse_lora(v) if isinstance(v, str) else v
 
 
 class TransferSpec(_Strict):

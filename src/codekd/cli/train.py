@@ -67,6 +67,9 @@ def teacher_finetune(
                                           "sentence-transformers model that averages tokens, such as minilm; else cls)."),
     normalization: Optional[str] = typer.Option(None, help="whitespace (default) | structure | none, optionally :hole=N or :try=N (e.g. structure:try=4)."),
     fraction: Optional[float] = typer.Option(None, help="Seeded subsample of train and valid."),
+    lora: Optional[str] = typer.Option(None, "--lora", help="Train LoRA adapters (peft) instead of all weights: "
+                                       "r=16,alpha=32,dropout=0.05[,targets=q_proj+v_proj][,bits=4] ('on' = these "
+                                       "defaults; bits=4 is QLoRA: bitsandbytes + GPU). OUT/best is merged."),
     no_resume: bool = typer.Option(False, "--no-resume", help="Start over even if the run folder has a checkpoint."),
     baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="After training, score a TF-IDF + "
                                   "logistic-regression baseline on the same data, normalisation and fraction "
@@ -85,7 +88,7 @@ def teacher_finetune(
         "teacher.pair_mode": pair_mode, "teacher.pooling": pooling, "normalization": normalization,
         "fraction": fraction, "train.lr": lr, "train.batch_size": batch_size, "train.epochs": epochs,
         "train.max_length": max_length, "train.minutes": minutes, "train.mixed_precision": precision,
-        "teacher.freeze_layers": freeze_layers}))
+        "teacher.freeze_layers": freeze_layers, "teacher.lora": lora}))
     cfg = load_run_config(config, set_, **fields)
     result = finetune_teacher(cfg, resume=not no_resume)
     _summary(result, out, f"teacher {out}", run_baseline(cfg, fast=True) if baseline else None)

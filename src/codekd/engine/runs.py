@@ -35,7 +35,10 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
 
     The best epoch's teacher is saved as a Hugging Face folder in ``OUT/best`` (loadable by
     :meth:`codekd.models.teacher.Teacher.from_pretrained`, and by ``distill --teacher OUT``).
+    With ``teacher.lora`` only LoRA adapters and the classifier are trained; ``OUT/best`` holds the
+    merged model and ``OUT/best/lora`` the adapters (:mod:`codekd.models.lora`).
     """
+    from ..models.lora import apply_lora, quantized_load_kwargs
     from ..models.teacher import Teacher
 
     if not cfg.teacher.path:
@@ -45,10 +48,15 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
         return done
     task = get_task(cfg.task)
     data = _load_data(cfg)
+    lora = cfg.teacher.lora
+    if lora is not None and cfg.teacher.freeze_layers:
+        raise ConfigError("LoRA and a frozen replayed bottom (teacher.freeze_layers) do not combine; "
+                          "set --freeze-layers 0 with --lora")
     set_seed(cfg.train.seed)  # a new classification head is initialised from the seed
     teacher = Teacher.load(cfg.teacher.path, data.num_labels, is_pair=task.is_pair, pair_mode=cfg.teacher.pair_mode,
                            unixcoder=cfg.teacher.unixcoder, max_length=cfg.train.max_length,
-                           pooling=cfg.teacher.pooling)
+                           pooling=cfg.teacher.pooling,
+                           **quantized_load_kwargs(lora.bits if lora is not None else None))
     from ..data.normalize import STRUCTURE_TOKENS, parse_normalization
 
     if parse_normalization(cfg.normalization)[0] == "structure":
@@ -56,6 +64,8 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
         teacher.add_tokens(STRUCTURE_TOKENS)
     teacher.requires_grad_(True)
     extra_info: dict[str, Any] = {}
+    if lora is not None:
+        extra_info["lora"] = apply_lora(teacher, lora.model_dump())
     k = cfg.teacher.freeze_layers
     if k:
         from .frozen import freeze_bottom, frozen_prefix_side
@@ -80,7 +90,8 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
                    load_best=load_best,
                    info={"role": "teacher", "teacher_source": str(cfg.teacher.path),
                          "params": sum(p.numel() for p in teacher.parameters()), "pooling": teacher.pooling,
-                         "architecture": teacher.config.model_type, **extra_info}, probe_context=probe_context)
+                         "architecture": teacher.config.model_type, "causal": teacher.causal, **extra_info},
+                   probe_context=probe_context)
     return run_training(job, resume=resume, progress=progress, stop_after=stop_after)
 
 
@@ -198,6 +209,8 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
                                   path=cfg.teacher.cache)
 
     extra: dict[str, Any] = {"student_embedding_hidden": model.config.hidden_size}
+    if teacher is not None and teacher.causal:
+        extra["teacher_causal"] = True  # decoder-only: methods that assume an encoder refuse or note it
     if teacher is not None and teacher.is_pair:
         extra["teacher_pair_mode"] = teacher.pair_mode
         if teacher.separate:
@@ -244,7 +257,8 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
             "params": sum(p.numel() for p in model.parameters()), "vocab_size": len(tokenizer),
             "init_from": cfg.student.init_from,
             "teacher_source": str(cfg.teacher.path) if needs.teacher else None,
-            "teacher_cache": bool(teacher_outputs is not None), "method_warnings": method_warnings}
+            "teacher_cache": bool(teacher_outputs is not None), "method_warnings": method_warnings,
+            "teacher_causal": bool(extra.get("teacher_causal", False))}
     layer_map = getattr(method, "layer_map", None)
     if layer_map is not None:
         info["layer_map"] = str(layer_map)

@@ -82,7 +82,8 @@ def teacher_side(teacher: nn.Module, max_length: int | None = None) -> ModelSide
     both sides' offsets index the same virtual text. A separately encoded pair (``pair_mode:
     separate``) hands token-level methods the two functions' token states concatenated along the
     token axis, and its pooled states are the two pooled vectors concatenated (what its head reads).
-    Pooled states per layer follow the teacher's ``pooling`` ([CLS] or the mean over real tokens).
+    Pooled states per layer follow the teacher's ``pooling`` ([CLS], the mean over real tokens, or the
+    last real token of a decoder-only teacher).
     """
 
     def encode(codes: Sequence[tuple[str, ...]]) -> dict[str, torch.Tensor]:

@@ -246,6 +246,19 @@ def cache_settings(teacher: Any, normalization: str, task: str, fraction: float 
     return out
 
 
+def estimate_cache_bytes(*, examples: int, tokens: int, num_labels: int, layers: int, hidden: int,
+                         pooled: bool = False, token_layers: int = 0) -> int:
+    """Bytes a cache will take on disk: logits (float32), ``pooled`` states (float32, every layer),
+    and ``token_layers`` layers of token states (float16, ``tokens`` real tokens in all, plus their
+    offsets)."""
+    total = examples * num_labels * 4
+    if pooled:
+        total += examples * layers * hidden * 4
+    if token_layers:
+        total += tokens * (token_layers * hidden * 2 + 16) + (examples + 1) * 8
+    return int(total)
+
+
 def _cache_precision(requested: str, side: Any, teacher: Any, split: Any, normalization: str,
                      dev: torch.device) -> tuple[str, dict[str, Any]]:
     """``auto``: time the teacher's forward on a real batch in fp32 and bf16 (CPU), as training does."""
@@ -264,18 +277,36 @@ def _cache_precision(requested: str, side: Any, teacher: Any, split: Any, normal
     return choice, {k: v for k, v in info.items() if k != "probe"}
 
 
+def _token_count(teacher: Any, td: TaskData, splits: Sequence[str], normalization: str) -> int:
+    """Real teacher tokens over ``splits`` (the tokenizer only; no model run)."""
+    from ..data.loaders import normalized_codes
+
+    total = 0
+    for s in splits:
+        split = td[s]
+        for start in range(0, len(split), 256):
+            codes = normalized_codes(split, range(start, min(start + 256, len(split))), normalization)
+            b = [c[1] for c in codes] if codes and len(codes[0]) > 1 else None
+            enc = teacher.encode([c[0] for c in codes], b)
+            total += int(enc["attention_mask"].sum()) + (int(enc["attention_mask_b"].sum()) if "attention_mask_b" in enc else 0)
+    return total
+
+
 def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, out: str | Path, *,
                         splits: Sequence[str] = ("train",), normalization: str = "whitespace",
                         max_length: int | None = None, batch_size: int = 64, device: str | None = None,
                         pooled: bool = False, token_layers: Sequence[int] = (),
                         progress: bool = True, precision: str = "no", fraction: float | None = None,
-                        data_seed: int = 0) -> dict[str, Any]:
+                        data_seed: int = 0, dtype: str | None = None) -> dict[str, Any]:
     """Run the frozen teacher over ``splits`` and store its logits per example id (with ``pooled``
     also its pooled state after each layer, for PKD; with ``token_layers`` the token states of those
     layers, 0 = embeddings, for CKD). ``fraction`` caches only the seeded subsample that runs with
     the same ``fraction`` and ``data_seed`` train on (part of the fingerprint). ``precision``: ``no`` (fp32), ``bf16``, or ``auto`` (bf16 where
     a timed forward on a real batch shows it faster; see :mod:`codekd.engine.budget`); stored
-    arrays are float32 (token states float16) either way."""
+    arrays are float32 (token states float16) either way. ``dtype`` (``bfloat16``/``float16``) loads
+    the teacher's weights in that type (half the memory of a big teacher). The size the cache will
+    take, estimated from the teacher's tokenisation of the data, is in ``meta["estimated_bytes"]``
+    and printed before the teacher runs when ``progress`` is on."""
     from ..models.teacher import Teacher
     from .batching import code_lengths
     from .sides import teacher_side
@@ -284,7 +315,8 @@ def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, o
     t = get_task(task)
     tdir = resolve_teacher_dir(teacher_path)
     td = load_task_data(data, t, splits=tuple(splits), fraction=fraction, seed=data_seed)
-    teacher = Teacher.load(str(tdir or teacher_path), td.num_labels, is_pair=t.is_pair, max_length=max_length)
+    teacher = Teacher.load(str(tdir or teacher_path), td.num_labels, is_pair=t.is_pair, max_length=max_length,
+                           dtype=dtype)
     if teacher.num_labels != td.num_labels:
         raise DataError(f"the teacher has {teacher.num_labels} labels, the data {td.num_labels}", path=data)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -298,6 +330,15 @@ def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, o
         raise ConfigError("token states of a separately encoded pair teacher are not cached; use the live teacher")
     settings = cache_settings(teacher, normalization, t.name, fraction, data_seed)
     fp = teacher_fingerprint(teacher_path, data, settings)
+    estimate = estimate_cache_bytes(
+        examples=sum(len(td[s]) for s in splits), num_labels=teacher.num_labels, layers=teacher.num_layers,
+        hidden=teacher.hidden_size, pooled=pooled, token_layers=len(token_layers),
+        tokens=_token_count(teacher, td, splits, normalization) if token_layers else 0)
+    if progress:
+        import sys
+
+        print(f"teacher cache: about {estimate / 1e6:,.1f} MB on disk ({teacher.num_layers} layers x "
+              f"{teacher.hidden_size}; pooled={pooled}, token layers {list(token_layers) or 'none'})", file=sys.stderr)
     t0 = time.perf_counter()
     from .trainer import _progress
 
@@ -326,6 +367,7 @@ def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, o
         meta = {"fingerprint": fp, "settings": settings, "teacher": str(teacher_path), "data": str(Path(data).resolve()),
                 "splits": counts, "contents": ["logits"] + (["pooled"] if pooled else []) + (["tokens"] if token_layers else []),
                 "token_layers": list(token_layers), "seconds": round(time.perf_counter() - t0, 2), "device": str(dev),
-                "precision": precision, "precision_info": precision_info}
+                "precision": precision, "precision_info": precision_info, "estimated_bytes": estimate,
+                "dtype": dtype or "float32"}
         atomic_write_json(tmp / "meta.json", meta)
     return meta

@@ -113,7 +113,7 @@ def config_hash(cfg: RunConfig) -> str:
         if d.get(key, "absent") is None:
             d.pop(key)
     for section, key in (("train", "minutes"), ("train", "layer_lr_decay"), ("train", "eval_every"),
-                         ("teacher", "freeze_layers")):
+                         ("teacher", "freeze_layers"), ("teacher", "lora")):
         if d.get(section, {}).get(key, "absent") is None:
             d[section].pop(key)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]

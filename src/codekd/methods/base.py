@@ -86,6 +86,27 @@ class Method:
             raise ConfigError(f"method {self.name!r} cannot run on task {ctx.task!r}: {reason}")
         self.check()
 
+    @property
+    def causal_teacher(self) -> bool:
+        """Whether the teacher is decoder-only (causal attention: each token state sees only its left
+        context; its per-layer pooled states are last-token states, not [CLS])."""
+        return bool(self.ctx.extra.get("teacher_causal"))
+
+    def refuse_causal_paper_faithful(self, formula: str) -> None:
+        """Raise the one-line error of a paper-faithful run whose formula assumes an encoder teacher."""
+        if self.paper_faithful and self.causal_teacher:
+            raise ConfigError(f"{self.name} --paper-faithful {formula}, which assumes an encoder teacher; this "
+                              "teacher is decoder-only (causal). Drop --paper-faithful: the corrected defaults "
+                              "handle a decoder teacher")
+
+    def note_causal_teacher(self) -> None:
+        """Warn (once per run, kept in the run info) that token states of a causal teacher see only
+        their left context while the student's see both sides."""
+        if self.causal_teacher:
+            self.warn(f"{self.name}: the teacher is decoder-only (causal attention): its token states see only "
+                      "the tokens to their left, the student's see both sides; the token-level terms match them "
+                      "anyway (the logits and last-token states carry the whole input)")
+
     def teacher_token_layers(self) -> tuple[int, ...] | None:
         """The teacher layers (0 = embeddings) whose token states :meth:`loss` reads, when the method
         reads token states of a known set of layers and nothing else of the teacher's internals

