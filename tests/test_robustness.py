@@ -482,3 +482,30 @@ def test_a_study_with_failed_jobs_exits_non_zero_with_each_reason(tmp_path, caps
     assert len(lines) == 3 and all("every training example has the label '0'" in x for x in lines[:2])
     assert lines[0].startswith("failed: defect - gru-1.5m ft seed 1 [")
     assert lines[2].startswith("error: ") and "2 of 2 jobs failed" in lines[2]
+
+
+# ------------------------------------------------------------------------- what the fuzz test found
+
+def test_fuzz_findings_are_one_line_errors(tmp_path, capsys, exc_data):
+    """Found by tests/data/test_fuzz_inputs.py beyond the issue's list (each was a traceback or a
+    silent choice before): lone surrogate escapes in a function or an id, a config file that is not
+    UTF-8 or holds a NUL byte (a multi-line message), a key given twice in YAML or JSON, and a study
+    teacher whose per-task paths miss a task (KeyError)."""
+    d = devign_folder(tmp_path / "d")
+    (d / "test.jsonl").write_text('{"func": "int a;\\ud800", "target": 0}\n')
+    code, _, err = cli(capsys, "data", "check", d, "--task", "defect")
+    assert code == 2 and "test.jsonl:1: field 'func' holds an invalid \\u escape" in one_line(err)
+    (d / "test.jsonl").write_text('{"func": "int a;", "target": 0, "idx": "\\udc80"}\n')
+    code, _, err = cli(capsys, "data", "check", d, "--task", "defect")
+    assert code == 2 and "field 'idx' holds an invalid \\u escape" in one_line(err)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_bytes("train:\n  lr: 1.0e-3\n".encode("utf-16"))
+    code, _, err = cli(capsys, *distill_args(exc_data, tmp_path / "run", "exception", "ft", "--config", cfg))
+    assert code == 2 and "config file is not valid UTF-8" in one_line(err)
+    cfg.write_bytes(b"train:\n  lr: 1.0e-3\x00\n")
+    code, _, err = cli(capsys, *distill_args(exc_data, tmp_path / "run", "exception", "ft", "--config", cfg))
+    assert code == 2 and "YAML error" in one_line(err)
+    f = _study(tmp_path / "s.yaml", exc_data, {"kd": {}}, teachers={"t": {"path": {"defect": "x"}}})
+    code, _, err = cli(capsys, "study", "plan", f)
+    assert code == 2 and "teacher 't' has no path for task 'exception'" in one_line(err)
+    assert not (tmp_path / "run").exists()
