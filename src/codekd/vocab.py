@@ -8,7 +8,6 @@ made. The code is normalised exactly as the student will see it (the ``normaliza
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any, Iterator
