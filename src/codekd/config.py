@@ -23,8 +23,13 @@ from .errors import ConfigError
 SCHEMA_VERSION = 1
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """A config model whose unknown keys are errors (a typo never silently does nothing)."""
+
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+_Strict = StrictModel  # the old name, for code written before it was public
 
 
 class TrainConfig(_Strict):
@@ -228,33 +233,87 @@ class RunConfig(_Strict):
         return v
 
 
-def _format_validation(exc: ValidationError) -> str:
+def format_validation(exc: ValidationError, prefix: str = "") -> str:
+    """Pydantic's errors as ``field.path: message; ...`` (the field always named, one line)."""
     parts = []
     for e in exc.errors():
-        loc = ".".join(str(x) for x in e["loc"]) or "<root>"
-        parts.append(f"{loc}: {e['msg']}")
+        loc = ".".join(str(x) for x in (prefix.split(".") if prefix else []) + list(e["loc"])) or "<root>"
+        msg = " ".join(str(e["msg"]).split())
+        got = e.get("input")
+        shown = ""
+        if e.get("type") not in ("missing", "extra_forbidden") and isinstance(got, (str, int, float, bool)):
+            shown = repr(got) if len(repr(got)) <= 60 else repr(got)[:57] + "..."
+            shown = f" (got {shown})"
+        parts.append(f"{loc}: {msg}{shown}")
     return "; ".join(parts)
 
 
-def validate(model: type[BaseModel], data: dict[str, Any], source: str | Path | None = None) -> Any:
+def validate(model: type[BaseModel], data: Any, source: str | Path | None = None, prefix: str = "") -> Any:
+    """Validate ``data`` into ``model``; errors raise one :class:`ConfigError` line naming each field
+    (under ``prefix``, e.g. ``train``) and the ``source`` (a file, or ``--set``)."""
+    if not isinstance(data, dict):
+        where = prefix or "the config"
+        raise ConfigError(f"invalid config: {where} must be a mapping, got {type(data).__name__}", path=source)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"invalid config: {_format_validation(exc)}", path=source) from None
+        raise ConfigError(f"invalid config: {format_validation(exc, prefix)}", path=source) from None
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (PyYAML keeps the last one
+    silently, so ``lr`` written twice would quietly drop one of them)."""
+
+
+def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    loader.flatten_mapping(node)
+    seen: dict[Any, Any] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(None, None, "a mapping key must be a plain value",
+                                                    key_node.start_mark) from None
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is given twice (first on line "
+                                                    f"{seen[key].line + 1})", key_node.start_mark)
+        seen[key] = key_node.start_mark
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def safe_load(text: str) -> Any:
+    """``yaml.safe_load`` that also refuses duplicate keys (see :class:`_UniqueKeyLoader`)."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """``yaml.safe_load`` a mapping, with the file and line of a syntax error."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError("is a folder, not a config file", path=path)
     if not path.is_file():
         raise ConfigError("config file not found", path=path)
     try:
-        obj = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file is not valid UTF-8 (byte {exc.start})", path=path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file: {exc.strerror or exc}", path=path) from None
+    try:
+        obj = safe_load(text)
     except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise ConfigError(f"YAML error: {exc.problem}", path=path, line=line) from None
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise ConfigError(f"YAML error: {' '.join(str(exc.problem or exc.context or 'syntax error').split())}",
+                          path=path, line=line) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"YAML error: {exc}", path=path) from None
+        raise ConfigError(f"YAML error: {' '.join(str(exc).split())}", path=path) from None
+    except RecursionError:
+        raise ConfigError("YAML error: nested too deeply", path=path) from None
     if obj is None:
         return {}
     if not isinstance(obj, dict):

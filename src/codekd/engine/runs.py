@@ -11,20 +11,51 @@ from typing import Any
 import torch
 
 from ..config import RunConfig
-from ..data.loaders import TaskData, load_task_data
+from ..data.loaders import TaskData, check_trainable, load_task_data
 from ..errors import ConfigError
 from ..methods import MethodContext, get_method
 from ..tasks import get_task
 from .sides import student_side, teacher_side
-from .teacher_cache import TeacherCache, cache_can_serve, cache_settings, resolve_teacher_dir, teacher_fingerprint
+from ..io import check_output_dir, read_json
+from .teacher_cache import TeacherCache, cache_can_serve, cache_settings, fingerprint_parts, resolve_teacher_dir
 from .trainer import TrainJob, finished_metrics, run_training, set_seed
 
 PAPER_TEACHER_TRAIN = {"lr": 2e-5, "batch_size": 32, "epochs": 5, "warmup_ratio": 0.1, "max_length": 512,
                        "max_grad_norm": 1.0}
 
 
+#: what makes a folder a codekd run folder (any one of them)
+RUN_MARKERS = ("config.yaml", "metrics.json", "log.jsonl", "checkpoint", "best", "vocab", "baseline.json", "corpus")
+
+
+def check_run_folder(cfg: RunConfig) -> None:
+    """Refuse an ``--out`` that is a file, or a folder that is not a codekd run of this kind (before any work)."""
+    check_output_dir(cfg.out, markers=RUN_MARKERS, what="run folder", kind=cfg.kind)
+
+
 def _load_data(cfg: RunConfig) -> TaskData:
-    return load_task_data(cfg.data, get_task(cfg.task), fraction=cfg.fraction, seed=cfg.data_seed)
+    data = load_task_data(cfg.data, get_task(cfg.task), fraction=cfg.fraction, seed=cfg.data_seed)
+    check_trainable(data)
+    return data
+
+
+def _cache_teacher(cfg: RunConfig) -> RunConfig:
+    """``--teacher-cache`` without ``--teacher``: the teacher the cache was built from (its files are
+    part of the cache's fingerprint, and its shape sets the layer maps; it is never run)."""
+    if cfg.teacher.path or not cfg.teacher.cache:
+        return cfg
+    meta_file = Path(cfg.teacher.cache) / "meta.json"
+    meta = read_json(meta_file, "teacher cache metadata") if meta_file.exists() else {}
+    meta = meta if isinstance(meta, dict) else {}
+    src = meta.get("teacher_folder") or meta.get("teacher")
+    if not src:
+        raise ConfigError("cannot tell which teacher built this cache (no meta.json naming it): pass --teacher",
+                          path=cfg.teacher.cache)
+    if not Path(src).exists() and (meta.get("teacher_folder") or Path(src).is_absolute()):
+        raise ConfigError(f"the cache was built from the teacher {src}, which is no longer there; the cache is checked "
+                          "against the teacher's files, so pass --teacher (the teacher folder it was built from)",
+                          path=cfg.teacher.cache)
+    return cfg.model_copy(update={"teacher": cfg.teacher.model_copy(update={"path": str(src)})})
 
 
 # ------------------------------------------------------------------------------------------- teacher
@@ -43,6 +74,7 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
 
     if not cfg.teacher.path:
         raise ConfigError("teacher fine-tuning needs a teacher (hub id, alias such as 'minilm', or a folder)")
+    check_run_folder(cfg)
     done = finished_metrics(cfg.out, cfg) if resume else None
     if done is not None:
         return done
@@ -153,6 +185,10 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
     from ..models.students.presets import build_student, load_student, save_student
     from ..models.teacher import Teacher
 
+    check_run_folder(cfg)
+    method_cls = get_method(cfg.method.name)
+    if method_cls.needs.teacher:
+        cfg = _cache_teacher(cfg)
     done = finished_metrics(cfg.out, cfg) if resume else None
     if done is not None:
         return done
@@ -184,21 +220,22 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
     t_layers = t_hidden = None
     if needs.teacher:
         if not cfg.teacher.path:
-            raise ConfigError(f"method {cfg.method.name!r} needs a teacher: set --teacher (a fine-tuned teacher folder)")
+            raise ConfigError(f"method {cfg.method.name!r} needs a teacher: set --teacher (a fine-tuned teacher folder) "
+                              "or --teacher-cache (a cache built from one)")
         tsrc = resolve_teacher_dir(cfg.teacher.path) or cfg.teacher.path
         use_cache = bool(cfg.teacher.cache)
         if use_cache and not cache_can_serve(needs, tokens=True):
             raise ConfigError(f"method {cfg.method.name!r} needs the teacher's attention maps; a teacher cache cannot "
                               "provide them (drop --teacher-cache)")
         teacher = Teacher.load(str(tsrc), data.num_labels, is_pair=task.is_pair, pair_mode=cfg.teacher.pair_mode,
-                               unixcoder=cfg.teacher.unixcoder, max_length=cfg.train.max_length)
+                               unixcoder=cfg.teacher.unixcoder, max_length=cfg.train.max_length, strict_labels=True)
         if teacher.num_labels != data.num_labels:
             raise ConfigError(f"the teacher has {teacher.num_labels} labels but the task data has {data.num_labels}")
         t_layers, t_hidden = teacher.num_layers, teacher.hidden_size
         if use_cache:
             cache = TeacherCache(cfg.teacher.cache)
-            cache.verify(teacher_fingerprint(cfg.teacher.path, cfg.data, cache_settings(teacher, cfg.normalization, task.name,
-                                                                                  cfg.fraction, cfg.data_seed)))
+            cache.verify(*fingerprint_parts(cfg.teacher.path, cfg.data, cache_settings(
+                teacher, cfg.normalization, task.name, cfg.fraction, cfg.data_seed)))
             if needs.pooled_states and not cache.has_pooled:
                 raise ConfigError(f"method {cfg.method.name!r} reads the teacher's pooled per-layer states; this cache "
                                   "holds none (rebuild it with 'codekd teacher cache --pooled')",

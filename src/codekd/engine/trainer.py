@@ -45,7 +45,7 @@ from ..data.loaders import Split, TaskData
 from ..errors import ConfigError
 from ..evaluation.metrics import classification_metrics, headline, selection_score
 from ..evaluation.sanity import degeneracy
-from ..io import atomic_dir, atomic_write_json, atomic_write_text
+from ..io import atomic_dir, atomic_write_json, atomic_write_text, read_json, tidy
 from ..methods.base import Method, Outputs
 from ..tasks import Task
 from .batching import Collator, code_lengths, epoch_batches, eval_batches, to_device
@@ -130,8 +130,8 @@ def finished_metrics(out: str | Path, cfg: RunConfig | None = None) -> dict[str,
     p = Path(out) / METRICS
     if not p.is_file():
         return None
-    m = json.loads(p.read_text(encoding="utf-8"))
-    if m.get("status") != "done":
+    m = read_json(p, "run metrics")
+    if not isinstance(m, dict) or m.get("status") != "done":
         return None
     if cfg is not None and m.get("config_hash") != config_hash(cfg):
         return None
@@ -386,11 +386,14 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
         return done
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / CHECKPOINT
+    # a checkpoint or best/ left hidden by a kill between two renames is put back; dead processes'
+    # temporary folders and files are removed
+    tidy(out, (CHECKPOINT, BEST, "vocab", METRICS, "config.yaml", "test_logits.npy", "baseline.json"))
     state: dict[str, Any] = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best_score": None,
                              "best_epoch": None, "history": [], "train_seconds": 0.0, "config_hash": chash}
     resuming = resume and (ckpt / STATE).is_file()
     if resuming:
-        saved = json.loads((ckpt / STATE).read_text())
+        saved = read_json(ckpt / STATE, "checkpoint state")
         if saved.get("config_hash") != chash:
             raise ConfigError("the run folder holds a checkpoint of a different config; use another --out "
                               "or delete the folder", path=out)
@@ -526,6 +529,7 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
             bar = prog.add_task(f"epoch {epoch + 1}/{tc.epochs}", total=len(batches), completed=start, info="")
             trainable.train()
             t_epoch, seen, running = time.perf_counter(), 0, []
+            seen_before = sum(len(b) for b in batches[:start])  # a resumed epoch counts its first part too
             if start == 0:
                 state["epoch_loss"] = [0.0, 0]
             for bi in range(start, len(batches)):
@@ -621,7 +625,7 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
             el = state.get("epoch_loss", [0.0, 0])
             rec = {"epoch": epoch + 1, "train_loss": el[0] / el[1] if el[1] else None,
                    "valid": vm, "selection": score, "seconds": time.perf_counter() - t_epoch,
-                   "train_loop_seconds": train_loop_seconds, "train_examples_seen": seen}
+                   "train_loop_seconds": train_loop_seconds, "train_examples_seen": seen_before + seen}
             state["history"].append(rec)
             log("epoch", **rec)
             if state["best_score"] is None or score > state["best_score"]:

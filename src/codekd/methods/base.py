@@ -12,6 +12,7 @@ documents the difference.
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
@@ -125,7 +126,20 @@ class Method:
         if unknown:
             raise ConfigError(f"method {cls.name!r} has no parameter(s) {', '.join(sorted(unknown))} "
                               f"(known: {', '.join(sorted(set(cls.defaults) | set(cls.paper_defaults))) or 'none'})")
+        for k, v in params.items():  # the type of every number and switch, before any formula sees it
+            ref = cls.defaults.get(k, cls.paper_defaults.get(k))
+            if isinstance(ref, bool) and not isinstance(v, bool):
+                raise ConfigError(f"method {cls.name!r}: parameter {k} must be true or false, got {v!r}")
+            if isinstance(ref, (int, float)) and not isinstance(ref, bool):
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    raise ConfigError(f"method {cls.name!r}: parameter {k} must be a number, got "
+                                      f"{type(v).__name__} {v!r}")
+                if not math.isfinite(v):
+                    raise ConfigError(f"method {cls.name!r}: parameter {k} must be a finite number, got {v!r}")
         base.update(params)
+        t = base.get("temperature")
+        if isinstance(t, (int, float)) and not isinstance(t, bool) and t <= 0:
+            raise ConfigError(f"method {cls.name!r}: temperature must be > 0, got {t!r}")
         cls.validate_params(base)
         return base
 

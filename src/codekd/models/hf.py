@@ -91,6 +91,22 @@ def resolve_model_name(name_or_path: str | os.PathLike[str]) -> str:
     return target
 
 
+def hub_model_available(name: str) -> bool:
+    """Whether ``name`` can be a hub model here: always when the hub may be reached
+    (``HF_HUB_OFFLINE=0``), else only when its ``config.json`` is in the local cache."""
+    if not offline_default():
+        return True
+    if name.count("/") > 1 or not name.strip() or any(c in name for c in " \\:"):
+        return False  # not a hub id at all
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(name, "config.json")
+    except Exception:  # an id the hub library rejects
+        return False
+    return isinstance(found, str)
+
+
 def hub_cache_dir() -> str:
     try:
         from huggingface_hub import constants
@@ -127,11 +143,30 @@ def hf_load(loader: Callable[..., T], name: str, *, what: str = "model", local_f
         local_files_only = offline_default()
     try:
         return loader(name, local_files_only=local_files_only, **kwargs)
-    except (OSError, ValueError, EnvironmentError) as exc:
+    except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if _corrupt_weights(exc):
+            raise ModelLoadError(f"could not load {what} {name!r}: a weights or config file is truncated or corrupt "
+                                 f"({type(exc).__name__}: {first})", path=name) from exc
+        if not isinstance(exc, (OSError, ValueError, EnvironmentError)):
+            raise
         raise ModelLoadError(
             f"could not load {what} {name!r}: {describe_lookup(name, local_files_only)} ({type(exc).__name__}: {first})"
         ) from exc
+
+
+def _corrupt_weights(exc: BaseException) -> bool:
+    """Errors of a truncated/garbled safetensors, PyTorch or JSON file (not of a missing model)."""
+    import json
+
+    if type(exc).__module__.startswith("safetensors") or type(exc).__name__ in ("SafetensorError", "HeaderTooLarge"):
+        return True
+    if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError, EOFError)):
+        return True
+    text = str(exc)
+    return isinstance(exc, (RuntimeError, OSError, ValueError)) and any(
+        t in text for t in ("PytorchStreamReader", "deserializ", "not a valid JSON",
+                            "incomplete metadata", "MetadataIncompleteBuffer", "invalid load key"))
 
 
 def position_limit(config: Any) -> int | None:
@@ -178,6 +213,7 @@ __all__ = [
     "describe_lookup",
     "hf_load",
     "hub_cache_dir",
+    "hub_model_available",
     "is_causal_config",
     "offline_default",
     "position_limit",

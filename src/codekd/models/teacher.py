@@ -170,6 +170,18 @@ def _score_layer(model: nn.Module) -> nn.Module | None:
     return getattr(base, "score", None)
 
 
+def trained_num_labels(saved: dict[str, Any], config: Any) -> int | None:
+    """How many labels a folder's *trained* classification head has (``codekd_teacher.json``, or a
+    Hugging Face ``*ForSequenceClassification`` config), or None when it has no trained head."""
+    archs = getattr(config, "architectures", None) or []
+    hf_head = any(str(a).endswith("ForSequenceClassification") for a in archs)
+    if saved.get("num_labels") is not None and (saved.get("head") is not None or hf_head):
+        return int(saved["num_labels"])
+    if hf_head and not saved:
+        return int(getattr(config, "num_labels", 0) or 0) or None
+    return None
+
+
 def _truncate_pair(la: int, lb: int, budget: int) -> tuple[int, int]:
     """Longest-first truncation of two lengths to a total budget (like ``truncation="longest_first"``)."""
     while la + lb > budget:
@@ -291,6 +303,7 @@ class Teacher(nn.Module):
         local_files_only: bool | None = None,
         pooling: str | None = None,
         quantization_config: Any = None,
+        strict_labels: bool = False,
     ) -> "Teacher":
         """Load a teacher by hub id, alias (``unixcoder-base``, ``codebert-base``, ``modernbert-base``,
         ``minilm``) or local folder.
@@ -306,6 +319,9 @@ class Teacher(nn.Module):
         or saved; a saved "cls" of a decoder (codekd before decoders were supported: its HF head
         read the last token anyway) is read as "last". ``quantization_config`` (e.g. bitsandbytes
         4-bit, for QLoRA) is passed to ``from_pretrained``.
+        ``strict_labels`` (distillation, caching): a folder whose trained classification head has
+        another number of labels than ``num_labels`` is refused instead of getting a new, random
+        head (whose outputs a student would then learn).
         """
         quiet_transformers()
         from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
@@ -339,6 +355,11 @@ class Teacher(nn.Module):
                 pooling = "last"
         if pooling not in POOLINGS:
             raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+        trained = trained_num_labels(saved, config)
+        if strict_labels and requested_labels is not None and trained is not None and trained != int(requested_labels):
+            raise ConfigError(f"the teacher's trained classification head has {trained} labels but the task data has "
+                              f"{int(requested_labels)}: it was fine-tuned for another label set, and a new head would be "
+                              "random (fine-tune a teacher on this task: codekd teacher finetune)", path=str(name_or_path))
         if requested_labels is None and "num_labels" not in saved and _has_sequence_classifier(config) and \
                 any(a.endswith("ForSequenceClassification") for a in (getattr(config, "architectures", None) or [])):
             num_labels = int(config.num_labels)  # a plain fine-tuned HF classifier folder keeps its own head
@@ -381,7 +402,12 @@ class Teacher(nn.Module):
                 head_path = Path(src) / saved_head.get("file", HEAD_FILE)
                 if not head_path.is_file():
                     raise ModelLoadError(f"teacher head weights missing: {head_path}", path=str(head_path))
-                head.load_state_dict(load_file(str(head_path)))
+                try:
+                    head.load_state_dict(load_file(str(head_path)))
+                except Exception as exc:  # SafetensorError (truncated), or a head of another shape
+                    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                    raise ModelLoadError(f"teacher head weights are truncated, corrupt or of another shape "
+                                         f"({type(exc).__name__}: {first})", path=str(head_path)) from None
             if "dtype" in kwargs:
                 head.to(kwargs["dtype"])
         else:
@@ -680,4 +706,5 @@ __all__ = [
     "last_token_states",
     "load_teacher",
     "set_pad_token",
+    "trained_num_labels",
 ]
