@@ -181,9 +181,13 @@ def test_inconsistent_datasets_name_the_file_and_line(tmp_path, capsys):
     code, _, err = cli(capsys, "data", "check", c, "--task", "clone")
     assert code == 2 and "both a native clone dataset" in one_line(err) and "train.jsonl" in err
     e = exception_folder(tmp_path / "e")
+    # two markers stand for one label (the miners mask every clause catching that type): accepted
     write_jsonl(e / "valid.jsonl", [{"func": "try: f()\nexcept __HOLE__: pass\nexcept __HOLE__: pass", "target": 0}])
     code, _, err = cli(capsys, "data", "check", e, "--task", "exception")
-    assert code == 2 and "valid.jsonl:1: function has 2 __HOLE__ markers" in one_line(err)
+    assert code == 0, err
+    write_jsonl(e / "valid.jsonl", [{"func": "try: f()\nexcept ValueError: pass", "target": 0}])
+    code, _, err = cli(capsys, "data", "check", e, "--task", "exception")
+    assert code == 2 and "valid.jsonl:1: function has no __HOLE__ marker" in one_line(err)
 
 
 # ------------------------------------------------------------------------- wrong or vague messages

@@ -412,10 +412,11 @@ def _read_labelled(path: Path, split: str, lm: _LabelMap, bad: list[BadLine], sk
                 codes[f] = _get_str(obj, key)
                 if require_hole:
                     holes = codes[f].count(HOLE)
+                    # several markers are one label: codekd's miners mask every clause of the function
+                    # that catches the labelled type (an unmasked one would give the label away;
+                    # 1,757 of the pinned set's 20,104 training functions have two or more)
                     if holes == 0:
                         raise _LineError(f"function has no {HOLE} marker")
-                    if holes > 1:
-                        raise _LineError(f"function has {holes} {HOLE} markers (exactly one is the hole to fill)")
             label = _get_label(obj, lm)
             ex_id = _get_id(obj, f"{split}-{lineno}")
         except _LineError as exc:
