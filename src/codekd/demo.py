@@ -122,7 +122,7 @@ def _median_time(fn, rounds: int = 3) -> float:
 
 
 def speed_probe(data: Path, normalization: str, max_length: int, *, fraction: float | None = None,
-                freeze: int = TEACHER_FREEZE, teacher_path: str = "minilm", say=print) -> dict[str, Any]:
+                freeze: int = TEACHER_FREEZE, teacher_path: str = "minilm") -> dict[str, Any]:
     """Seconds per training step of the teacher recipe and each student, and per teacher forward,
     on a real batch of median length (batch 32). Takes well under a minute."""
     import numpy as np
@@ -187,7 +187,6 @@ def speed_probe(data: Path, normalization: str, max_length: int, *, fraction: fl
     first = time.perf_counter()
     t_step(enc_b)  # a new batch: computes its frozen prefix, the first epoch's extra cost
     first_s = time.perf_counter() - first if freeze else teacher_step_s
-    del teacher, opt
 
     texts = [c[0] for c in codes] * 4
     students: dict[str, float] = {}
@@ -317,12 +316,10 @@ def student_verdict(scores: dict[tuple[str, str], float], teacher: float | None,
 
 def demo_scores(col: dict[str, Any]) -> tuple[dict[tuple[str, str], float], dict[str, float]]:
     """Test score of each (student, method) of the demo's one seed, and each student's speed-up at batch 32."""
-    import statistics as st
-
     scores: dict[tuple[str, str], float] = {}
     for (_task, _teacher), cells in col["groups"].items():
         for key, vals in cells.items():
-            scores[key] = float(st.mean(vals))
+            scores[key] = float(statistics.mean(vals))
     speed: dict[str, float] = {}
     for b in col["bench"].values():
         f = b.get("figures") or {}
@@ -374,7 +371,7 @@ def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, minutes: flo
         say(f"[3/5] reusing the plan in {plan_file.name} (re-running resumes the same jobs)")
     else:
         say("[3/5] measuring this machine (teacher and student steps on real batches)")
-        probe = speed_probe(data, norm, max_length, fraction=fraction, freeze=freeze, say=say)
+        probe = speed_probe(data, norm, max_length, fraction=fraction, freeze=freeze)
         plan = make_plan(minutes, time.perf_counter() - t0, probe, quick=quick, fraction=fraction)
         atomic_write_json(plan_file, plan)
     say(plan_text(plan))

@@ -54,7 +54,7 @@ def test_frozen_prefix_is_computed_in_eval_mode_and_its_parameters_are_frozen(be
     t.train()  # dropout on: the prefix must still come out the same (eval mode inside)
     side, _ = frozen_prefix_side(t, 1)
     a = side.encode(CODES)
-    store_h = side.forward(t, a, False)  # noqa: F841 (fills the store under train mode)
+    side.forward(t, a, False)  # fills the store under train mode
     t.eval()
     full = teacher_side(t)
     with torch.no_grad():
