@@ -13,7 +13,7 @@ resolved config is saved in every run folder.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Optional, Sequence
+from typing import Any, Literal, Optional, Sequence, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -141,6 +141,14 @@ class TeacherSpec(_Strict):
                           "e.g. minilm; else cls).")
     lora: Optional[LoraSpec] = Field(None, description="Teacher fine-tuning with LoRA adapters (peft); the saved "
                                      "teacher is the merged model, the adapters are kept in best/lora.")
+    dtype: Optional[Literal["float32", "bfloat16", "float16"]] = Field(
+        None, description="Weights of a frozen live teacher (distillation): bfloat16 / float16 halve its memory "
+                          "(default: as saved, float32 on CPU). The teacher cache takes its own --dtype.")
+    device_map: Optional[Union[str, dict[str, Union[str, int]]]] = Field(
+        None, description="A frozen live teacher larger than one GPU: passed to from_pretrained (auto, balanced, "
+                          "balanced_low_0, sequential, or a module -> device mapping where 'disk' offloads to a "
+                          "temporary folder); its layers stay where they are put and its outputs come back to "
+                          "the inputs' device.")
 
     @field_validator("lora", mode="before")
     @classmethod

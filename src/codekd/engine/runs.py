@@ -180,6 +180,34 @@ def student_spec(cfg: RunConfig) -> Any:
     return spec.replace(**changes) if changes else spec
 
 
+def _live_memory(cfg: RunConfig, teacher: Any, method: Any, student_params: int, needs: Any,
+                 progress: bool) -> dict[str, Any]:
+    """Estimate (and with ``progress`` print) the memory of a live-teacher run before it starts; warn
+    when it is above what the device has free."""
+    from .memory import free_memory, teacher_memory_estimate
+
+    lm = getattr(method, "layer_map", None)
+    pairs = len(lm.pairs) if cfg.method.name == "ckd" and lm is not None else 0
+    half = cfg.train.mixed_precision in ("bf16", "fp16")
+    est = teacher_memory_estimate(teacher, batch=cfg.train.batch_size, tokens=cfg.train.max_length,
+                                  student_params=student_params,
+                                  keeps_states=bool(needs.hidden_states or needs.pooled_states or needs.token_alignment),
+                                  autocast_half=half, ckd_pairs=pairs,
+                                  ckd_window=int(method.params.get("window", 10)) if pairs else 10)
+    device = torch.device("cuda" if not cfg.train.cpu and torch.cuda.is_available() else "cpu")
+    free = free_memory(device)
+    if progress:
+        print(f"live teacher run, {cfg.method.name} at batch {cfg.train.batch_size} x {cfg.train.max_length} tokens: "
+              f"memory {est.describe()}" + (f"; {free / 1e9:.1f} GB free on {device.type}" if free else ""), flush=True)
+    if free is not None and est.total > free:
+        warnings.warn(f"the live {cfg.method.name} run is estimated at {est.total / 1e9:.1f} GB, above the "
+                      f"{free / 1e9:.1f} GB free on {device.type}: lower train.batch_size or train.max_length, load "
+                      "the teacher in bfloat16 (teacher.dtype), or distil from a teacher cache (codekd teacher cache)",
+                      stacklevel=3)
+    return {"total_bytes": est.total, "free_bytes": free, **{k: getattr(est, k) for k in (
+        "teacher_weights", "teacher_states", "teacher_layer_peak", "student", "loss")}}
+
+
 def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_after: int | None = None) -> dict[str, Any]:
     """Train a student with ``cfg.method`` (FT needs no teacher). Returns the final metrics."""
     from ..models.students.presets import build_student, load_student, save_student
@@ -228,7 +256,9 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
             raise ConfigError(f"method {cfg.method.name!r} needs the teacher's attention maps; a teacher cache cannot "
                               "provide them (drop --teacher-cache)")
         teacher = Teacher.load(str(tsrc), data.num_labels, is_pair=task.is_pair, pair_mode=cfg.teacher.pair_mode,
-                               unixcoder=cfg.teacher.unixcoder, max_length=cfg.train.max_length, strict_labels=True)
+                               unixcoder=cfg.teacher.unixcoder, max_length=cfg.train.max_length, strict_labels=True,
+                               dtype=None if use_cache else cfg.teacher.dtype,
+                               device_map=None if use_cache else cfg.teacher.device_map)
         if teacher.num_labels != data.num_labels:
             raise ConfigError(f"the teacher has {teacher.num_labels} labels but the task data has {data.num_labels}")
         t_layers, t_hidden = teacher.num_layers, teacher.hidden_size
@@ -302,6 +332,8 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
     aux = method.modules()
     if aux is not None:
         info["method_module_params"] = sum(p.numel() for p in aux.parameters())  # trained, never exported
+    if teacher is not None:
+        info["memory_estimate"] = _live_memory(cfg, teacher, method, info["params"], needs, progress)
     if transfer is not None:
         info["transfer"] = {"path": transfer.path, "examples": len(transfer),
                             "dropped_overlap_with_valid_test": transfer.dropped_overlap}

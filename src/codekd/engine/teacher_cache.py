@@ -370,14 +370,16 @@ def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, o
                         max_length: int | None = None, batch_size: int = 64, device: str | None = None,
                         pooled: bool = False, token_layers: Sequence[int] = (),
                         progress: bool = True, precision: str = "no", fraction: float | None = None,
-                        data_seed: int = 0, dtype: str | None = None) -> dict[str, Any]:
+                        data_seed: int = 0, dtype: str | None = None,
+                        device_map: str | dict[str, Any] | None = None) -> dict[str, Any]:
     """Run the frozen teacher over ``splits`` and store its logits per example id (with ``pooled``
     also its pooled state after each layer, for PKD; with ``token_layers`` the token states of those
     layers, 0 = embeddings, for CKD). ``fraction`` caches only the seeded subsample that runs with
     the same ``fraction`` and ``data_seed`` train on (part of the fingerprint). ``precision``: ``no`` (fp32), ``bf16``, or ``auto`` (bf16 where
     a timed forward on a real batch shows it faster; see :mod:`codekd.engine.budget`); stored
     arrays are float32 (token states float16) either way. ``dtype`` (``bfloat16``/``float16``) loads
-    the teacher's weights in that type (half the memory of a big teacher). The size the cache will
+    the teacher's weights in that type (half the memory of a big teacher); ``device_map`` spreads a
+    teacher larger than one GPU over the GPUs (``from_pretrained``'s, e.g. ``auto``). The size the cache will
     take, estimated from the teacher's tokenisation of the data, is in ``meta["estimated_bytes"]``
     and printed before the teacher runs when ``progress`` is on."""
     from ..models.teacher import Teacher
@@ -390,11 +392,11 @@ def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, o
     tdir = resolve_teacher_dir(teacher_path)
     td = load_task_data(data, t, splits=tuple(splits), fraction=fraction, seed=data_seed)
     teacher = Teacher.load(str(tdir or teacher_path), td.num_labels, is_pair=t.is_pair, max_length=max_length,
-                           dtype=dtype, strict_labels=True)
+                           dtype=dtype, strict_labels=True, device_map=device_map)
     if teacher.num_labels != td.num_labels:
         raise DataError(f"the teacher has {teacher.num_labels} labels, the data {td.num_labels}", path=data)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    teacher.to(dev).eval().requires_grad_(False)
+    teacher.place(dev).eval().requires_grad_(False)  # (a device_map-dispatched teacher keeps its layers)
     side = teacher_side(teacher)
     token_layers = tuple(sorted({int(x) for x in token_layers}))
     bad = [x for x in token_layers if not 0 <= x <= teacher.num_layers]

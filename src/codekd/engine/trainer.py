@@ -113,7 +113,8 @@ def config_hash(cfg: RunConfig) -> str:
         if d.get(key, "absent") is None:
             d.pop(key)
     for section, key in (("train", "minutes"), ("train", "layer_lr_decay"), ("train", "eval_every"),
-                         ("teacher", "freeze_layers"), ("teacher", "lora")):
+                         ("teacher", "freeze_layers"), ("teacher", "lora"), ("teacher", "dtype"),
+                         ("teacher", "device_map")):
         if d.get(section, {}).get(key, "absent") is None:
             d[section].pop(key)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
@@ -470,7 +471,8 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
     aux_mod = inner.aux if len(list(inner.aux.parameters())) else None
     teacher = job.teacher
     if teacher is not None:
-        teacher.model.to(device).eval().requires_grad_(False)
+        place = getattr(teacher.model, "place", None)  # a device_map-dispatched teacher keeps its layers
+        (place(device) if place is not None else teacher.model.to(device)).eval().requires_grad_(False)
     encoders = {"student": job.student.encode}
     if teacher is not None:
         encoders["teacher"] = teacher.encode

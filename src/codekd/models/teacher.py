@@ -259,6 +259,28 @@ class Teacher(nn.Module):
         return self.model.config
 
     @property
+    def dispatched(self) -> bool:
+        """Loaded with a ``device_map``: its layers stay on the devices accelerate put them on."""
+        return bool(getattr(self.model, "hf_device_map", None))
+
+    @property
+    def input_device(self) -> torch.device:
+        """Where a batch goes: the device of the input embeddings."""
+        try:
+            return self.model.get_input_embeddings().weight.device
+        except (AttributeError, NotImplementedError):
+            return next(self.parameters()).device
+
+    def place(self, device: torch.device | str) -> "Teacher":
+        """Move to ``device``; a :attr:`dispatched` teacher keeps its layers where they are (only the
+        codekd head, which reads the outputs on the inputs' device, moves)."""
+        if not self.dispatched:
+            return self.to(device)
+        if self.head is not None:
+            self.head.to(self.input_device)
+        return self
+
+    @property
     def hidden_size(self) -> int:
         return int(self.model.config.hidden_size)
 
@@ -304,6 +326,7 @@ class Teacher(nn.Module):
         pooling: str | None = None,
         quantization_config: Any = None,
         strict_labels: bool = False,
+        device_map: str | dict[str, Any] | None = None,
     ) -> "Teacher":
         """Load a teacher by hub id, alias (``unixcoder-base``, ``codebert-base``, ``modernbert-base``,
         ``minilm``) or local folder.
@@ -318,7 +341,9 @@ class Teacher(nn.Module):
         A decoder-only model (see the module docstring) gets ``pooling`` "last" when none is given
         or saved; a saved "cls" of a decoder (codekd before decoders were supported: its HF head
         read the last token anyway) is read as "last". ``quantization_config`` (e.g. bitsandbytes
-        4-bit, for QLoRA) is passed to ``from_pretrained``.
+        4-bit, for QLoRA) is passed to ``from_pretrained``, and so is ``device_map`` (a teacher larger
+        than one GPU: ``auto``, ``balanced``, ...; accelerate's hooks run each layer where it was put and
+        bring the outputs back to the inputs' device, see :attr:`dispatched`).
         ``strict_labels`` (distillation, caching): a folder whose trained classification head has
         another number of labels than ``num_labels`` is refused instead of getting a new, random
         head (whose outputs a student would then learn).
@@ -379,6 +404,12 @@ class Teacher(nn.Module):
             kwargs["dtype"] = getattr(torch, dtype) if isinstance(dtype, str) else dtype
         if quantization_config is not None:
             kwargs["quantization_config"] = quantization_config
+        if device_map is not None:
+            kwargs["device_map"] = device_map
+            if isinstance(device_map, dict) and "disk" in device_map.values():
+                import tempfile
+
+                kwargs["offload_folder"] = tempfile.mkdtemp(prefix="codekd-offload-")
 
         saved_head = saved.get("head")
         separate = is_pair and pair_mode == "separate"
@@ -410,6 +441,8 @@ class Teacher(nn.Module):
                                          f"({type(exc).__name__}: {first})", path=str(head_path)) from None
             if "dtype" in kwargs:
                 head.to(kwargs["dtype"])
+            if device_map is not None:  # beside the embeddings: the dispatched encoder returns its outputs there
+                head.to(model.get_input_embeddings().weight.device)
         else:
             mismatch = int(getattr(config, "num_labels", num_labels)) != num_labels
             model = hf_load(AutoModelForSequenceClassification.from_pretrained, src, what="teacher",
@@ -659,7 +692,7 @@ class Teacher(nn.Module):
             if self.head is not None:
                 logits = self.head(pooled)
             elif self.pooling == "last":  # the HF classifier's score layer, at the last real token
-                logits = _score_layer(self.model)(pooled)
+                logits = _score_layer(self.model)(pooled).to(pooled.device)  # (dispatched: on the last GPU)
             else:
                 logits = out.logits
         loss = None
@@ -684,7 +717,7 @@ class Teacher(nn.Module):
     def predict_logits(self, codes: Sequence[str], codes_b: Sequence[str] | None = None) -> torch.Tensor:
         """Convenience: encode and run in no-grad mode, returning logits."""
         batch = self.encode(codes, codes_b)
-        device = next(self.parameters()).device
+        device = self.input_device
         batch = {k: v.to(device) for k, v in batch.items()}
         return self(**batch).logits
 
