@@ -41,6 +41,13 @@ def check(
         t.add_row(name, str(s["examples"]), counts, f"{w['p50']}/{w['p90']}/{w['p99']}/{w['max']}",
                   f"{c['p50']}/{c['max']}", f"{100 * s['over_512_whitespace_tokens']:.1f}%")
     console.print(t)
+    names = list(stats["splits"])
+    pl = Table("label", *names, title="examples per label and split")
+    for lab in stats["labels"]:
+        pl.add_row(lab, *(str(stats["splits"][n]["per_label"].get(lab, 0)) for n in names))
+    console.print(pl)
+    for w in stats.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {w}")
     if stats["bad_lines"]:
         console.print(f"[yellow]skipped {len(stats['bad_lines'])} bad lines:[/]")
         for b in stats["bad_lines"][:50]:
