@@ -97,7 +97,9 @@ def other_runs(tmp_path_factory):
 
 @pytest.fixture()
 def code(tmp_path) -> Path:
-    root = tmp_path / "code"
+    """A folder of code inside a (fake) git work tree."""
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    root = tmp_path / "repo" / "code"
     (root / "pkg").mkdir(parents=True)
     (root / "pkg" / "m.py").write_text(CODE)
     (root / "pkg" / "broken.py").write_text("def broken(:\n")
@@ -144,10 +146,11 @@ def test_predict_sarif_validates_against_the_schema(runs, code):
     driver = run["tool"]["driver"]
     assert driver["name"] == "codekd" and driver["version"]
     assert [r["id"] for r in driver["rules"]] == ["exception/ValueError", "exception/KeyError", "exception/OSError"]
-    assert run["originalUriBaseIds"]["SRCROOT"]["uri"] == code.resolve().as_uri() + "/"
+    # URIs are relative to the repository root (what GitHub code scanning resolves them against)
+    assert run["originalUriBaseIds"]["SRCROOT"]["uri"] == code.parent.resolve().as_uri() + "/"
     first = run["results"][0]
     loc = first["locations"][0]["physicalLocation"]
-    assert loc["artifactLocation"] == {"uri": "lib%20dir/%C3%BCn%C3%AF.py", "uriBaseId": "SRCROOT"}
+    assert loc["artifactLocation"] == {"uri": "code/lib%20dir/%C3%BCn%C3%AF.py", "uriBaseId": "SRCROOT"}
     assert loc["region"] == {"startLine": 3, "endLine": 7}
     pred = res["predictions"][0]
     assert first["ruleId"] == f"exception/{pred['label']}"
@@ -157,6 +160,20 @@ def test_predict_sarif_validates_against_the_schema(runs, code):
     assert first["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == "conv"
     notes = run["invocations"][0]["toolExecutionNotifications"]
     assert len(notes) == 1 and "pkg/broken.py" in notes[0]["message"]["text"]
+    assert notes[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "code/pkg/broken.py"
+    # one file scanned: its URI still relative to the repository root
+    one = to_sarif(predict(runs["gru"], code / "pkg" / "m.py"), code / "pkg" / "m.py")
+    _valid(one)
+    assert {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in one["runs"][0]["results"]} \
+        == {"code/pkg/m.py"}
+    # outside a git work tree: relative to the scanned folder
+    plain = code.parent.parent / "plain"
+    (plain / "pkg").mkdir(parents=True)
+    (plain / "pkg" / "m.py").write_text(CODE)
+    if not any((d / ".git").exists() for d in plain.resolve().parents):
+        doc2 = to_sarif(predict(runs["gru"], plain), plain)
+        assert doc2["runs"][0]["originalUriBaseIds"]["SRCROOT"]["uri"] == plain.resolve().as_uri() + "/"
+        assert doc2["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "pkg/m.py"
     # the validation can fail: a wrong version, a line 0, a result without a message
     for breaks in (lambda d: d.update(version="2.0.0"),
                    lambda d: d["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]

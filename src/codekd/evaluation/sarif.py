@@ -3,9 +3,10 @@ IDE SARIF viewers.
 
 One run, tool driver ``codekd`` with the package version and one rule per label (rule id
 ``TASK/LABEL``, e.g. ``exception/KeyError`` or ``defect/1``). Every result names its file by a URI
-relative to the scanned folder with ``uriBaseId`` ``SRCROOT`` (``originalUriBaseIds`` gives the
-folder's absolute ``file:`` URI; GitHub resolves relative URIs against the repository checkout),
-its region (``startLine`` / ``endLine``, and for lint findings the columns of the caught name),
+relative to the source root with ``uriBaseId`` ``SRCROOT``: the root of the git work tree that
+holds the scanned folder (GitHub code scanning resolves URIs against the repository root), else
+the scanned folder itself; ``originalUriBaseIds`` gives its absolute ``file:`` URI. Each result
+has its region (``startLine`` / ``endLine``, and for lint findings the columns of the caught name),
 the function as a logical location, and the model's score (``rank`` 0-100 and
 ``properties.score``, with the top labels in ``properties.top``).
 
@@ -46,8 +47,21 @@ def rule_id(task: str | None, label: str) -> str:
     return f"{task or 'model'}/{safe}"
 
 
-def _uri(path: str) -> str:
+def _uri(path: str | Path) -> str:
     return quote(Path(path).as_posix(), safe="/")
+
+
+def source_root(scanned: str | Path) -> Path:
+    """The folder SARIF URIs are relative to: the root of the git work tree holding ``scanned``
+    (GitHub code scanning resolves URIs against the repository root), else the scanned folder
+    (a file's folder)."""
+    base = Path(scanned).resolve()
+    if base.is_file():
+        base = base.parent
+    for d in (base, *base.parents):
+        if (d / ".git").exists():
+            return d
+    return base
 
 
 def _rules(task: str | None, labels: list[str], lint: bool) -> list[dict[str, Any]]:
@@ -70,7 +84,7 @@ def _positive(task: str | None, labels: list[str], label: str) -> bool:
     return len(labels) == 2 and label == labels[1] and task != "exception"
 
 
-def _location(file: str, region: dict[str, int], function: str | None) -> dict[str, Any]:
+def _location(file: Path, region: dict[str, int], function: str | None) -> dict[str, Any]:
     loc: dict[str, Any] = {"physicalLocation": {"artifactLocation": {"uri": _uri(file), "uriBaseId": URI_BASE},
                                                 "region": region}}
     if function:
@@ -88,9 +102,13 @@ def to_sarif(res: dict[str, Any], root: str | Path) -> dict[str, Any]:
     lint = "findings" in res
     task, labels = res.get("task"), list(res["labels"])
     index = {lab: i for i, lab in enumerate(labels)}
-    base = Path(root).resolve()
-    if base.is_file():
-        base = base.parent
+    scanned = Path(root).resolve()
+    base = source_root(scanned)
+    prefix = (scanned.parent if scanned.is_file() else scanned).relative_to(base)
+
+    def rel(file: str) -> Path:  # a result's file: relative to the scanned folder, or the scanned file
+        return prefix / (scanned.name if scanned.is_file() else file)
+
     results: list[dict[str, Any]] = []
     for f in res["findings"] if lint else res["predictions"]:
         label = f["expected"] if lint else f["label"]
@@ -113,10 +131,10 @@ def to_sarif(res: dict[str, Any], root: str | Path) -> dict[str, Any]:
             if "actual" in f:
                 props["actual"] = f["actual"]
         results.append({"ruleId": rule_id(task, label), "ruleIndex": index[label], "kind": kind, "level": level,
-                        "message": {"text": text}, "locations": [_location(f["file"], region, f.get("function"))],
+                        "message": {"text": text}, "locations": [_location(rel(f["file"]), region, f.get("function"))],
                         "rank": round(100.0 * score, 2), "properties": props})
     notes = [{"level": "warning", "message": {"text": f"skipped {s['file']}: {s['reason']}"},
-              "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(s["file"]), "uriBaseId": URI_BASE}}}]}
+              "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(rel(s["file"])), "uriBaseId": URI_BASE}}}]}
              for s in res.get("skipped", [])]
     run_props: dict[str, Any] = {"model": str(res["model"]), "runtime": res.get("runtime"), "task": task,
                                  "files": res.get("files")}
@@ -138,4 +156,4 @@ def to_sarif(res: dict[str, Any], root: str | Path) -> dict[str, Any]:
     }
 
 
-__all__ = ["to_sarif", "rule_id", "SARIF_VERSION", "URI_BASE"]
+__all__ = ["to_sarif", "rule_id", "source_root", "SARIF_VERSION", "URI_BASE"]
