@@ -40,6 +40,7 @@ def projects(tmp_path) -> Path:
             funcs.append(_fn(f"f{k}", ("ValueError", "KeyError")[k % 2], salt))
         (root / f"p{p}").mkdir(parents=True)
         (root / f"p{p}" / "m.py").write_text("\n\n".join(funcs))
+    (root / "p0" / "n.py").write_text("\n\n".join(_fn(f"e{k}", "exceptions", 500 + k) for k in range(3)))
     for u in range(5):
         (root / f"u{u}").mkdir()
         (root / f"u{u}" / "m.py").write_text("\n\n".join(_fn(f"g{k}", f"Own{u}Error", 1000 + 10 * u + k) for k in range(2)))
@@ -80,13 +81,14 @@ def test_group_by_top_dir_file_none(one_project, tmp_path):
 
 def test_labels_without_training_examples_are_dropped(projects, tmp_path):
     kw = dict(progress=False, workers=1)
-    keep = mine_exceptions([projects], tmp_path / "keep", **kw)
-    assert len(keep.labels) == 7
+    keep = mine_exceptions([projects], tmp_path / "keep", lowercase_labels=False, **kw)
+    assert len(keep.labels) == 7 and keep.lowercase_names_skipped == {"exceptions": 3}
+    assert "exceptions" in mine_exceptions([projects], tmp_path / "lower", **kw).labels
     empty = {lab for lab in keep.labels if keep.splits["train"]["per_label"][lab] == 0}
     assert empty and empty <= {f"Own{u}Error" for u in range(5)}
     assert any(f"label {sorted(empty)[0]} has no training example" in w for w in keep.warnings)
 
-    drop = mine_exceptions([projects], tmp_path / "drop", empty_labels="drop", **kw)
+    drop = mine_exceptions([projects], tmp_path / "drop", empty_labels="drop", lowercase_labels=False, **kw)
     assert empty <= set(drop.dropped_labels) and not set(drop.labels) & set(drop.dropped_labels)
     assert json.loads((tmp_path / "drop" / "labels.json").read_text()) == drop.labels
     rows = _rows(tmp_path / "drop")
@@ -94,15 +96,16 @@ def test_labels_without_training_examples_are_dropped(projects, tmp_path):
     assert set(drop.labels) == train_labels  # every label left has training examples
     assert {r["target"] for x in SPLITS for r in rows[x]} <= train_labels
     assert drop.examples == sum(len(r) for r in rows.values()) == 48 + 2 * (5 - len(drop.dropped_labels))
+    assert "exceptions" not in {r["target"] for x in SPLITS for r in rows[x]}
     lab = sorted(empty)[0]
     w = drop.dropped_labels[lab]
     assert w["train"] == 0 and sum(w.values()) == 2
     assert (f"dropped label {lab}: no training example (2 examples: 0 train, {w['valid']} valid, {w['test']} test)"
             in drop.warnings)
     with pytest.raises(DataError, match=f"labels without a training example after the split: .*{lab}"):
-        mine_exceptions([projects], tmp_path / "err", empty_labels="error", **kw)
+        mine_exceptions([projects], tmp_path / "err", empty_labels="error", lowercase_labels=False, **kw)
     # a label one group holds is no frequent label with max_label_share < 1
-    shared = mine_exceptions([projects], tmp_path / "share", max_label_share=0.5, **kw)
+    shared = mine_exceptions([projects], tmp_path / "share", max_label_share=0.5, lowercase_labels=False, **kw)
     assert shared.labels == ["KeyError", "ValueError"] and not shared.dropped_labels
 
 
@@ -138,6 +141,11 @@ def test_cli_mine_exceptions_options(projects, tmp_path, capsys, monkeypatch):
                  "--group-by", "file", "--max-label-share", "1", "--workers", "1"]) == 0
     assert len(json.loads((tmp_path / "o2" / "labels.json").read_text())) == 1
     assert "grouped by file" in capsys.readouterr().out
+    for extra, has in (([], False), (["--lowercase-labels"], True)):  # 'except exceptions:' catches a variable
+        assert main(["data", "mine-exceptions", str(projects), "--out", str(tmp_path / f"o{has}"), "--labels", "top-3",
+                     "--max-label-share", "1", "--empty-labels", "keep", "--workers", "1", *extra]) == 0
+        assert ("exceptions" in json.loads((tmp_path / f"o{has}" / "labels.json").read_text())) == has
+    capsys.readouterr()
     for bad, msg in ((["--group-by", "dir"], "group_by"), (["--labels", "nofile"], "--labels must be"),
                      (["--empty-labels", "maybe"], "empty_labels")):
         assert main(["data", "mine-exceptions", str(projects), "--out", str(tmp_path / "o3"), *bad]) == 2

@@ -89,6 +89,8 @@ def mine_exceptions_cmd(
                                           "(1: no limit); a library's own exception type is not a label."),
     group_by: str = typer.Option("top-dir", "--group-by", help=GROUP_BY_HELP),
     empty_labels: str = typer.Option("drop", "--empty-labels", help=EMPTY_HELP),
+    lowercase_labels: bool = typer.Option(False, "--lowercase-labels", help="frequent/top-K: also allow names that do "
+                                          "not start with a capital letter ('except exceptions:' catches a variable)."),
     exclude: List[str] = typer.Option([], "--exclude", help="Exception names never used as labels, e.g. --exclude Exception (repeatable)."),
     include_tests: bool = typer.Option(False, help="Also mine test/tests folders."),
     seed: int = typer.Option(0, help="Seed of the deterministic group split."),
@@ -105,7 +107,8 @@ def mine_exceptions_cmd(
     label_set, n, given = parse_label_spec(labels, num_labels)
     stats = mine_exceptions(paths or None, out, num_labels=n, label_set=label_set, labels=given, seed=seed,  # type: ignore[arg-type]
                             exclude_labels=tuple(exclude), include_tests=include_tests, workers=workers,
-                            max_label_share=max_label_share, group_by=group_by, empty_labels=empty_labels)
+                            max_label_share=max_label_share, group_by=group_by, empty_labels=empty_labels,
+                            lowercase_labels=lowercase_labels)
     _print_mined(out, stats.to_dict())
 
 

@@ -277,6 +277,8 @@ def predict_cmd(
         text = json.dumps(to_sarif(res, target), indent=2, ensure_ascii=False) + "\n"
     else:
         text = None
+    if not lint and not as_json and fmt != "table":
+        _note(f"{len(rows)} predictions" + (f" of {len(rows)} pairs" if pairs is not None else f" in {res['files']} files"))
     if lint and not as_json:
         nil = sum(res["not_in_labels"].values())
         _note(f"{len(rows)} findings at threshold {res['threshold']} in {res['checked']} of {res['clauses']} "

@@ -193,6 +193,7 @@ class MineStats:
     per_label: dict[str, int] = field(default_factory=dict)
     projects: int = 0
     groups: int = 0
+    lowercase_names_skipped: dict[str, int] = field(default_factory=dict)
     dropped_labels: dict[str, dict[str, int]] = field(default_factory=dict)
     splits: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -778,6 +779,7 @@ def mine_exceptions(
     labels: Sequence[str] | None = None,
     group_by: str = "top-dir",
     empty_labels: str = "keep",
+    lowercase_labels: bool = True,
 ) -> MineStats:
     """Mine a CuBERT-style exception-classification dataset into ``out`` (see the module docs).
 
@@ -805,6 +807,9 @@ def mine_exceptions(
     what to do with a label that has no training example after the split: ``"keep"`` (default,
     warned), ``"drop"`` (the label and its valid/test examples are removed, with a warning naming
     it and its counts, and the split is redone) or ``"error"`` (a :class:`DataError`).
+    ``lowercase_labels=False``: with the frequent label set, a name that does not start with a
+    capital letter is no label (``except exceptions:`` catches a variable holding a tuple, not a
+    type; the most frequent such names are in ``lowercase_names_skipped``).
 
     Raises :class:`~codekd.errors.DataError` for a path that does not exist, an output path that is
     not a directory, or when no example is found; :class:`~codekd.errors.ConfigError` for bad options.
@@ -837,6 +842,7 @@ def mine_exceptions(
                  "max_file_bytes": max_file_bytes, "include_tests": include_tests,
                  "exclude_labels": sorted(exclude_labels), "exclude_generated": exclude_generated,
                  "max_label_share": max_label_share, "group_by": group_by, "empty_labels": empty_labels,
+                 "lowercase_labels": lowercase_labels,
                  **({"labels_given": list(given)} if given is not None else {}),
                  "near_threshold": near_threshold, "minhash": {"perm": _NUM_PERM, "bands": _BANDS, "shingle": 3}},
     )
@@ -884,7 +890,11 @@ def mine_exceptions(
     if given is not None:
         labels = [lab for lab in given if lab not in set(exclude_labels)]
     else:
-        labels = _select_labels(counts, num_labels, label_set, frozenset(exclude_labels), top_share, max_label_share)
+        lower = frozenset() if lowercase_labels or label_set != "frequent" else \
+            frozenset(k for k in counts if not k[:1].isupper())
+        stats.lowercase_names_skipped = {k: counts[k] for k in sorted(lower, key=lambda k: (-counts[k], k))[:20]}
+        labels = _select_labels(counts, num_labels, label_set, frozenset(exclude_labels) | lower, top_share,
+                                max_label_share)
     keep = set(labels)
     examples = [c for c in kept if c.label in keep]
     stats.labels = labels
