@@ -269,7 +269,7 @@ def test_cli_jsonl_sarif_lint_and_pairs(runs, other_runs, code, tmp_path, capsys
 
 
 @pytest.mark.parametrize("case", ["missing", "empty", "lint-defect", "clone-dir", "pairs-exception", "bad-pairs",
-                                  "format", "pairs-sarif"])
+                                  "format", "pairs-sarif", "other-task", "lint-other-task"])
 def test_cli_bad_inputs_are_one_line_errors(case, runs, other_runs, code, tmp_path, capsys):
     empty = tmp_path / "nopy"
     empty.mkdir()
@@ -285,6 +285,9 @@ def test_cli_bad_inputs_are_one_line_errors(case, runs, other_runs, code, tmp_pa
         "bad-pairs": ([str(other_runs["clone"]), "--pairs", str(pairs)], "p.jsonl:1: a pair needs func1 and func2"),
         "format": ([str(runs["gru"]), str(code), "--format", "xml"], "unknown --format"),
         "pairs-sarif": ([str(other_runs["clone"]), "--pairs", str(pairs), "-f", "sarif"], "needs source locations"),
+        "other-task": ([str(other_runs["defect"]), str(code), "--task", "exception"], "this is a 'defect' model"),
+        "lint-other-task": ([str(other_runs["defect"]), str(code), "--lint", "--task", "exception"],
+                            "this is a 'defect' model"),
     }[case]
     assert main(["predict", *args]) == 2
     err = capsys.readouterr().err.strip()

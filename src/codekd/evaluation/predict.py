@@ -267,6 +267,7 @@ def predict(
         if t.is_pair:
             raise ConfigError(f"task {t.name!r} takes function pairs, not a folder: give them with --pairs FILE "
                               "(JSON lines with func1/func2 code or file1/file2 paths)")
+    _same_task(ref, task)
     inf = load_inference(ref, task=task_name, max_length=max_length, normalization=normalization, int8=int8,
                          device=device, threads=threads)
     if task_name:
@@ -368,12 +369,21 @@ def except_clause_units(text: str, path: str = "<string>") -> tuple[list[ClauseU
     return out, skipped
 
 
+def _same_task(ref: Any, task: str | None) -> None:
+    """A run or export records its task: another ``task`` is a user error, not a reinterpretation."""
+    own = (ref.config.task if ref.config is not None else None) or (ref.export or {}).get("task")
+    if task and own and task != own:
+        raise ConfigError(f"this is a {own!r} model; it cannot predict the {task!r} task "
+                          f"(leave out --task, or give a {task} model)", path=ref.source)
+
+
 def _load_for(model: str | os.PathLike[str], task: str | None, **kw: Any) -> tuple[Any, Any, str | None, list[str]]:
     from ..tasks import get_task
     from .evaluate import load_inference, resolve_model
 
     ref = resolve_model(model)
     task_name = task or (ref.config.task if ref.config is not None else None) or (ref.export or {}).get("task")
+    _same_task(ref, task)
     inf = load_inference(ref, task=task_name, **kw)
     if task_name:
         fixed = get_task(task_name).labels
