@@ -269,7 +269,7 @@ def test_cli_jsonl_sarif_lint_and_pairs(runs, other_runs, code, tmp_path, capsys
 
 
 @pytest.mark.parametrize("case", ["missing", "empty", "lint-defect", "clone-dir", "pairs-exception", "bad-pairs",
-                                  "format", "pairs-sarif", "other-task", "lint-other-task"])
+                                  "format", "pairs-sarif", "other-task", "lint-other-task", "threshold"])
 def test_cli_bad_inputs_are_one_line_errors(case, runs, other_runs, code, tmp_path, capsys):
     empty = tmp_path / "nopy"
     empty.mkdir()
@@ -288,6 +288,7 @@ def test_cli_bad_inputs_are_one_line_errors(case, runs, other_runs, code, tmp_pa
         "other-task": ([str(other_runs["defect"]), str(code), "--task", "exception"], "this is a 'defect' model"),
         "lint-other-task": ([str(other_runs["defect"]), str(code), "--lint", "--task", "exception"],
                             "this is a 'defect' model"),
+        "threshold": ([str(runs["gru"]), str(code), "--lint", "--threshold", "2"], "threshold must be in [0, 1]"),
     }[case]
     assert main(["predict", *args]) == 2
     err = capsys.readouterr().err.strip()
