@@ -254,6 +254,11 @@ def test_cli_jsonl_sarif_lint_and_pairs(runs, other_runs, code, tmp_path, capsys
     out = tmp_path / "scan.sarif"
     assert main(["predict", str(runs["gru"]), str(code), "--format", "sarif", "--out", str(out)]) == 0
     _valid(json.loads(out.read_text()))
+    for fmt in ("sarif", "jsonl"):  # an earlier output is replaced; a file of the user's never
+        assert main(["predict", str(runs["gru"]), str(code), "--format", fmt, "--out", str(out)]) == 0
+    user = code / "pkg" / "m.py"
+    assert main(["predict", str(runs["gru"]), str(code), "--format", "sarif", "--out", str(user)]) == 2
+    assert user.read_text() == CODE and "never replaces a file of yours" in capsys.readouterr().err
     assert main(["predict", str(runs["gru"]), str(code), "--lint", "--threshold", "0", "-f", "sarif"]) == 0
     doc = json.loads(capsys.readouterr().out)
     _valid(doc)

@@ -288,6 +288,7 @@ def predict_cmd(
         if out is not None:
             from ..io import atomic_write_text
 
+            _check_replaceable(out)
             atomic_write_text(out, text)
             _note(f"wrote {len(rows)} {'findings' if lint else 'predictions'} to {out}")
         else:
@@ -295,6 +296,46 @@ def predict_cmd(
             sys.stdout.flush()
         return
     _print_predict_table(res, rows, lint, limit)
+
+
+def _is_predict_output(text: str) -> bool:
+    """Whether ``text`` is what ``codekd predict`` writes (JSON lines, SARIF or --json)."""
+    import json
+
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        doc = None
+    if isinstance(doc, dict):
+        if "runs" in doc:
+            try:
+                return doc["runs"][0]["tool"]["driver"]["name"] == "codekd"
+            except (KeyError, IndexError, TypeError):
+                return False
+        return "model" in doc and any(k in doc for k in ("predictions", "findings"))
+    try:
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError:
+        return False
+    return all(isinstance(r, dict) and ("label" in r or "expected" in r) for r in rows)
+
+
+def _check_replaceable(out: Path) -> None:
+    """codekd never replaces a file of yours: an existing --out must be an earlier predict output."""
+    from ..errors import OutputError
+
+    if not out.is_file() or out.stat().st_size == 0:
+        return
+    if out.stat().st_size > 512_000_000:
+        raise OutputError("exists and is too large to be checked as an earlier predict output; codekd never "
+                          "replaces a file of yours", path=out)
+    try:
+        text = out.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError):
+        text = None
+    if text is None or not _is_predict_output(text):
+        raise OutputError("exists and is not an earlier 'codekd predict' output; codekd never replaces a file of "
+                          "yours (choose another --out)", path=out)
 
 
 def _note(line: str) -> None:
