@@ -216,7 +216,7 @@ def test_lint_finds_a_planted_mismatch(runs, code, monkeypatch):
     monkeypatch.setattr(ev.InferenceModel, "logits", _fake_logits(seen))
     res = lint(runs["gru"], code, threshold=0.9)
     assert (res["files"], res["clauses"], res["checked"]) == (3, 5, 4)
-    assert res["not_in_labels"] == {"ConstructError": 1} and res["not_checked"] == {"tuple_dotted_or_expression": 1}
+    assert res["not_in_labels"] == {"ConstructError": 1} and res["not_in_labels_total"] == 1 and res["not_checked"] == {"tuple_dotted_or_expression": 1}
     assert all("__HOLE__" in c for c in seen) and not any("except OSError" in c or "except ValueError:\n        return 0"
                                                         in c for c in seen)
     [f] = res["findings"]  # get() catches OSError around d[k]: the planted mismatch

@@ -280,7 +280,7 @@ def predict_cmd(
     if not lint and not as_json and fmt != "table":
         _note(f"{len(rows)} predictions" + (f" of {len(rows)} pairs" if pairs is not None else f" in {res['files']} files"))
     if lint and not as_json:
-        nil = sum(res["not_in_labels"].values())
+        nil = res["not_in_labels_total"]
         _note(f"{len(rows)} findings at threshold {res['threshold']} in {res['checked']} of {res['clauses']} "
                           f"except clauses ({res['files']} files)" + (f"; {nil} clauses catch a type the model has no "
                           "label for" if nil else ""))

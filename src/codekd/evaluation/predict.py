@@ -418,7 +418,7 @@ def lint(
     Each clause (see :func:`except_clause_units`) is predicted with its name masked. A clause is a
     *finding* when the most likely type is not the one caught and its probability is at least
     ``threshold``. Clauses catching a type the model has no label for cannot be judged: they are
-    counted in ``not_in_labels``, never reported.
+    counted (``not_in_labels_total``; the 50 most frequent names in ``not_in_labels``), never reported.
 
     Returns ``{"model", "runtime", "task", "labels", "threshold", "files", "skipped", "clauses",
     "checked", "not_in_labels", "not_checked", "findings": [...]}``; each finding has ``file``,
@@ -476,7 +476,8 @@ def lint(
                                  "probability_caught": float(p[index[u.actual]]), "top": _top(p, names, top_k)})
     return {"model": ref.source, "runtime": inf.runtime, "task": task_name, "labels": names, "threshold": threshold,
             "files": len(files), "skipped": skipped, "clauses": len(units), "checked": len(known),
-            "not_in_labels": dict(sorted(unknown.items())), "not_checked": dict(sorted(not_checked.items())),
+            "not_in_labels": dict(sorted(unknown.items(), key=lambda kv: (-kv[1], kv[0]))[:50]),
+            "not_in_labels_total": sum(unknown.values()), "not_checked": dict(sorted(not_checked.items())),
             "findings": findings}
 
 

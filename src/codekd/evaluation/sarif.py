@@ -140,7 +140,8 @@ def to_sarif(res: dict[str, Any], root: str | Path) -> dict[str, Any]:
                                  "files": res.get("files")}
     if lint:
         run_props.update(threshold=res["threshold"], clauses=res["clauses"], checked=res["checked"],
-                         not_in_labels=res["not_in_labels"], not_checked=res["not_checked"])
+                         not_in_labels=res["not_in_labels"], not_in_labels_total=res["not_in_labels_total"],
+                         not_checked=res["not_checked"])
     return {
         "$schema": SARIF_SCHEMA_URI,
         "version": SARIF_VERSION,
