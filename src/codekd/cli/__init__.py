@@ -27,6 +27,7 @@ from . import study as _study
 from . import demo as _demo
 from . import methods as _methods
 from . import pretrain as _pretrain
+from . import adapt as _adapt
 
 app = typer.Typer(
     name="codekd",
@@ -50,6 +51,7 @@ app.command("predict")(_evaluation.predict_cmd)
 app.add_typer(_study.app, name="study", help="Run the experiment matrix from a YAML study file (local or Ray).")
 app.command("report")(_study.report_cmd)
 app.command("demo")(_demo.demo_cmd)
+app.command("adapt")(_adapt.adapt_cmd)
 app.add_typer(_methods.app, name="methods", help="Distillation methods: needs, supported students and tasks, defaults.")
 
 
