@@ -41,6 +41,7 @@ MAX_LENGTH = 128
 DEFAULT_PUBLIC = Path.home() / ".cache" / "codekd" / "pinned-exceptions"
 CONTINUE_LR = 1.0e-4   # continuing a fine-tuned teacher on a few hundred functions: a tenth of the CPU recipe's
 CONTINUE_EPOCHS = 3
+CONTINUE_MINUTES = 4.0  # the budget of the continuation (on this 2-core machine a few hundred steps)
 STUDENT_LR = 1.0e-3
 
 
@@ -166,8 +167,10 @@ def _teacher_config(data: Path, out: Path, base: str, *, minutes: float | None, 
     from .config import load_run_config
     from .recipes import teacher_recipe
 
-    fields = teacher_recipe("cpu", teacher=base, pooling=None) if Path(base).name == base else \
-        {"train.lr": 3e-4, "train.batch_size": 32, "train.epochs": 5, "train.mixed_precision": "auto"}
+    saved = Path(base) / "codekd_teacher.json"
+    pooling = json.loads(saved.read_text()).get("pooling") if saved.is_file() else None
+    # the CPU recipe: a mean-pooled (MiniLM-style) teacher gets its bottom 3 layers frozen and replayed
+    fields = teacher_recipe("cpu", teacher=base, pooling=pooling)
     fields.update({"kind": "finetune", "task": "exception", "data": str(data), "out": str(out), "teacher.path": base,
                    "normalization": normalization, "train.max_length": max_length, "train.seed": seed})
     if minutes:
@@ -211,7 +214,8 @@ def _majority(data: Path) -> dict[str, Any]:
 
 def adapt(code: str | Path, out: str | Path, *, teacher: str | Path | None = None, public: str | Path | None = None,
           teacher_minutes: float = 15.0, students: Sequence[str] = ("roberta-1.5m",), method: str = "dist",
-          minutes: float = 8.0, continue_teacher: bool = True, transfer: bool = True, group_by: str = "top-dir",
+          minutes: float = 8.0, continue_teacher: bool = True, continue_minutes: float = CONTINUE_MINUTES,
+          transfer: bool = True, group_by: str = "top-dir",
           seed: int = 0, export: bool = True, progress: bool = True, student_sets: Sequence[str] = (),
           say: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the transfer path (module docstring); returns (and writes to ``out/adapt.json``) the table."""
@@ -262,7 +266,8 @@ def adapt(code: str | Path, out: str | Path, *, teacher: str | Path | None = Non
     teachers = {"public": public_teacher}
     valid = {"public": _score(public_teacher, own, "valid")["accuracy"]}
     if continue_teacher:
-        finetune_teacher(_teacher_config(own, out / "teacher-own", str(public_teacher), minutes=None, lr=CONTINUE_LR,
+        finetune_teacher(_teacher_config(own, out / "teacher-own", str(public_teacher), minutes=continue_minutes,
+                                         lr=CONTINUE_LR,
                                          epochs=CONTINUE_EPOCHS, seed=seed, normalization=normalization,
                                          max_length=max_length), progress=progress)
         teachers["continued on your code"] = out / "teacher-own" / "best"

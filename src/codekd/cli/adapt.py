@@ -26,6 +26,8 @@ def adapt_cmd(
     continue_teacher: bool = typer.Option(True, "--continue-teacher/--no-continue-teacher", help="Also continue the "
                                           "teacher on your training split; the one better on your validation split "
                                           "is kept."),
+    continue_minutes: float = typer.Option(4.0, "--continue-minutes", min=0.1, help="Budget of the continuation on "
+                                           "your split (at most 3 epochs, lr 1e-4)."),
     transfer: bool = typer.Option(True, "--transfer/--no-transfer", help="Functions of your training groups that "
                                   "catch other types join the students' training data, labelled by the teacher."),
     group_by: str = typer.Option("top-dir", "--group-by", help="Split groups: top-dir (each top-level folder), file, "
@@ -40,7 +42,8 @@ def adapt_cmd(
     from ..adapt import adapt, table_text
 
     summary = adapt(code, out, teacher=teacher, public=public, teacher_minutes=teacher_minutes, students=student,
-                    method=method, minutes=minutes, continue_teacher=continue_teacher, transfer=transfer,
+                    method=method, minutes=minutes, continue_teacher=continue_teacher,
+                    continue_minutes=continue_minutes, transfer=transfer,
                     group_by=group_by, seed=seed, export=export, student_sets=set_,
                     say=lambda text: console.print(text, markup=False))
     console.print(table_text(summary), markup=False)
