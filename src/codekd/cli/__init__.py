@@ -59,7 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         from ..plugins import load_plugins
 
         load_plugins()
-        app(args=argv, standalone_mode=False)
+        args = sys.argv[1:] if argv is None else list(argv)
+        if "--help" in args:  # registry lists in the help (imports torch, so only when help is asked)
+            from .help_lists import refresh
+
+            refresh()
+        app(args=args, standalone_mode=False)
     except CodekdError as exc:
         return _one_line(exc)
     except KeyboardInterrupt:
