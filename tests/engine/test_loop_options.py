@@ -127,6 +127,7 @@ def test_default_threads_from_free_cores_and_model_size():
     assert default_threads(big, cores=16, load=4.0)[0] == 12
     assert default_threads(big, cores=4, load=9.0)[0] == 1   # never below 1
     assert default_threads(big, cores=4, load=None)[0] == 4  # no load average (not Linux)
+    assert default_threads(big, cores=2, load=1.2, own=1.0)[0] == 2  # the load is this process's own
     n, why = default_threads(1_500_000, cores=16, load=0.0)
     assert n == 1 and "5M" in why
 

@@ -17,6 +17,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import typer
 
+from ..data.guard import SmallDataWarning
 from ..errors import CodekdError
 from . import data as _data
 from . import vocab as _vocab
@@ -55,6 +56,23 @@ app.add_typer(_methods.app, name="methods", help="Distillation methods: needs, s
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run the app, turning user errors into one line and exit code 2."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", SmallDataWarning)
+        plain = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):  # codekd's own: one line
+            if issubclass(category, SmallDataWarning):
+                typer.secho(f"warning: {message}", fg="yellow", err=True)
+            else:
+                plain(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         from ..plugins import load_plugins
 

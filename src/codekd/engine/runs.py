@@ -34,8 +34,11 @@ def check_run_folder(cfg: RunConfig) -> None:
 
 
 def _load_data(cfg: RunConfig) -> TaskData:
+    from ..data.guard import warn_small_data
+
     data = load_task_data(cfg.data, get_task(cfg.task), fraction=cfg.fraction, seed=cfg.data_seed)
     check_trainable(data)
+    warn_small_data(data, cfg.task, cfg.train.train_max_examples)  # before any time is spent on it
     return data
 
 

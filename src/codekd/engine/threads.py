@@ -8,7 +8,8 @@ repeats each): alone, 1 thread 66 / 87, 2 threads 76 / 45; beside one busy proce
 31.6 / 31.1, 2 threads **1.0 / 1.3**, 24-30x slower.
 
 So the default counts the cores this process may use (``os.sched_getaffinity``) minus the load
-already on them (the 1-minute ``os.getloadavg``, rounded), at least 1; and a small model (under
+other processes put on them (the 1-minute ``os.getloadavg`` less this process's own CPU seconds per
+second of life, rounded), at least 1; and a small model (under
 :data:`SMALL_MODEL_PARAMS` trainable parameters, every student preset up to 1.5M) gets 1 thread,
 where the second thread gained nothing even alone. ``train.num_threads`` overrides it.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 
 #: below this many trainable parameters a run uses one CPU thread by default
 SMALL_MODEL_PARAMS = 5_000_000
@@ -36,18 +38,37 @@ def load_average() -> float | None:
         return None
 
 
+def own_load() -> float:
+    """This process's share of the load average: its CPU seconds per second of life (all threads), so
+    that a run is not counted as the load that keeps it from its own cores (the demo's teacher
+    starts right after stages of the same process kept a core busy)."""
+    try:
+        ticks = os.sysconf("SC_CLK_TCK")
+        start = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19]) / ticks
+        uptime = float(open("/proc/uptime").read().split()[0])
+        age = max(1.0, uptime - start)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0.0
+    return max(0.0, time.process_time() / age)
+
+
 def default_threads(params: int | None = None, *, cores: int | None = None,
-                    load: float | None = -1.0) -> tuple[int, str]:
-    """The thread count to use and why (for the run log). ``load=-1`` reads the load average."""
+                    load: float | None = -1.0, own: float | None = None) -> tuple[int, str]:
+    """The thread count to use and why (for the run log). ``load=-1`` reads the load average;
+    ``own`` (default :func:`own_load`) is taken off it."""
     cores = usable_cores() if cores is None else cores
     if load is not None and load < 0:
         load = load_average()
-    free = cores if load is None else max(1, math.floor(cores - load + 0.5))
+        own = own_load() if own is None else own
+    own = 0.0 if own is None else own
+    others = None if load is None else max(0.0, load - own)
+    free = cores if others is None else max(1, math.floor(cores - others + 0.5))
     free = min(free, cores)
-    why = f"{cores} usable cores, load average {'unknown' if load is None else f'{load:.2f}'}: {free} free"
+    why = (f"{cores} usable cores, load average {'unknown' if load is None else f'{load:.2f}'}"
+           f"{f' ({own:.2f} of it this process)' if own else ''}: {free} free")
     if params is not None and params < SMALL_MODEL_PARAMS and free > 1:
         return 1, f"{why}; 1 thread for a model under {SMALL_MODEL_PARAMS / 1e6:g}M parameters"
     return free, why
 
 
-__all__ = ["SMALL_MODEL_PARAMS", "default_threads", "load_average", "usable_cores"]
+__all__ = ["SMALL_MODEL_PARAMS", "default_threads", "load_average", "own_load", "usable_cores"]
