@@ -144,6 +144,30 @@ def test_every_readme_command_parses():
     assert checked >= 30
 
 
+def test_readme_python_blocks_compile_and_import_what_exists():
+    """The Python snippets are not run (they train models), but their syntax and every name they
+    import from codekd are checked."""
+    import ast
+    import importlib
+
+    checked = 0
+    for lang, _, body, line in blocks(README.read_text(encoding="utf-8")):
+        if lang != "python":
+            continue
+        tree = ast.parse(body, filename=f"README.md:{line}")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("codekd"):
+                mod = importlib.import_module(node.module)
+                for alias in node.names:
+                    assert hasattr(mod, alias.name), f"README.md:{line + node.lineno - 1}: {node.module}.{alias.name}"
+                    checked += 1
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("codekd"):
+                        importlib.import_module(alias.name)
+    assert checked >= 10
+
+
 def test_readme_names_the_study_database_file_the_runner_writes(tmp_path):
     from codekd.study.spec import StudySpec, study_db_path
 
