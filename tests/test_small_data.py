@@ -73,3 +73,13 @@ def test_cli_prints_the_warning_as_one_line(exc_data, tmp_path, capsys):
     assert rc == 0
     lines = [x for x in err.splitlines() if "training split has" in x]
     assert len(lines) == 1 and lines[0].startswith("warning: the training split has 48 examples")
+
+
+def test_the_places_the_warning_points_to_exist():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert "\n## Your own code\n" in readme
+    results = (root / CURVES["exception"].source).read_text(encoding="utf-8")
+    assert f"**{CURVES['exception'].threshold:,} training examples**" in results
