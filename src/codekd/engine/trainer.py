@@ -375,14 +375,14 @@ def _progress(enabled: bool, every_s: float | None = None):
     return make_progress(enabled, every_s)
 
 
-def _tensorboard_writer(folder: Path):
-    """A torch SummaryWriter into ``folder`` (``train.report_to: tensorboard``)."""
+def _summary_writer_class():
+    """torch's SummaryWriter (``train.report_to: tensorboard``), or a one-line error naming the package."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         raise ConfigError("train.report_to=tensorboard needs the tensorboard package: "
                           "pip install 'codekd[tensorboard]' (or pip install tensorboard)") from None
-    return SummaryWriter(log_dir=str(folder))
+    return SummaryWriter
 
 
 def _scalars(writer: Any, prefix: str, values: dict[str, Any], step: int) -> None:
@@ -432,9 +432,8 @@ def _run_training(job: TrainJob, *, resume: bool, progress: bool, stop_after: in
         shutil.rmtree(ckpt)
     atomic_write_text(out / "config.yaml", dump_yaml(cfg))
     log = _Log(out / "log.jsonl")
-    writer = None
-    if tc.report_to == "tensorboard":  # before any work: a missing package is a one-line error now, not at the end
-        writer = _tensorboard_writer(out / "tensorboard")
+    # before any work: a missing package is a one-line error now, not after the training
+    summary_writer = _summary_writer_class() if tc.report_to == "tensorboard" else None
     set_seed(tc.seed)
 
     trainable = _Trainable(job.student, job.method.modules())
@@ -504,7 +503,8 @@ def _run_training(job: TrainJob, *, resume: bool, progress: bool, stop_after: in
     else:
         log("start", config_hash=chash, train_examples=n_train, valid_examples=len(valid_split),
             steps=total_steps, device=str(device), world_size=world, method=job.method.describe(),
-            threads=state["threads"], threads_reason=state["threads_reason"], precision=precision, precision_info=state.get("precision_info"), plan=state.get("plan"), **job.info)
+            threads=state["threads"], threads_reason=state["threads_reason"], precision=precision,
+            precision_info=state.get("precision_info"), plan=state.get("plan"), **job.info)
     inner = accelerator.unwrap_model(trainable)
     model = inner.model
     aux_mod = inner.aux if len(list(inner.aux.parameters())) else None
@@ -556,9 +556,8 @@ def _run_training(job: TrainJob, *, resume: bool, progress: bool, stop_after: in
 
     t_start = time.perf_counter() - float(state.get("train_seconds", 0.0))
     t_process, steps_at_start = time.perf_counter(), int(state["global_step"])  # this process's speed, for the ETA
-    if writer is not None and not accelerator.is_main_process:
-        writer.close()
-        writer = None
+    writer = summary_writer(log_dir=str(out / "tensorboard")) \
+        if summary_writer is not None and accelerator.is_main_process else None
     with _progress(progress and accelerator.is_main_process, tc.log_every_s) as prog:
         for epoch in range(int(state["epoch"]), tc.epochs):
             if tc.max_steps is not None and state["global_step"] >= tc.max_steps:
