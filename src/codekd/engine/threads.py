@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 
 #: below this many trainable parameters a run uses one CPU thread by default
 SMALL_MODEL_PARAMS = 5_000_000
@@ -39,9 +38,9 @@ def load_average() -> float | None:
 
 
 def own_load() -> float:
-    """This process's share of the load average: its CPU seconds per second of life (all threads), so
-    that a run is not counted as the load that keeps it from its own cores (the demo's teacher
-    starts right after stages of the same process kept a core busy)."""
+    """This process's share of the load average: its CPU seconds (all threads, and the children it
+    waited for) per second of life, so that a run is not counted as the load that keeps it from its
+    own cores (the demo's teacher starts right after stages of the same process kept the cores busy)."""
     try:
         ticks = os.sysconf("SC_CLK_TCK")
         start = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19]) / ticks
@@ -49,7 +48,8 @@ def own_load() -> float:
         age = max(1.0, uptime - start)
     except (OSError, ValueError, IndexError, AttributeError):
         return 0.0
-    return max(0.0, time.process_time() / age)
+    t = os.times()  # this process and the children it waited for (a builder's worker processes)
+    return max(0.0, (t.user + t.system + t.children_user + t.children_system) / age)
 
 
 def default_threads(params: int | None = None, *, cores: int | None = None,
