@@ -79,7 +79,8 @@ class TrainConfig(_Strict):
                           "(torch SummaryWriter; needs pip install 'codekd[tensorboard]'). Default: none.")
     log_every_s: Optional[float] = Field(None, gt=0, description="When the output is not a terminal (no progress "
                                          "bar), print a progress line every this many seconds (default 30).")
-    trackers: list[str] = Field(default_factory=list, description="Accelerate trackers: tensorboard, wandb, mlflow.")
+    trackers: list[str] = Field(default_factory=list, description="Accelerate trackers: tensorboard, wandb, mlflow "
+                                "(the same scalars as report_to, in OUT/trackers).")
 
 
 class StudentSpec(_Strict):

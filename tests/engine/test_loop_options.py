@@ -97,6 +97,21 @@ def test_report_to_tensorboard_writes_loss_lr_and_valid_metric(exc_data, tmp_pat
     assert [e.step for e in acc.Scalars("eval/accuracy")] == [2, 4, 4]  # eval_every 2, then the epoch end
 
 
+def test_accelerate_trackers_get_the_same_scalars(exc_data, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = cfg_for(exc_data, tmp_path / "run", method="ft", extra=["train.trackers=[tensorboard]", "train.log_every=1"])
+    distill(cfg, progress=False)
+    folders = {p.parent for p in (tmp_path / "run" / "trackers").rglob("events.out.tfevents.*")}
+    tags = set()
+    for f in folders:
+        acc = EventAccumulator(str(f))
+        acc.Reload()
+        tags |= set(acc.Tags()["scalars"])
+    assert {"train/loss", "train/learning_rate", "eval/accuracy"} <= tags
+
+
 def test_line_progress_prints_every_n_seconds_with_eta():
     now = [0.0]
     out = io.StringIO()

@@ -385,12 +385,25 @@ def _summary_writer_class():
     return SummaryWriter
 
 
-def _scalars(writer: Any, prefix: str, values: dict[str, Any], step: int) -> None:
-    if writer is None:
-        return
-    for k, v in values.items():
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v:
-            writer.add_scalar(f"{prefix}/{k}", float(v), step)
+class _Scalars:
+    """Where the loop's scalars go: ``train.report_to: tensorboard`` (a SummaryWriter in
+    OUT/tensorboard) and any Accelerate ``train.trackers`` (OUT/trackers). Main process only."""
+
+    def __init__(self, writer: Any = None, accelerator: Any = None):
+        self.writer, self.accelerator = writer, accelerator
+
+    def __call__(self, prefix: str, values: dict[str, Any], step: int) -> None:
+        vals = {f"{prefix}/{k}": float(v) for k, v in values.items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v}
+        if self.writer is not None:
+            for k, v in vals.items():
+                self.writer.add_scalar(k, v, step)
+        if self.accelerator is not None and vals:
+            self.accelerator.log(vals, step=step)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, stop_after: int | None = None) -> dict[str, Any]:
@@ -558,6 +571,11 @@ def _run_training(job: TrainJob, *, resume: bool, progress: bool, stop_after: in
     t_process, steps_at_start = time.perf_counter(), int(state["global_step"])  # this process's speed, for the ETA
     writer = summary_writer(log_dir=str(out / "tensorboard")) \
         if summary_writer is not None and accelerator.is_main_process else None
+    if tc.trackers:  # Accelerate's trackers (tensorboard, wandb, mlflow), with the main settings as hparams
+        accelerator.init_trackers("codekd", config={
+            "kind": cfg.kind, "task": cfg.task, "method": cfg.method.name, "student": cfg.student.preset,
+            "lr": tc.lr, "batch_size": tc.batch_size, "epochs": tc.epochs, "seed": tc.seed})
+    scalars = _Scalars(writer, accelerator if tc.trackers else None)
     with _progress(progress and accelerator.is_main_process, tc.log_every_s) as prog:
         for epoch in range(int(state["epoch"]), tc.epochs):
             if tc.max_steps is not None and state["global_step"] >= tc.max_steps:
@@ -624,9 +642,8 @@ def _run_training(job: TrainJob, *, resume: bool, progress: bool, stop_after: in
                     if gs % tc.log_every == 0 or gs == 1:
                         log("step", epoch=epoch, step=gs, loss=float(np.mean(running[-tc.log_every:])), lr=lr,
                             grad_norm=grad_norm, grad_norm_clipped=clipped_norm, examples_per_s=eps, **parts)
-                        _scalars(writer, "train", {"loss": float(np.mean(running[-tc.log_every:])),
-                                                   "learning_rate": lr, "examples_per_s": eps,
-                                                   "grad_norm": grad_norm}, gs)
+                        scalars("train", {"loss": float(np.mean(running[-tc.log_every:])), "learning_rate": lr,
+                                          "examples_per_s": eps, "grad_norm": grad_norm}, gs)
                     # before any checkpoint of this step, so a resumed run keeps the same evals
                     every = job.eval_every or tc.eval_every
                     if every and gs % every == 0:
@@ -635,7 +652,7 @@ def _run_training(job: TrainJob, *, resume: bool, progress: bool, stop_after: in
                         # the log also has the clock (wall since the start of training, process CPU): a learning curve
                         log("eval", epoch=epoch, step=gs, valid=vme, examples=gs * tc.batch_size * tc.grad_accum * world,
                             train_s=round(time.perf_counter() - t_start, 2), cpu_s=round(time.process_time(), 2))
-                        _scalars(writer, "eval", vme, gs)
+                        scalars("eval", vme, gs)
                     if tc.checkpoint_every and gs % tc.checkpoint_every == 0:
                         state["train_seconds"] = time.perf_counter() - t_start
                         checkpoint(epoch, step_in_epoch)
@@ -680,8 +697,8 @@ def _run_training(job: TrainJob, *, resume: bool, progress: bool, stop_after: in
                    "train_loop_seconds": train_loop_seconds, "train_examples_seen": seen_before + seen}
             state["history"].append(rec)
             log("epoch", **rec)
-            _scalars(writer, "eval", vm, state["global_step"])
-            _scalars(writer, "train", {"epoch_loss": rec["train_loss"], "epoch": epoch + 1}, state["global_step"])
+            scalars("eval", vm, state["global_step"])
+            scalars("train", {"epoch_loss": rec["train_loss"], "epoch": epoch + 1}, state["global_step"])
             if state["best_score"] is None or score > state["best_score"]:
                 state.update(best_score=score, best_epoch=epoch + 1)
                 if accelerator.is_main_process:
@@ -742,8 +759,7 @@ def _run_training(job: TrainJob, *, resume: bool, progress: bool, stop_after: in
         atomic_write_json(out / METRICS, result)
         shutil.rmtree(ckpt, ignore_errors=True)  # the best weights and metrics are what a finished run keeps
     accelerator.end_training() if tc.trackers else None
-    if writer is not None:
-        writer.close()
+    scalars.close()
     return result
 
 
