@@ -144,6 +144,30 @@ def test_every_readme_command_parses():
     assert checked >= 30
 
 
+def test_inline_codekd_mentions_name_real_commands_and_options():
+    """`codekd ...` in running text is often a fragment (`codekd data check`, `codekd bench --threads`):
+    its command and options must exist; missing arguments are fine there."""
+    text = re.sub(r"```.*?```", "", README.read_text(encoding="utf-8"), flags=re.S)
+    spans = [" ".join(x.split()) for x in re.findall(r"`(codekd [^`]+)`", text)]
+    checked = 0
+    for span in spans:
+        argv = shlex.split(span)[1:]
+        if "..." in argv or any(a.isupper() for a in argv):  # placeholders: codekd STAGE --help
+            continue
+        argv = [a for a in argv if a != "--help"]
+        if not argv:
+            continue
+        try:
+            parse_cli(argv)
+        except Exception as exc:  # noqa: BLE001
+            if type(exc).__name__ not in ("MissingParameter", "BadOptionUsage") and \
+                    "requires an argument" not in str(getattr(exc, "format_message", lambda: exc)()):
+                raise AssertionError(f"README: `{span}`: {type(exc).__name__}: "
+                                     f"{getattr(exc, 'format_message', lambda: exc)()}") from None
+        checked += 1
+    assert checked >= 10
+
+
 def test_readme_python_blocks_compile_and_import_what_exists():
     """The Python snippets are not run (they train models), but their syntax and every name they
     import from codekd are checked."""
