@@ -205,7 +205,7 @@ def test_readme_names_the_study_database_file_the_runner_writes(tmp_path):
 # ------------------------------------------------------------------------------------------ running
 #: README names that stand for something the test builds: the real MiniLM (22.7M parameters) is
 #: replaced by a tiny MiniLM-shaped teacher, so the whole block runs in about a minute.
-SUBSTITUTE = {"minilm": "{teacher}"}
+SUBSTITUTE = {"minilm": "teacher"}
 
 
 @pytest.fixture(scope="module")
@@ -232,7 +232,8 @@ def test_runnable_readme_blocks_run(readme_world, monkeypatch, capsys):
     ran, timings = [], []
     for line, argv in readme_commands(runnable=True):
         assert Path(argv[0]).name == "codekd", f"README.md:{line}: a runnable block runs codekd only"
-        args = [SUBSTITUTE.get(a, a).format(teacher=teacher) for a in argv[1:]]
+        stand_in = {"teacher": str(teacher)}
+        args = [stand_in[SUBSTITUTE[a]] if a in SUBSTITUTE else a for a in argv[1:]]
         t0 = time.perf_counter()
         rc = main(args)
         out = capsys.readouterr()
