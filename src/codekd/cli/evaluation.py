@@ -128,7 +128,8 @@ def bench_cmd(
     data: Optional[Path] = typer.Option(None, "--data", "-d", help="Dataset folder: real tokenised code as inputs (else random ids)."),
     task: Optional[str] = typer.Option(None, "--task", "-t", help="Task of --data."),
     seq_len: int = typer.Option(256, help="Fixed tokens per example (truncate / pad)."),
-    threads: int = typer.Option(2, help="CPU threads (torch and onnxruntime)."),
+    threads: int = typer.Option(1, help="CPU threads (torch and onnxruntime), fixed for every model so that ratios "
+                                "hold; 1 as in studies (on a busy 2-core machine 2 threads were 24-30x slower)."),
     repeats: int = typer.Option(5, help="Interleaved rounds per model."),
     heavy_repeats: int = typer.Option(2, help="Rounds for models of --heavy-params or more."),
     heavy_params: float = typer.Option(20e6, help="Parameter count from which a model is 'heavy'."),

@@ -39,6 +39,13 @@ def _load_data(cfg: RunConfig) -> TaskData:
     return data
 
 
+def _warn_small_data(cfg: RunConfig, data: TaskData) -> None:
+    """After every check that can refuse the run, before the training time is spent."""
+    from ..data.guard import warn_small_data
+
+    warn_small_data(data, cfg.task, cfg.train.train_max_examples)
+
+
 def _cache_teacher(cfg: RunConfig) -> RunConfig:
     """``--teacher-cache`` without ``--teacher``: the teacher the cache was built from (its files are
     part of the cache's fingerprint, and its shape sets the layer maps; it is never run)."""
@@ -124,6 +131,7 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
                          "params": sum(p.numel() for p in teacher.parameters()), "pooling": teacher.pooling,
                          "architecture": teacher.config.model_type, "causal": teacher.causal, **extra_info},
                    probe_context=probe_context)
+    _warn_small_data(cfg, data)
     return run_training(job, resume=resume, progress=progress, stop_after=stop_after)
 
 
@@ -341,4 +349,5 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
                    load_best=load_best, teacher=tside, teacher_outputs=teacher_outputs, info=info, transfer=transfer,
                    transfer_weight=cfg.transfer.weight if cfg.transfer else 1.0,
                    transfer_batch_size=cfg.transfer.batch_size if cfg.transfer else None)
+    _warn_small_data(cfg, data)
     return run_training(job, resume=resume, progress=progress, stop_after=stop_after)

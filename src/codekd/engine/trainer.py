@@ -50,6 +50,7 @@ from ..methods.base import Method, Outputs
 from ..tasks import Task
 from .batching import Collator, code_lengths, epoch_batches, eval_batches, to_device
 from .budget import choose_precision, plan_steps, probe_step, time_step
+from .progress import fmt_seconds as _fmt_seconds
 from .transfer import transfer_batch
 
 CHECKPOINT = "checkpoint"
@@ -113,10 +114,12 @@ def config_hash(cfg: RunConfig) -> str:
         if d.get(key, "absent") is None:
             d.pop(key)
     for section, key in (("train", "minutes"), ("train", "layer_lr_decay"), ("train", "eval_every"),
-                         ("teacher", "freeze_layers"), ("teacher", "lora"), ("teacher", "dtype"),
-                         ("teacher", "device_map")):
+                         ("train", "early_stopping_patience"), ("teacher", "freeze_layers"), ("teacher", "lora"),
+                         ("teacher", "dtype"), ("teacher", "device_map")):
         if d.get(section, {}).get(key, "absent") is None:
             d[section].pop(key)
+    for key in ("report_to", "log_every_s"):  # where progress and scalars are shown: never part of the result
+        d.get("train", {}).pop(key, None)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -366,19 +369,59 @@ def _replan(state: dict[str, Any], budget_s: float, elapsed_s: float, done: int,
                             "total_steps": total})
 
 
-def _progress(enabled: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+def _progress(enabled: bool, every_s: float | None = None):
+    """Rich bars on a terminal; elsewhere a log line every ``every_s`` seconds (:mod:`.progress`)."""
+    from .progress import progress as make_progress
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), TextColumn("{task.fields[info]}"), disable=not enabled, transient=False)
+    return make_progress(enabled, every_s)
+
+
+def _summary_writer_class():
+    """torch's SummaryWriter (``train.report_to: tensorboard``), or a one-line error naming the package."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ConfigError("train.report_to=tensorboard needs the tensorboard package: "
+                          "pip install 'codekd[tensorboard]' (or pip install tensorboard)") from None
+    return SummaryWriter
+
+
+class _Scalars:
+    """Where the loop's scalars go: ``train.report_to: tensorboard`` (a SummaryWriter in
+    OUT/tensorboard) and any Accelerate ``train.trackers`` (OUT/trackers). Main process only."""
+
+    def __init__(self, writer: Any = None, accelerator: Any = None):
+        self.writer, self.accelerator = writer, accelerator
+
+    def __call__(self, prefix: str, values: dict[str, Any], step: int) -> None:
+        vals = {f"{prefix}/{k}": float(v) for k, v in values.items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v}
+        if self.writer is not None:
+            for k, v in vals.items():
+                self.writer.add_scalar(k, v, step)
+        if self.accelerator is not None and vals:
+            self.accelerator.log(vals, step=step)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, stop_after: int | None = None) -> dict[str, Any]:
     """Train, validate each epoch, keep the best, test once; resumable. Returns the final metrics.
 
     ``stop_after`` simulates an interruption right after the checkpoint at that optimizer step
-    (raises :class:`Interrupted`); used by the resume tests.
+    (raises :class:`Interrupted`); used by the resume tests. The process's torch thread count is
+    set for the run (:mod:`.threads`) and put back afterwards.
     """
+    threads_before = torch.get_num_threads()
+    try:
+        return _run_training(job, resume=resume, progress=progress, stop_after=stop_after)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _run_training(job: TrainJob, *, resume: bool, progress: bool, stop_after: int | None) -> dict[str, Any]:
     cfg, tc = job.cfg, job.cfg.train
     out = Path(cfg.out)
     chash = config_hash(cfg)
@@ -403,11 +446,20 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
         shutil.rmtree(ckpt)
     atomic_write_text(out / "config.yaml", dump_yaml(cfg))
     log = _Log(out / "log.jsonl")
-    if tc.num_threads:
-        torch.set_num_threads(tc.num_threads)
+    # before any work: a missing package is a one-line error now, not after the training
+    summary_writer = _summary_writer_class() if tc.report_to == "tensorboard" else None
     set_seed(tc.seed)
 
     trainable = _Trainable(job.student, job.method.modules())
+    # CPU threads: the config's, else the run's first choice (kept on resume), else the free cores (.threads)
+    if tc.num_threads:
+        state["threads"], state["threads_reason"] = tc.num_threads, "train.num_threads"
+    elif "threads" not in state:
+        from .threads import default_threads
+
+        state["threads"], state["threads_reason"] = default_threads(
+            sum(p.numel() for p in trainable.parameters() if p.requires_grad))
+    torch.set_num_threads(int(state["threads"]))
     train_split, valid_split = job.data["train"], job.data["valid"]
     n_train = len(train_split) if tc.train_max_examples is None else min(len(train_split), tc.train_max_examples)
     lengths = code_lengths(train_split, cfg.normalization)[:n_train]
@@ -465,7 +517,8 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
     else:
         log("start", config_hash=chash, train_examples=n_train, valid_examples=len(valid_split),
             steps=total_steps, device=str(device), world_size=world, method=job.method.describe(),
-            precision=precision, precision_info=state.get("precision_info"), plan=state.get("plan"), **job.info)
+            threads=state["threads"], threads_reason=state["threads_reason"], precision=precision,
+            precision_info=state.get("precision_info"), plan=state.get("plan"), **job.info)
     inner = accelerator.unwrap_model(trainable)
     model = inner.model
     aux_mod = inner.aux if len(list(inner.aux.parameters())) else None
@@ -517,9 +570,19 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
         log("eval", epoch=0, step=0, valid=vm0)
 
     t_start = time.perf_counter() - float(state.get("train_seconds", 0.0))
-    with _progress(progress and accelerator.is_main_process) as prog:
+    t_process, steps_at_start = time.perf_counter(), int(state["global_step"])  # this process's speed, for the ETA
+    writer = summary_writer(log_dir=str(out / "tensorboard")) \
+        if summary_writer is not None and accelerator.is_main_process else None
+    if tc.trackers:  # Accelerate's trackers (tensorboard, wandb, mlflow), with the main settings as hparams
+        accelerator.init_trackers("codekd", config={
+            "kind": cfg.kind, "task": cfg.task, "method": cfg.method.name, "student": cfg.student.preset,
+            "lr": tc.lr, "batch_size": tc.batch_size, "epochs": tc.epochs, "seed": tc.seed})
+    scalars = _Scalars(writer, accelerator if tc.trackers else None)
+    with _progress(progress and accelerator.is_main_process, tc.log_every_s) as prog:
         for epoch in range(int(state["epoch"]), tc.epochs):
             if tc.max_steps is not None and state["global_step"] >= tc.max_steps:
+                break
+            if state.get("early_stopped"):
                 break
             if state.get("time_budget_reached"):
                 break
@@ -574,10 +637,15 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                     step_in_epoch = (bi + 1) // tc.grad_accum
                     lr = scheduler.get_last_lr()[0]
                     eps = seen / max(1e-9, time.perf_counter() - t_epoch)
-                    prog.update(bar, completed=bi + 1, info=f"loss {np.mean(running[-20:]):.4f} lr {lr:.2e} {eps:.0f} ex/s")
+                    planned = int(state["plan"]["total_steps"]) if budget_s is not None else total_steps
+                    eta_s = (planned - gs) * (time.perf_counter() - t_process) / max(1, gs - steps_at_start)
+                    prog.update(bar, completed=bi + 1, info=f"step {gs}/{planned} loss {np.mean(running[-20:]):.4f} "
+                                f"lr {lr:.2e} {eps:.0f} ex/s", eta=_fmt_seconds(eta_s))
                     if gs % tc.log_every == 0 or gs == 1:
                         log("step", epoch=epoch, step=gs, loss=float(np.mean(running[-tc.log_every:])), lr=lr,
                             grad_norm=grad_norm, grad_norm_clipped=clipped_norm, examples_per_s=eps, **parts)
+                        scalars("train", {"loss": float(np.mean(running[-tc.log_every:])), "learning_rate": lr,
+                                          "examples_per_s": eps, "grad_norm": grad_norm}, gs)
                     # before any checkpoint of this step, so a resumed run keeps the same evals
                     every = job.eval_every or tc.eval_every
                     if every and gs % every == 0:
@@ -586,6 +654,7 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                         # the log also has the clock (wall since the start of training, process CPU): a learning curve
                         log("eval", epoch=epoch, step=gs, valid=vme, examples=gs * tc.batch_size * tc.grad_accum * world,
                             train_s=round(time.perf_counter() - t_start, 2), cpu_s=round(time.process_time(), 2))
+                        scalars("eval", vme, gs)
                     if tc.checkpoint_every and gs % tc.checkpoint_every == 0:
                         state["train_seconds"] = time.perf_counter() - t_start
                         checkpoint(epoch, step_in_epoch)
@@ -630,11 +699,18 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                    "train_loop_seconds": train_loop_seconds, "train_examples_seen": seen_before + seen}
             state["history"].append(rec)
             log("epoch", **rec)
+            scalars("eval", vm, state["global_step"])
+            scalars("train", {"epoch_loss": rec["train_loss"], "epoch": epoch + 1}, state["global_step"])
             if state["best_score"] is None or score > state["best_score"]:
                 state.update(best_score=score, best_epoch=epoch + 1)
                 if accelerator.is_main_process:
                     with atomic_dir(out / BEST) as tmp:
                         job.save_best(model, tmp)
+            patience = tc.early_stopping_patience
+            if patience and len(state["history"]) - int(state["best_epoch"]) >= patience and epoch + 1 < tc.epochs:
+                # decided before the checkpoint, so a run resumed after this point stops too
+                state["early_stopped"] = {"epoch": epoch + 1, "best_epoch": state["best_epoch"], "patience": patience}
+                log("early_stop", **state["early_stopped"])
             state["train_seconds"] = time.perf_counter() - t_start
             checkpoint(epoch + 1, 0)
 
@@ -676,7 +752,8 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
     }
     result["precision"] = state.get("precision")
     result["precision_info"] = state.get("precision_info")
-    for key in ("initial_valid", "evals", "time_budget_reached", "plan", "sanity"):
+    result["threads"] = state.get("threads")
+    for key in ("initial_valid", "evals", "time_budget_reached", "plan", "sanity", "early_stopped"):
         if key in state:
             result[key] = state[key]
     log("done", test=test_metrics, best_epoch=state["best_epoch"])
@@ -684,6 +761,7 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
         atomic_write_json(out / METRICS, result)
         shutil.rmtree(ckpt, ignore_errors=True)  # the best weights and metrics are what a finished run keeps
     accelerator.end_training() if tc.trackers else None
+    scalars.close()
     return result
 
 

@@ -367,7 +367,7 @@ def benchmark(
     data: str | os.PathLike[str] | None = None,
     task: str | None = None,
     seq_len: int = 256,
-    threads: int = 2,
+    threads: int = 1,
     repeats: int = 5,
     heavy_repeats: int = 2,
     heavy_params: float = 20e6,
