@@ -58,7 +58,7 @@ def test_new_unset_fields_keep_the_hash_of_older_runs(exc_data, tmp_path):
             d.pop(key)
     for key in ("minutes", "layer_lr_decay", "eval_every", "early_stopping_patience", "report_to", "log_every_s"):
         d["train"].pop(key)
-    for key in ("freeze_layers", "lora"):
+    for key in ("freeze_layers", "lora", "dtype", "device_map"):
         if d["teacher"].get(key, "absent") is None:
             d["teacher"].pop(key)
     old = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]

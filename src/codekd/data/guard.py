@@ -63,7 +63,9 @@ def small_data_message(n_train: int, task: str, num_labels: int) -> str | None:
         return None
     return (f"the training split has {n_train:,} examples, under the {threshold:,} below which a student trained "
             f"from scratch learns little ({basis}: {curve.summary}); with this little labelled data, start from a "
-            f"model that already knows code: see README, 'Your own code'")
+            f"model that already knows code" + (": for exception types in your own Python, 'codekd adapt DIR' (a teacher "
+            "fine-tuned on the pinned public set, adapted to and distilled on your code)" if task == "exception" else "")
+            + "; see README, 'Your own code'")
 
 
 def warn_small_data(data: Any, task: str, max_examples: int | None = None) -> str | None:
