@@ -8,6 +8,7 @@ from typing import Any, List, Optional
 import typer
 from rich.table import Table
 
+from ..engine.dist import is_main_process
 from .common import console
 
 teacher_app = typer.Typer(no_args_is_help=True)
@@ -91,6 +92,8 @@ def teacher_finetune(
         "teacher.freeze_layers": freeze_layers, "teacher.lora": lora}))
     cfg = load_run_config(config, set_, **fields)
     result = finetune_teacher(cfg, resume=not no_resume)
+    if not is_main_process():  # one summary (and one baseline file) per distributed job
+        return
     _summary(result, out, f"teacher {out}", run_baseline(cfg, fast=True) if baseline else None)
 
 
@@ -167,6 +170,8 @@ def distill_cmd(
         "train.lr": lr, "train.batch_size": batch_size, "train.epochs": epochs, "train.max_length": max_length,
         "train.seed": seed, "train.minutes": minutes, "train.mixed_precision": precision}))
     result = distill(cfg, resume=not no_resume)
+    if not is_main_process():  # one summary per distributed job
+        return
     # the teacher run's TF-IDF baseline, when it was scored on the same data and normalisation
     _summary(result, out, f"student {out}", find_baseline([cfg.out, cfg.teacher.path], data=cfg.data, task=cfg.task,
                                                            normalization=cfg.normalization))

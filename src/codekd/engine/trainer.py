@@ -31,6 +31,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,8 @@ from ..io import atomic_dir, atomic_write_json, atomic_write_text, read_json, ti
 from ..methods.base import Method, Outputs
 from ..tasks import Task
 from .batching import Collator, code_lengths, epoch_batches, eval_batches, to_device
+from .dist import (ASK_FOR_MULTI, barrier, gather_objects, is_distributed, is_main_process, launch_world,
+                   process_state, refuse_single_process_launch)
 from .budget import choose_precision, plan_steps, probe_step, time_step
 from .transfer import transfer_batch
 
@@ -56,6 +59,7 @@ CHECKPOINT = "checkpoint"
 BEST = "best"
 METRICS = "metrics.json"
 STATE = "trainer_state.json"
+RANK_RNG = "rank_rng.pt"  # every process's random state (DDP), in rank order
 
 
 class Interrupted(Exception):
@@ -117,6 +121,21 @@ def config_hash(cfg: RunConfig) -> str:
         if d.get(section, {}).get(key, "absent") is None:
             d[section].pop(key)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _rng_state() -> dict[str, Any]:
+    st: dict[str, Any] = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        st["cuda"] = torch.cuda.get_rng_state()
+    return st
+
+
+def _set_rng_state(st: dict[str, Any]) -> None:
+    random.setstate(st["python"])
+    np.random.set_state(st["numpy"])
+    torch.set_rng_state(st["torch"])
+    if "cuda" in st and torch.cuda.is_available():
+        torch.cuda.set_rng_state(st["cuda"])
 
 
 def set_seed(seed: int) -> None:
@@ -217,7 +236,8 @@ def _make_accelerator(cfg: RunConfig, precision: str | None = None):
     try:
         return Accelerator(cpu=cfg.train.cpu or not torch.cuda.is_available(),
                            mixed_precision=precision or cfg.train.mixed_precision,
-                           gradient_accumulation_steps=cfg.train.grad_accum, **kwargs)
+                           gradient_accumulation_steps=cfg.train.grad_accum,
+                           step_scheduler_with_optimizer=False, **kwargs)
     except ValueError as exc:  # AcceleratorState is process-global (STACK-NOTES)
         if "already been initialized" in str(exc):
             from accelerate.state import AcceleratorState
@@ -225,23 +245,48 @@ def _make_accelerator(cfg: RunConfig, precision: str | None = None):
             AcceleratorState._reset_state(True)
             return Accelerator(cpu=cfg.train.cpu or not torch.cuda.is_available(),
                                mixed_precision=precision or cfg.train.mixed_precision,
-                               gradient_accumulation_steps=cfg.train.grad_accum, **kwargs)
+                               gradient_accumulation_steps=cfg.train.grad_accum,
+                           step_scheduler_with_optimizer=False, **kwargs)
         raise
 
 
 @torch.no_grad()
 def predict_logits(side: ModelSide, model: nn.Module, split: Split, normalization: str, batch_size: int,
                    device: torch.device, *, lengths: np.ndarray | None = None, progress: Any = None,
-                   max_examples: int | None = None) -> np.ndarray:
-    """Logits for every row of ``split`` (row order), with the model in eval mode."""
-    return predict_outputs(side, model, split, normalization, batch_size, device, lengths=lengths,
-                           progress=progress, max_examples=max_examples)[0]
+                   max_examples: int | None = None, shard: tuple[int, int] | None = None) -> np.ndarray:
+    """Logits for every row of ``split`` (row order), with the model in eval mode.
+
+    With ``shard=(rank, world)`` this process computes every ``world``-th evaluation batch only and
+    the rows of all processes are gathered (each row exactly once; no padding rows, so nothing is
+    counted twice); every process gets the whole array."""
+    if shard is None or shard[1] <= 1:
+        return predict_outputs(side, model, split, normalization, batch_size, device, lengths=lengths,
+                               progress=progress, max_examples=max_examples)[0]
+    rank, world = shard
+    n = len(split) if max_examples is None else min(len(split), max_examples)
+    mine = [i for b in eval_batches(n, batch_size, None if lengths is None else lengths[:n])[rank::world] for i in b]
+    local = predict_outputs(side, model, split, normalization, batch_size, device, lengths=lengths,
+                            progress=progress, max_examples=max_examples, shard=shard)[0]
+    from .dist import gather_objects
+
+    parts = gather_objects((mine, local[mine] if mine else None))
+    width = next(p[1].shape[1] for p in parts if p[1] is not None)
+    out = np.zeros((n, width), dtype=np.float32)
+    seen = np.zeros(n, dtype=np.int64)
+    for rows, vals in parts:
+        if rows:
+            out[rows] = vals
+            seen[rows] += 1
+    if not (seen == 1).all():  # a bug, never a metric: every row exactly once
+        raise RuntimeError(f"gathered predictions cover rows {int((seen == 0).sum())} times zero and "
+                           f"{int((seen > 1).sum())} times more than once")
+    return out
 
 
 def predict_outputs(side: ModelSide, model: nn.Module, split: Split, normalization: str, batch_size: int,
                     device: torch.device, *, lengths: np.ndarray | None = None, progress: Any = None,
                     max_examples: int | None = None, pooled: bool = False,
-                    token_layers: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray | None, dict[str, np.ndarray] | None]:
+                    token_layers: tuple[int, ...] = (), shard: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray | None, dict[str, np.ndarray] | None]:
     """Logits ``[N, C]`` for every row of ``split`` (row order); with ``pooled`` the pooled state
     after each layer ``[N, L, H]`` (else None); with ``token_layers`` the token states of those
     layers, ragged (``tokens_ptr`` [N+1] row pointers into ``tokens_offsets`` [S, 2] and one
@@ -254,6 +299,8 @@ def predict_outputs(side: ModelSide, model: nn.Module, split: Split, normalizati
     states: np.ndarray | None = None
     coll = Collator(split, normalization, {"x": side.encode})
     batches = eval_batches(n, batch_size, None if lengths is None else lengths[:n])
+    if shard is not None:  # this process's share (the other rows stay zero)
+        batches = batches[shard[0]::shard[1]]
     task_id = progress.add_task(f"eval {split.name}", total=n, info="") if progress is not None else None
     rows_tokens: list[Any] = [None] * n if token_layers else []
     with torch.no_grad():
@@ -384,13 +431,23 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
     done = finished_metrics(out, cfg)
     if done is not None and resume:
         return done
-    out.mkdir(parents=True, exist_ok=True)
+    refuse_single_process_launch()
+    cuda = not tc.cpu and torch.cuda.is_available()
+    distributed = is_distributed()  # several processes, one job: every rank must choose the same
+    process_state(cpu=not cuda)  # the process group, before any file is touched (main writes, all read)
+    main = is_main_process()
     ckpt = out / CHECKPOINT
-    # a checkpoint or best/ left hidden by a kill between two renames is put back; dead processes'
-    # temporary folders and files are removed
-    tidy(out, (CHECKPOINT, BEST, "vocab", METRICS, "config.yaml", "test_logits.npy", "baseline.json"))
     state: dict[str, Any] = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best_score": None,
                              "best_epoch": None, "history": [], "train_seconds": 0.0, "config_hash": chash}
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        # a checkpoint or best/ left hidden by a kill between two renames is put back; dead processes'
+        # temporary folders and files are removed
+        tidy(out, (CHECKPOINT, BEST, "vocab", METRICS, "config.yaml", "test_logits.npy", "baseline.json"))
+        resuming = resume and (ckpt / STATE).is_file()
+        if not resuming and ckpt.exists():
+            shutil.rmtree(ckpt)
+    barrier()
     resuming = resume and (ckpt / STATE).is_file()
     if resuming:
         saved = read_json(ckpt / STATE, "checkpoint state")
@@ -398,10 +455,10 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
             raise ConfigError("the run folder holds a checkpoint of a different config; use another --out "
                               "or delete the folder", path=out)
         state = saved
-    elif ckpt.exists():
-        shutil.rmtree(ckpt)
-    atomic_write_text(out / "config.yaml", dump_yaml(cfg))
-    log = _Log(out / "log.jsonl")
+    barrier()  # every rank has read the checkpoint state before anything can replace it
+    if main:
+        atomic_write_text(out / "config.yaml", dump_yaml(cfg))
+    log = _Log(out / "log.jsonl") if main else (lambda event, **fields: None)
     if tc.num_threads:
         torch.set_num_threads(tc.num_threads)
     set_seed(tc.seed)
@@ -412,8 +469,6 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
     lengths = code_lengths(train_split, cfg.normalization)[:n_train]
     valid_lengths = code_lengths(valid_split, cfg.normalization)
     needs_hidden = job.method.needs.hidden_states or job.method.needs.pooled_states
-    cuda = not tc.cpu and torch.cuda.is_available()
-    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1  # every rank must choose the same: no probe
     probe = None
     if not distributed and ((tc.mixed_precision == "auto" and "precision" not in state and not cuda)
                             or (tc.minutes and "plan" not in state)):
@@ -426,7 +481,17 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
     accelerator = _make_accelerator(cfg, precision)
     device = accelerator.device
     world, rank = accelerator.num_processes, accelerator.process_index
-    batches_per_epoch = math.ceil(n_train / tc.batch_size) // world
+    if world != launch_world():
+        raise ConfigError(f"the launcher started {launch_world()} processes but Accelerate formed a job of {world}; "
+                          + ASK_FOR_MULTI)
+    if rank:  # the same initial weights everywhere (DDP broadcasts rank 0's), but each rank its own dropout
+        set_seed(tc.seed + 100_003 * rank)
+    # one global batch of batch_size x world rows per step, cut into one slice per process (a global batch
+    # too short to give every process a row is left out): the same batches as one process at that batch size
+    global_bs = tc.batch_size * world
+    batches_per_epoch = math.ceil(n_train / global_bs)
+    if batches_per_epoch and n_train - (batches_per_epoch - 1) * global_bs < world:
+        batches_per_epoch -= 1
     if tc.grad_accum > 1:  # whole accumulation groups only, so every epoch ends on an optimizer step
         batches_per_epoch = max(tc.grad_accum, batches_per_epoch - batches_per_epoch % tc.grad_accum)
     steps_per_epoch = max(1, math.ceil(batches_per_epoch / tc.grad_accum))
@@ -460,6 +525,12 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
     trainable, optimizer, scheduler = accelerator.prepare(trainable, optimizer, scheduler)
     if resuming:
         accelerator.load_state(str(ckpt))
+        if world > 1:
+            saved_rng = torch.load(ckpt / RANK_RNG, weights_only=False)
+            if len(saved_rng) != world:
+                raise ConfigError(f"the checkpoint was written by {len(saved_rng)} processes; resume it with "
+                                  f"{len(saved_rng)} (this launch has {world})", path=out)
+            _set_rng_state(saved_rng[rank])
         log("resume", **{k: state[k] for k in ("epoch", "step_in_epoch", "global_step")})
     else:
         log("start", config_hash=chash, train_examples=n_train, valid_examples=len(valid_split),
@@ -488,10 +559,14 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
     def checkpoint(epoch: int, step_in_epoch: int) -> None:
         accelerator.wait_for_everyone()
         state.update(epoch=epoch, step_in_epoch=step_in_epoch)
+        # Accelerate's save_state keeps the main process's random state only: every rank's goes in RANK_RNG
+        rng = gather_objects(_rng_state()) if world > 1 else None
         if accelerator.is_main_process:
             with atomic_dir(ckpt) as tmp:
                 accelerator.save_state(str(tmp))
                 atomic_write_json(tmp / STATE, state)
+                if rng is not None:
+                    torch.save(rng, tmp / RANK_RNG)
         accelerator.wait_for_everyone()
 
     def evaluate(m: nn.Module, split: Any, lengths_: np.ndarray | None, prog: Any = None) -> tuple[dict[str, Any], float]:
@@ -505,7 +580,8 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                 finally:
                     m.train(was_training)
             logits = predict_logits(job.student, m, split, cfg.normalization, tc.eval_batch_size, device,
-                                    lengths=lengths_, max_examples=tc.eval_max_examples, progress=prog)
+                                    lengths=lengths_, max_examples=tc.eval_max_examples, progress=prog,
+                                    shard=(rank, world))
         metrics = classification_metrics(logits, split.labels[: len(logits)], job.data.num_labels)
         return metrics, selection_score(job.task, metrics)
 
@@ -515,6 +591,7 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
         log("eval", epoch=0, step=0, valid=vm0)
 
     t_start = time.perf_counter() - float(state.get("train_seconds", 0.0))
+    kill_after = int(os.environ["CODEKD_KILL_AFTER_STEP"]) if os.environ.get("CODEKD_KILL_AFTER_STEP") else None
     with _progress(progress and accelerator.is_main_process) as prog:
         for epoch in range(int(state["epoch"]), tc.epochs):
             if tc.max_steps is not None and state["global_step"] >= tc.max_steps:
@@ -523,8 +600,10 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                 break
             if budget_s is not None and state["global_step"] >= state["plan"]["total_steps"]:
                 break
-            batches = epoch_batches(n_train, tc.batch_size, seed=tc.seed, epoch=epoch, lengths=lengths, bucket=tc.bucket)
-            batches = batches[rank::world][:batches_per_epoch]
+            batches = epoch_batches(n_train, global_bs, seed=tc.seed, epoch=epoch, lengths=lengths, bucket=tc.bucket)
+            if world > 1:  # this process's contiguous slice of each global batch
+                batches = [np.array_split(np.asarray(b), world)[rank].tolist() for b in batches]
+            batches = batches[:batches_per_epoch]
             start = int(state["step_in_epoch"]) * tc.grad_accum if epoch == int(state["epoch"]) else 0
             bar = prog.add_task(f"epoch {epoch + 1}/{tc.epochs}", total=len(batches), completed=start, info="")
             trainable.train()
@@ -560,10 +639,14 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                         if (state["global_step"] + 1) % tc.log_every == 0:
                             clipped_norm = _grad_norm(params)
                     optimizer.step()
-                    scheduler.step()
+                    # once per optimizer step that happened (Accelerate's default would step it once per
+                    # process under DDP: a schedule made for one process would end `world` times early)
+                    if accelerator.sync_gradients and not getattr(optimizer, "step_was_skipped", False):
+                        scheduler.step()
                     optimizer.zero_grad(set_to_none=True)
                 seen += len(batches[bi])
-                running.append(float(loss.detach()))
+                # the mean over all processes (every rank keeps the same state, and the log the global batch's loss)
+                running.append(float(accelerator.reduce(loss.detach(), "mean") if world > 1 else loss.detach()))
                 state["epoch_loss"][0] += running[-1]
                 state["epoch_loss"][1] += 1
                 if accelerator.sync_gradients:
@@ -587,6 +670,8 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                     if tc.checkpoint_every and gs % tc.checkpoint_every == 0:
                         state["train_seconds"] = time.perf_counter() - t_start
                         checkpoint(epoch, step_in_epoch)
+                    if kill_after is not None and gs == kill_after and main:
+                        os.kill(os.getpid(), signal.SIGKILL)  # fault injection (CODEKD_KILL_AFTER_STEP): tests
                     if stop_after is not None and gs >= stop_after:
                         state["train_seconds"] = time.perf_counter() - t_start
                         checkpoint(epoch, step_in_epoch)
@@ -648,7 +733,8 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                 with accelerator.autocast():
                     tlogits = predict_logits(job.student, best_model, test_split, cfg.normalization,
                                              tc.eval_batch_size, device,
-                                             lengths=code_lengths(test_split, cfg.normalization), progress=prog)
+                                             lengths=code_lengths(test_split, cfg.normalization), progress=prog,
+                                             shard=(rank, world))
                 test_metrics = classification_metrics(tlogits, test_split.labels, job.data.num_labels)
                 state["sanity"] = degeneracy(tlogits, test_split.labels, job.data.num_labels, metric=job.task.metric,
                                              label_names=job.data.labels, split="test")
