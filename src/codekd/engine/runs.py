@@ -300,6 +300,8 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
             "teacher_source": str(cfg.teacher.path) if needs.teacher else None,
             "teacher_cache": bool(teacher_outputs is not None), "method_warnings": method_warnings,
             "teacher_causal": bool(extra.get("teacher_causal", False))}
+    if cache is not None and teacher_outputs is not None:
+        info["teacher_cache_reads"] = cache.read_stats  # filled as the run goes (this process's reads)
     layer_map = getattr(method, "layer_map", None)
     if layer_map is not None:
         info["layer_map"] = str(layer_map)
