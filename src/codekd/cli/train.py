@@ -59,8 +59,8 @@ def teacher_finetune(
     max_length: Optional[int] = typer.Option(None, help="Max tokens per example (paper: 512)."),
     minutes: Optional[float] = typer.Option(None, help="Time budget in minutes: steps planned from the measured "
                                             "speed, the LR schedule ends with the budget."),
-    precision: Optional[str] = typer.Option(None, help="no | bf16 | fp16 | auto (bf16 only where a timed step is "
-                                            "faster; cpu recipe default)."),
+    precision: Optional[str] = typer.Option(None, help="fp32 (or no) | bf16 | fp16 (GPU, with a gradient scaler) | "
+                                            "auto (bf16 only where a timed step is faster; cpu recipe default)."),
     freeze_layers: Optional[int] = typer.Option(None, help="Freeze (and replay) the embeddings and the bottom N "
                                                 "layers (cpu recipe: 3 for MiniLM-style teachers; 0 = none)."),
     pair_mode: Optional[str] = typer.Option(None, help="joint (text pair, the paper) or separate (CodeXGLUE) for pair tasks."),
@@ -88,7 +88,7 @@ def teacher_finetune(
         "kind": "finetune", "task": task, "data": str(data), "out": str(out), "teacher.path": teacher,
         "teacher.pair_mode": pair_mode, "teacher.pooling": pooling, "normalization": normalization,
         "fraction": fraction, "train.lr": lr, "train.batch_size": batch_size, "train.epochs": epochs,
-        "train.max_length": max_length, "train.minutes": minutes, "train.mixed_precision": precision,
+        "train.max_length": max_length, "train.minutes": minutes, "train.precision": precision,
         "teacher.freeze_layers": freeze_layers, "teacher.lora": lora}))
     cfg = load_run_config(config, set_, **fields)
     result = finetune_teacher(cfg, resume=not no_resume)
@@ -112,13 +112,17 @@ def teacher_cache(
     token_layers: List[int] = typer.Option([], "--token-layer", help="Also store the token states of this teacher "
                                            "layer (0 = embeddings; repeatable), so CKD runs from the cache "
                                            "(float16, 2*hidden bytes per token and layer)."),
+    precision: str = typer.Option("fp32", help="fp32 (or no) | bf16 | fp16 (GPU) | auto: the teacher's forward "
+                                  "under autocast (stored arrays stay float32, token states float16)."),
+    dtype: Optional[str] = typer.Option(None, help="Load the teacher's weights in bfloat16 or float16 (GPU)."),
 ) -> None:
     """Store the frozen teacher's logits per example id, with a fingerprint of teacher + data + settings."""
     from ..engine.teacher_cache import build_teacher_cache
 
     meta = build_teacher_cache(teacher, data, task, out, splits=splits, normalization=normalization,
                                max_length=max_length, batch_size=batch_size, pooled=pooled,
-                               token_layers=token_layers)
+                               token_layers=token_layers, precision="no" if precision == "fp32" else precision,
+                               dtype=dtype)
     console.print(f"wrote {out}: {meta['splits']} examples in {meta['seconds']} s, fingerprint {meta['fingerprint'][:12]}")
 
 
@@ -144,8 +148,9 @@ def distill_cmd(
     seed: Optional[int] = typer.Option(None, help="Training seed."),
     minutes: Optional[float] = typer.Option(None, help="Time budget in minutes: steps planned from the measured "
                                             "speed, the LR schedule ends with the budget (epochs: an upper bound)."),
-    precision: Optional[str] = typer.Option(None, help="no (default) | bf16 | fp16 | auto (bf16 only where a timed "
-                                            "step is faster)."),
+    precision: Optional[str] = typer.Option(None, help="fp32 (default; or no) | bf16 | fp16 (GPU, with a gradient "
+                                            "scaler; a live teacher in half precision on a GPU) | auto (bf16 only "
+                                            "where a timed step is faster)."),
     no_resume: bool = typer.Option(False, "--no-resume", help="Start over even if the run folder has a checkpoint."),
 ) -> None:
     """Distil a teacher into a student with a method; resumable, best epoch kept, test evaluated once."""
@@ -168,7 +173,7 @@ def distill_cmd(
         "student.vocab": str(vocab) if vocab else None, "method.name": method,
         "method.paper_faithful": paper_faithful or None, "normalization": normalization, "fraction": fraction,
         "train.lr": lr, "train.batch_size": batch_size, "train.epochs": epochs, "train.max_length": max_length,
-        "train.seed": seed, "train.minutes": minutes, "train.mixed_precision": precision}))
+        "train.seed": seed, "train.minutes": minutes, "train.precision": precision}))
     result = distill(cfg, resume=not no_resume)
     if not is_main_process():  # one summary per distributed job
         return

@@ -24,6 +24,7 @@ backward pass.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -116,6 +117,7 @@ def config_hash(cfg: RunConfig) -> str:
     for key in ("transfer", "pretrain"):  # keep the hashes of configs written before these fields existed
         if d.get(key, "absent") is None:
             d.pop(key)
+    d.get("train", {}).pop("precision", None)  # stored as train.mixed_precision (one value, whichever name set it)
     for section, key in (("train", "minutes"), ("train", "layer_lr_decay"), ("train", "eval_every"),
                          ("teacher", "freeze_layers"), ("teacher", "lora")):
         if d.get(section, {}).get(key, "absent") is None:
@@ -136,6 +138,19 @@ def _set_rng_state(st: dict[str, Any]) -> None:
     torch.set_rng_state(st["torch"])
     if "cuda" in st and torch.cuda.is_available():
         torch.cuda.set_rng_state(st["cuda"])
+
+
+def _as_float(obj: Any) -> Any:
+    """Half-precision tensors (a bf16/fp16 teacher's outputs) as float32, for the method's loss."""
+    if isinstance(obj, torch.Tensor):
+        return obj.float() if obj.is_floating_point() else obj
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(_as_float(v) for v in obj)
+    if isinstance(obj, dict):
+        return {k: _as_float(v) for k, v in obj.items()}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.replace(obj, **{f.name: _as_float(getattr(obj, f.name)) for f in dataclasses.fields(obj)})
+    return obj
 
 
 def set_seed(seed: int) -> None:
@@ -480,6 +495,10 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
     precision = state["precision"]
     accelerator = _make_accelerator(cfg, precision)
     device = accelerator.device
+    if precision == "fp16" and device.type == "cpu":
+        # Accelerate turns fp16 off on a CPU without a word (no autocast, no gradient scaler): say so instead
+        raise ConfigError("train.precision fp16 needs a GPU (fp16 with a gradient scaler runs on CUDA only); on a "
+                          "CPU use bf16 or fp32")
     world, rank = accelerator.num_processes, accelerator.process_index
     if world != launch_world():
         raise ConfigError(f"the launcher started {launch_world()} processes but Accelerate formed a job of {world}; "
@@ -540,8 +559,15 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
     model = inner.model
     aux_mod = inner.aux if len(list(inner.aux.parameters())) else None
     teacher = job.teacher
+    teacher_dtype = None
     if teacher is not None:
         teacher.model.to(device).eval().requires_grad_(False)
+        if device.type == "cuda" and precision in ("bf16", "fp16"):
+            # the frozen teacher's weights themselves in half precision on a GPU (half the memory; it
+            # only runs forward); on a CPU it runs under bf16 autocast with fp32 weights
+            teacher_dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+            teacher.model.to(teacher_dtype)
+    state["teacher_dtype"] = str(teacher_dtype or (next(teacher.model.parameters()).dtype if teacher else None))
     encoders = {"student": job.student.encode}
     if teacher is not None:
         encoders["teacher"] = teacher.encode
@@ -619,6 +645,8 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                     if teacher is not None:
                         with torch.no_grad(), accelerator.autocast():
                             t_out = teacher.forward(teacher.model, batch["teacher"], needs_hidden)
+                        if teacher_dtype is not None:
+                            t_out = _as_float(t_out)
                     elif job.teacher_outputs is not None:
                         t_out = to_device(job.teacher_outputs("train", batch["index"]), device)
                     loss, parts = job.method.loss(s_out, t_out, batch["labels"], aux_mod)
@@ -629,6 +657,8 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                         s_tr = trainable(tb["student"], needs_hidden)
                         with torch.no_grad(), accelerator.autocast():
                             t_tr = teacher.forward(teacher.model, tb["teacher"], needs_hidden)
+                        if teacher_dtype is not None:
+                            t_tr = _as_float(t_tr)
                         tr_loss, tr_parts = job.method.loss(s_tr, t_tr, None, aux_mod)
                         loss = loss + job.transfer_weight * tr_loss
                         parts = {**parts, **{f"transfer_{k_}": v for k_, v in tr_parts.items()}}
@@ -760,6 +790,8 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
     }
     result["precision"] = state.get("precision")
     result["precision_info"] = state.get("precision_info")
+    if teacher is not None:
+        result["teacher_dtype"] = state.get("teacher_dtype")
     for key in ("initial_valid", "evals", "time_budget_reached", "plan", "sanity"):
         if key in state:
             result[key] = state[key]
