@@ -58,7 +58,7 @@ def test_bf16_on_cpu_runs_and_stays_close_to_fp32(exc_data, bert_teacher, tmp_pa
     gap = float(np.abs(l32 - l16).max())
     print(f"[precision] bf16 vs fp32 on CPU: max |test logit gap| {gap:.2e}, test accuracy "
           f"{r16['test']['accuracy']:.3f} vs {r32['test']['accuracy']:.3f}")
-    assert 0 < gap < 0.05, gap  # bf16 really ran (not bit-equal) and stayed close (measured ~1e-2 or less)
+    assert 0 < gap < 0.1, gap  # bf16 really ran (not bit-equal) and stayed close (measured 3e-2 here)
     assert abs(r32["test"]["accuracy"] - r16["test"]["accuracy"]) <= 1 / 6  # at most 2 of 12 test rows
     # the teacher cache under bf16 autocast: logits close to the fp32 cache's
     for p in ("no", "bf16"):
