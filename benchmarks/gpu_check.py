@@ -23,9 +23,11 @@ from typing import Any
 def make_teacher(data: str, out: str, *, vocab_size: int = 51416, tiny: bool = False, task: str = "exception") -> Path:
     from transformers import AutoTokenizer, RobertaModel
 
+    from codekd.models.hf import quiet_transformers
     from codekd.models.students.sizing import _known_teacher_config
     from codekd.vocab import train_vocab
 
+    quiet_transformers()
     out_p = Path(out)
     vocab = out_p.parent / (out_p.name + "-vocab")
     train_vocab(data, task, vocab_size, vocab, max_length=1024 if not tiny else 128)

@@ -102,6 +102,14 @@ def _stop(proc: subprocess.Popen) -> None:
     proc.wait(timeout=10)
 
 
+def _wait_started(proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    """Until ``ray start --block`` says its node is up (it has joined the cluster by then)."""
+    deadline = time.time() + timeout
+    while "block forever" not in log.read_text():
+        assert proc.poll() is None and time.time() < deadline, log.read_text()[-2000:]
+        time.sleep(0.2)
+
+
 def _nodes_alive(address: str) -> int:
     code = ("import ray, sys; ray.init(address=sys.argv[1], log_to_driver=False); "
             "print(sum(1 for n in ray.nodes() if n['Alive']))")
@@ -130,12 +138,10 @@ def test_study_on_two_ray_nodes_survives_losing_one(exc_data, bert_teacher, tmp_
     head = _ray_start("head", temp, "--head", "--port", str(port), "--dashboard-port", str(dash_port), "--include-dashboard=false", "--temp-dir", str(temp))
     second = None
     try:
-        time.sleep(3)
+        _wait_started(head, temp / "head.log")
         second = _ray_start("second", temp, "--address", address)
-        deadline = time.time() + 90
-        while _nodes_alive(address) < 2:
-            assert time.time() < deadline, (temp / "second.log").read_text()[-2000:]
-            time.sleep(1)
+        _wait_started(second, temp / "second.log")
+        assert _nodes_alive(address) == 2
         t_up = time.time() - t0
         # a few steps each, so a job is still running when its node goes
         study = write_study(tmp_path / "s.yaml", exc_data, bert_teacher)

@@ -503,6 +503,13 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
     if world != launch_world():
         raise ConfigError(f"the launcher started {launch_world()} processes but Accelerate formed a job of {world}; "
                           + ASK_FOR_MULTI)
+    if resuming and int(state.get("world_size", 1)) != world:
+        raise ConfigError(f"the checkpoint was written by {state.get('world_size', 1)} process(es); resume it with "
+                          f"as many (this launch has {world}): the batches of a step depend on it", path=out)
+    state["world_size"] = world
+    if world > 1 and (tc.minutes or job.max_train_seconds is not None):
+        raise ConfigError("a time budget (train.minutes) is not supported with several processes: each would plan "
+                          "and stop by its own clock; use train.max_steps")
     if rank:  # the same initial weights everywhere (DDP broadcasts rank 0's), but each rank its own dropout
         set_seed(tc.seed + 100_003 * rank)
     # one global batch of batch_size x world rows per step, cut into one slice per process (a global batch
@@ -545,10 +552,10 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
     if resuming:
         accelerator.load_state(str(ckpt))
         if world > 1:
-            saved_rng = torch.load(ckpt / RANK_RNG, weights_only=False)
+            saved_rng = torch.load(ckpt / RANK_RNG, weights_only=False) if (ckpt / RANK_RNG).is_file() else []
             if len(saved_rng) != world:
-                raise ConfigError(f"the checkpoint was written by {len(saved_rng)} processes; resume it with "
-                                  f"{len(saved_rng)} (this launch has {world})", path=out)
+                raise ConfigError(f"the checkpoint holds the random state of {len(saved_rng)} processes; resume it "
+                                  f"with as many (this launch has {world})", path=out)
             _set_rng_state(saved_rng[rank])
         log("resume", **{k: state[k] for k in ("epoch", "step_in_epoch", "global_step")})
     else:
