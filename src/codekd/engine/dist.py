@@ -26,12 +26,22 @@ ASK_FOR_MULTI = ("use 'torchrun --nproc_per_node N -m codekd ...' or 'accelerate
                  "-m codekd ...' (without --cpu: on a machine without GPUs it runs N CPU processes with gloo)")
 
 
+WORLD_VARS = ("WORLD_SIZE", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE")  # torchrun, then MPI
+RANK_VARS = ("RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "MV2_COMM_WORLD_RANK")
+
+
+def _first_int(names: tuple[str, ...], default: int) -> int:
+    for name in names:
+        try:
+            return int(os.environ[name])
+        except (KeyError, ValueError):
+            continue
+    return default
+
+
 def launch_world() -> int:
     """The number of processes the launcher started (1 without a launcher)."""
-    try:
-        return max(1, int(os.environ.get("WORLD_SIZE", "1")))
-    except ValueError:
-        return 1
+    return max(1, _first_int(WORLD_VARS, 1))
 
 
 def is_distributed() -> bool:
@@ -63,7 +73,7 @@ def process_state(cpu: bool) -> Any:
 
 
 def is_main_process() -> bool:
-    return int(os.environ.get("RANK", "0") or 0) == 0
+    return _first_int(RANK_VARS, 0) == 0
 
 
 def _initialized() -> bool:
