@@ -58,13 +58,24 @@ def _versions() -> dict[str, str]:
     if torch.cuda.is_available():
         v["gpu"] = torch.cuda.get_device_name(0)
         v["bf16 supported"] = str(torch.cuda.is_bf16_supported())
-    try:
-        import codekd
+    from importlib.metadata import PackageNotFoundError, version
 
-        v["codekd"] = getattr(codekd, "__version__", "?")
-    except ImportError:  # pragma: no cover
-        pass
+    try:
+        v["codekd"] = version("codekd")
+    except PackageNotFoundError:  # pragma: no cover - run from a source tree
+        v["codekd"] = "source tree"
+    import subprocess
+
+    try:
+        v["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                     cwd=Path(__file__).resolve().parent, timeout=10).stdout.strip() or "?"
+    except (OSError, subprocess.SubprocessError):  # pragma: no cover
+        v["commit"] = "?"
     return v
+
+
+def _num(v: Any, digits: int = 2) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
 
 
 def _row(name: str, m: dict[str, Any]) -> str:
@@ -96,8 +107,15 @@ def report(run: str, out: str) -> str:
     bench = run_p / "bench.json"
     if bench.is_file():
         b = json.loads(bench.read_text())
-        lines += ["", "## `codekd bench` (CUDA, synchronised timing)", "", "```",
-                  json.dumps(b.get("rows", b), indent=1, default=str)[:6000], "```"]
+        lines += ["", "## `codekd bench` (CUDA: torch.cuda.synchronize() around every timer)", "",
+                  "| model | runtime | device | params | seq | batch-1 p50 ms | p95 ms | batch-32 ms | examples/s |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for r in b.get("rows", []):
+            lat, bat = r.get("latency_ms") or {}, r.get("batch_ms") or {}
+            lines.append(f"| {r.get('model')} | {r.get('runtime')} | {r.get('device_name') or r.get('device')} | "
+                         f"{r.get('params')} | {r.get('seq_len')} | {_num(lat.get('p50'))} | {_num(lat.get('p95'))} | "
+                         f"{_num(bat.get('p50'))} | {_num(r.get('throughput'), 0)} |")
+        lines += ["", f"environment: `{json.dumps(b.get('environment'), default=str)}`"]
     text = "\n".join(lines) + "\n"
     Path(out).write_text(text)
     return text

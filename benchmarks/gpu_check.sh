@@ -20,7 +20,8 @@ DRY=${GPU_CHECK_DRY:-0}
 RESULTS=${RESULTS:-benchmarks/RESULTS-gpu.md}
 DATA=${DATA:-}
 TINY_FLAG=()
-if [ "${TINY:-0}" = 1 ]; then TINY_FLAG=(--tiny --vocab-size 300); fi
+SEQ=256
+if [ "${TINY:-0}" = 1 ]; then TINY_FLAG=(--tiny --vocab-size 300); SEQ=64; fi
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
        RAY_AUTH_MODE=disabled ORT_DISABLE_TELEMETRY=1 PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 
@@ -62,6 +63,6 @@ for s in roberta-7m gru-7m; do
   ck distill -s "$s" -m ckd --teacher "$RUN/teacher" --data "$DATA" --out "$RUN/ckd-$s" "${COMMON[@]}"
 done
 # 5. efficiency on the GPU: batch 1 latency and batch 32 throughput, torch.cuda.synchronize() around each timer
-ck bench "$RUN/teacher" "$RUN/kd-roberta-7m" "$RUN/kd-gru-7m" --seq-len 256 --batch 32 --out "$RUN/bench.json"
+ck bench "$RUN/teacher" "$RUN/kd-roberta-7m" "$RUN/kd-gru-7m" --seq-len "$SEQ" --batch 32 --out "$RUN/bench.json"
 # 6. the record
 run "$PY" benchmarks/gpu_check.py report "$RUN" "$RESULTS"
