@@ -29,7 +29,12 @@ from codekd.engine.teacher_cache import build_teacher_cache
 from codekd.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
-TOL = 2e-4  # max |logit difference|, two processes vs one at the same global batch (measured: ~1e-6)
+# max |test logit difference|, two processes vs one at the same global batch. Losses that are means over
+# examples give the same gradients up to float summation order (measured <= 1e-7); CKD's loss is a mean over
+# tokens, and DDP averages the two halves' means, which differ from the whole batch's mean when the halves hold
+# different token counts (measured 3e-5 to 1.3e-4)
+TOL = 1e-5
+TOL_TOKEN_MEAN = 1e-3
 STUDENT = ["student.preset=roberta-0.6m", "student.hidden=32", "student.heads=2", "student.ffn=64",
            "student.layers=2", "student.vocab_size=300", "student.dropout=0"]
 GRU = ["student.preset=gru-1.5m", "student.hidden=16", "student.layers=2", "student.vocab_size=300",
@@ -77,14 +82,14 @@ def _logits(run: Path) -> np.ndarray:
     return np.load(run / "test_logits.npy")
 
 
-def _same_job(ddp: Path, single: Path, other: Path | None = None, steps: int = 6) -> float:
+def _same_job(ddp: Path, single: Path, other: Path | None = None, steps: int = 6, tol: float = TOL) -> float:
     """The DDP run equals the single-process run at its global batch; returns the largest logit gap."""
     m, s = _metrics(ddp), _metrics(single)
     assert m["world_size"] == 2 and s["world_size"] == 1
     assert m["global_steps"] == s["global_steps"] == steps
     gap = float(np.abs(_logits(ddp) - _logits(single)).max())
     print(f"[ddp] {ddp.name}: max |logit gap| vs one process at the global batch {gap:.2e}")
-    assert gap <= TOL, (ddp.name, gap)
+    assert gap <= tol, (ddp.name, gap)
     for split in ("valid", "test"):
         for k in ("accuracy", "f1"):
             assert m[split][k] == pytest.approx(s[split][k], abs=1e-9), (ddp.name, split, k)
@@ -117,11 +122,14 @@ FT_SETS = [*STUDENT, *TRAIN, "train.checkpoint_every=2", "train.epochs=2", "trai
 
 
 def _stages(root: Path, data: Path, teacher: Path, bs: int, tag: str) -> list[dict]:
-    """Teacher fine-tuning, KD with the live teacher, CKD from the teacher cache, FT (9 steps, 2 epochs)."""
+    """Teacher fine-tuning (frozen bottom layer), KD with the live teacher, CKD from the teacher cache, FT
+    (9 steps, 2 epochs)."""
     common = {"task": "exception", "data": str(data)}
     batch = [f"train.batch_size={bs}"]
     return [
-        {"kind": "finetune", "sets": [*TRAIN, *batch],
+        # mean pooling leaves the BERT pooler out of the loss, and the frozen bottom layer is replayed: DDP must
+        # allow parameters that get no gradient
+        {"kind": "finetune", "sets": [*TRAIN, *batch, "teacher.pooling=mean", "teacher.freeze_layers=1"],
          "fields": {**common, "kind": "finetune", "out": str(root / f"teacher-{tag}"), "teacher.path": str(teacher)}},
         {"kind": "distill", "sets": [*STUDENT, *TRAIN, *batch, "method.name=kd"],
          "fields": {**common, "out": str(root / f"kd-{tag}"), "teacher.path": str(teacher)}},
@@ -157,7 +165,7 @@ NAMES = ("teacher", "kd", "ckd", "ft")
 def test_accelerate_launch_two_processes_equal_one_at_the_global_batch(ddp_runs, capsys):
     root = ddp_runs
     gaps = {n: _same_job(root / f"{n}-ddp", root / f"{n}-one8", root / "kd-one4" if n == "kd" else None,
-                         steps=9 if n == "ft" else 6) for n in NAMES}
+                         steps=9 if n == "ft" else 6, tol=TOL_TOKEN_MEAN if n == "ckd" else TOL) for n in NAMES}
     for name in NAMES:
         run = root / f"{name}-ddp"
         log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]

@@ -244,7 +244,11 @@ def _make_accelerator(cfg: RunConfig, precision: str | None = None):
     from accelerate import Accelerator
     from accelerate.utils import ProjectConfiguration
 
-    kwargs: dict[str, Any] = {}
+    from accelerate.utils import DistributedDataParallelKwargs
+
+    # under DDP: some trainable parameters may not enter a step's loss (a pooler that mean pooling skips,
+    # a frozen-prefix teacher's replayed layers, method modules of one loss term); DDP must not wait for them
+    kwargs: dict[str, Any] = {"kwargs_handlers": [DistributedDataParallelKwargs(find_unused_parameters=True)]}
     if cfg.train.trackers:
         kwargs["log_with"] = cfg.train.trackers
         kwargs["project_config"] = ProjectConfiguration(project_dir=cfg.out, logging_dir=str(Path(cfg.out) / "trackers"))
