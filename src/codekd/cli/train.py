@@ -8,6 +8,7 @@ from typing import Any, List, Optional
 import typer
 from rich.table import Table
 
+from ..engine.dist import is_main_process
 from .common import console
 
 teacher_app = typer.Typer(no_args_is_help=True)
@@ -91,8 +92,8 @@ def teacher_finetune(
     max_length: Optional[int] = typer.Option(None, help="Max tokens per example (paper: 512)."),
     minutes: Optional[float] = typer.Option(None, help="Time budget in minutes: steps planned from the measured "
                                             "speed, the LR schedule ends with the budget."),
-    precision: Optional[str] = typer.Option(None, help="no | bf16 | fp16 | auto (bf16 only where a timed step is "
-                                            "faster; cpu recipe default)."),
+    precision: Optional[str] = typer.Option(None, help="fp32 (or no) | bf16 | fp16 (GPU, with a gradient scaler) | "
+                                            "auto (bf16 only where a timed step is faster; cpu recipe default)."),
     freeze_layers: Optional[int] = typer.Option(None, help="Freeze (and replay) the embeddings and the bottom N "
                                                 "layers (cpu recipe: 3 for MiniLM-style teachers; 0 = none)."),
     pair_mode: Optional[str] = typer.Option(None, help="joint (text pair, the paper) or separate (CodeXGLUE) for pair tasks."),
@@ -127,11 +128,13 @@ def teacher_finetune(
         "kind": "finetune", "task": task, "data": str(data), "out": str(out), "teacher.path": teacher,
         "teacher.pair_mode": pair_mode, "teacher.pooling": pooling, "normalization": normalization,
         "fraction": fraction, "train.lr": lr, "train.batch_size": batch_size, "train.epochs": epochs,
-        "train.max_length": max_length, "train.minutes": minutes, "train.mixed_precision": precision,
+        "train.max_length": max_length, "train.minutes": minutes, "train.precision": precision,
         "teacher.freeze_layers": freeze_layers, "teacher.lora": lora,
         **_loop_fields(max_steps, eval_every, early_stopping_patience, report_to, threads, log_every_s)}))
     cfg = load_run_config(config, set_, **fields)
     result = finetune_teacher(cfg, resume=not no_resume)
+    if not is_main_process():  # one summary (and one baseline file) per distributed job
+        return
     _summary(result, out, f"teacher {out}", run_baseline(cfg, fast=True) if baseline else None)
 
 
@@ -154,8 +157,9 @@ def teacher_cache(
                                            "(float16, 2*hidden bytes per token and layer)."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="Teacher weights: float32 | bfloat16 | float16 "
                                         "(half the memory of a big teacher; stored arrays stay float32)."),
-    precision: str = typer.Option("no", "--precision", help="no | bf16 | fp16 | auto (autocast; auto: bf16 only "
-                                  "where a timed forward is faster)."),
+    precision: str = typer.Option("fp32", "--precision", help="fp32 (or no) | bf16 | fp16 (GPU) | auto: the "
+                                  "teacher's forward under autocast (auto: bf16 only where a timed forward is faster; "
+                                  "stored arrays stay float32, token states float16)."),
     device_map: Optional[str] = typer.Option(None, "--device-map", help="A teacher larger than one GPU: auto | "
                                              "balanced | sequential (from_pretrained's device_map)."),
 ) -> None:
@@ -165,7 +169,8 @@ def teacher_cache(
     meta = build_teacher_cache(teacher, data, task, out, splits=splits, normalization=normalization,
                                max_length=max_length, batch_size=batch_size, pooled=pooled,
                                token_layers=token_layers, dtype=_choice(dtype, ("float32", "bfloat16", "float16"), "--dtype"),
-                               precision=_choice(precision, ("no", "bf16", "fp16", "auto"), "--precision"),
+                               precision=_choice("no" if precision == "fp32" else precision, ("no", "bf16", "fp16", "auto"),
+                                                 "--precision"),
                                device_map=device_map)
     console.print(f"wrote {out}: {meta['splits']} examples in {meta['seconds']} s, fingerprint {meta['fingerprint'][:12]}")
 
@@ -196,8 +201,9 @@ def distill_cmd(
     seed: Optional[int] = typer.Option(None, help="Training seed."),
     minutes: Optional[float] = typer.Option(None, help="Time budget in minutes: steps planned from the measured "
                                             "speed, the LR schedule ends with the budget (epochs: an upper bound)."),
-    precision: Optional[str] = typer.Option(None, help="no (default) | bf16 | fp16 | auto (bf16 only where a timed "
-                                            "step is faster)."),
+    precision: Optional[str] = typer.Option(None, help="fp32 (default; or no) | bf16 | fp16 (GPU, with a gradient "
+                                            "scaler; a live teacher in half precision on a GPU) | auto (bf16 only "
+                                            "where a timed step is faster)."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help=MAX_STEPS_HELP),
     eval_every: Optional[int] = typer.Option(None, "--eval-every", min=1, help=EVAL_EVERY_HELP),
     early_stopping_patience: Optional[int] = typer.Option(None, "--early-stopping-patience", min=1, help=PATIENCE_HELP),
@@ -227,9 +233,11 @@ def distill_cmd(
         "student.vocab": str(vocab) if vocab else None, "method.name": method,
         "method.paper_faithful": paper_faithful or None, "normalization": normalization, "fraction": fraction,
         "train.lr": lr, "train.batch_size": batch_size, "train.epochs": epochs, "train.max_length": max_length,
-        "train.seed": seed, "train.minutes": minutes, "train.mixed_precision": precision,
+        "train.seed": seed, "train.minutes": minutes, "train.precision": precision,
         **_loop_fields(max_steps, eval_every, early_stopping_patience, report_to, threads, log_every_s)}))
     result = distill(cfg, resume=not no_resume)
+    if not is_main_process():  # one summary per distributed job
+        return
     # the teacher run's TF-IDF baseline, when it was scored on the same data and normalisation
     _summary(result, out, f"student {out}", find_baseline([cfg.out, cfg.teacher.path], data=cfg.data, task=cfg.task,
                                                            normalization=cfg.normalization))
