@@ -291,7 +291,12 @@ def adapt(code: str | Path, out: str | Path, *, teacher: str | Path | None = Non
         if transfer and mined["transfer_candidates"] else []
     mixed = mixed_data(pub, own, rows, out / "data")
     cache = out / "cache"
-    if not (cache / "meta.json").is_file():
+    meta = json.loads((cache / "meta.json").read_text()) if (cache / "meta.json").is_file() else None
+    if meta is not None and (meta.get("teacher_folder") != str(teacher_dir.resolve())
+                             or meta.get("data") != str(mixed.resolve())):
+        shutil.rmtree(cache)  # built from the other teacher (a re-run kept another one): not this run's
+        meta = None
+    if meta is None:
         build_teacher_cache(teacher_dir, mixed, "exception", cache, splits=["train"], normalization=normalization,
                             max_length=max_length, progress=progress, precision="auto")
     step("cache", t)
