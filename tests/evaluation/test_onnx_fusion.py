@@ -13,7 +13,7 @@ from fixtures_models import single_thread  # noqa: F401  (autouse)
 from codekd.errors import ConfigError
 from codekd.evaluation.bench import parse_runtimes, parse_seq_lens, ratios, spread
 from codekd.evaluation.export import (DEFAULT_INT8_SCHEME, INT8_SCHEMES, ExportError, calibration_feeds,
-                                      describe_session_options, eager_attention, export_onnx, int8_scheme, op_counts,
+                                      describe_session_options, eager_attention, export_onnx, op_counts, resolve_int8_scheme,
                                       ort_session, quantize_int8, session_options)
 from codekd.models.students.roberta import build_roberta
 
@@ -103,9 +103,9 @@ def test_int8_schemes_quantise_the_fused_graph(fused, tmp_path, scheme):
 
 
 def test_int8_scheme_names():
-    assert int8_scheme(None)[0] == DEFAULT_INT8_SCHEME
+    assert resolve_int8_scheme(None)[0] == DEFAULT_INT8_SCHEME
     with pytest.raises(ConfigError, match="unknown int8 scheme"):
-        int8_scheme("int4")
+        resolve_int8_scheme("int4")
     with pytest.raises(ConfigError, match="calibration"):
         quantize_int8("x.onnx", "y.onnx", scheme="qdq-per-tensor")
 

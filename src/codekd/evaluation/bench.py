@@ -329,7 +329,7 @@ def _onnx_rows(bm: BenchModel, folder: Path, threads: int, providers: Sequence[s
                int8_scheme: str | None = None) -> list[BenchModel]:
     """Export ``bm`` to ONNX (fp32, fused when BERT-style; + int8) in ``folder`` and return the
     onnxruntime rows asked for in ``runtimes``."""
-    from .export import (INT8_SCHEMES, calibration_feeds, describe_session_options, export_onnx, int8_scheme as scheme_of,
+    from .export import (INT8_SCHEMES, calibration_feeds, describe_session_options, export_onnx, resolve_int8_scheme,
                          ort_session, quantize_int8, session_options)
 
     family = "gru" if bm.module.config.model_type == "codekd-bigru" else bm.module.config.model_type
@@ -342,7 +342,7 @@ def _onnx_rows(bm: BenchModel, folder: Path, threads: int, providers: Sequence[s
     if "onnx" in runtimes:
         files.append(("fp32", fp32, {}))
     if "onnx-int8" in runtimes:
-        name = scheme_of(int8_scheme)[0]
+        name = resolve_int8_scheme(int8_scheme)[0]
         calib = calibration_feeds(fp32, bm.vocab_size, pad_id=pad) if INT8_SCHEMES[name][0] == "qdq" else None
         files.append(("int8", int8, {"int8": quantize_int8(fp32, int8, scheme=name, calibration=calib)}))
     so = describe_session_options(session_options(threads))

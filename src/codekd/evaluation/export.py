@@ -201,13 +201,13 @@ def eager_attention(model: Any):
     block, restoring the previous implementation afterwards (sdpa graphs do not fuse)."""
     config = getattr(model, "config", None)
     prev = getattr(config, "_attn_implementation", None)
-    switch = prev not in (None, "eager") and hasattr(model, "set_attn_implementation")
+    switch = prev != "eager" and hasattr(model, "set_attn_implementation")
     if switch:
         model.set_attn_implementation("eager")
     try:
         yield model
     finally:
-        if switch:
+        if switch and prev is not None:  # unknown before: stays eager (same logits, see STACK-NOTES)
             model.set_attn_implementation(prev)
 
 
@@ -382,7 +382,7 @@ def export_onnx(model: Any, path: str | os.PathLike[str], *, vocab_size: int, fa
             "verify": verify, "seconds": round(time.perf_counter() - t0, 3)}
 
 
-def int8_scheme(name: str | None) -> tuple[str, str, bool]:
+def resolve_int8_scheme(name: str | None) -> tuple[str, str, bool]:
     """``(name, format, per_channel)`` of an int8 scheme (``None``: the default)."""
     key = DEFAULT_INT8_SCHEME if name in (None, "", "default") else str(name)
     if key not in INT8_SCHEMES:
@@ -424,7 +424,7 @@ def quantize_int8(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, s
     """
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
 
-    name, fmt, per_channel = int8_scheme(scheme)
+    name, fmt, per_channel = resolve_int8_scheme(scheme)
     with _quiet():
         if fmt == "qoperator":
             quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel)
@@ -591,7 +591,7 @@ def export_model(
     from .evaluate import load_inference, resolve_model
 
     t0 = time.perf_counter()
-    scheme_name = int8_scheme(int8_scheme)[0]
+    scheme_name = resolve_int8_scheme(int8_scheme)[0]
     ref = resolve_model(model)
     if ref.kind == "onnx":
         raise ConfigError("this is already an export (give the run or model folder)", path=ref.path)
@@ -760,5 +760,5 @@ if __name__ == "__main__":  # pragma: no cover - exercised through export_onnx(e
 
 __all__ = ["ExportError", "Thresholds", "export_model", "export_onnx", "quantize_int8", "ort_session",
            "session_options", "describe_session_options", "fuse_transformer", "op_counts", "is_fusable",
-           "eager_attention", "int8_scheme", "calibration_feeds", "INT8_SCHEMES", "DEFAULT_INT8_SCHEME",
+           "eager_attention", "resolve_int8_scheme", "calibration_feeds", "INT8_SCHEMES", "DEFAULT_INT8_SCHEME",
            "load_onnx_inference", "logits_wrapper", "verify_shapes", "onnx_side", "FP32_FILE", "INT8_FILE"]
