@@ -43,6 +43,7 @@ RECIPES = {
     "full-bf16-llrd": ["train.mixed_precision=bf16", "train.layer_lr_decay=0.8"],
     "freeze2-bf16": ["train.mixed_precision=bf16", "teacher.freeze_layers=2"],
     "freeze3-bf16": ["train.mixed_precision=bf16", "teacher.freeze_layers=3"],
+    "freeze3-auto": ["train.mixed_precision=auto", "teacher.freeze_layers=3"],  # the demo's recipe
     "freeze4-bf16": ["train.mixed_precision=bf16", "teacher.freeze_layers=4"],
     "full-bf16-nobucket": ["train.mixed_precision=bf16", "train.bucket=false"],
     "full-bf16-quarter": ["train.mixed_precision=bf16", "fraction=0.25"],  # less data, more epochs

@@ -20,7 +20,7 @@ def test_plan_divides_the_budget_and_says_what_was_left_out():
         assert set(REQUIRED_METHODS) <= set(p["methods"])
         assert p["methods"] == [m for m in METHOD_ORDER if m in p["methods"]]
         assert p["left_out"] == [m for m in METHOD_ORDER if m not in p["methods"]]
-        runs = 2 * len(p["methods"])
+        runs = len(p["students"]) * len(p["methods"])
         used = 300 + p["teacher_minutes"] * 60 + runs * p["student_minutes"] * 60 + p["estimate"]["cache_s"]
         assert used <= p["minutes"] * 60  # the fixed costs fill the rest
         assert p["estimate"]["total_s"] <= p["minutes"] * 60 + 1
@@ -42,7 +42,8 @@ def test_demo_study_expands_with_every_student_run_served_by_the_cache(tmp_path,
         assert kinds[:2] == ["teacher", "cache"]
         methods = {j.method for j in jobs if j.kind == "student"}
         assert methods == set(plan["methods"])
-        assert {j.student for j in jobs if j.kind == "student"} == {"gru-1.5m", "roberta-1.5m"}
+        assert {j.student for j in jobs if j.kind == "student"} == set(plan["students"])
+        assert plan["students"] == (["roberta-1.5m"] if quick else ["roberta-1.5m", "gru-1.5m"])
         cache = jobs[1]
         if "ckd" in plan["methods"]:
             # CKD's uniform maps onto MiniLM's 6 layers: gru-1.5m (2 layers) reads 3 and 6, roberta-1.5m
@@ -76,3 +77,14 @@ def test_student_verdict_names_the_best_student_and_the_goal():
     assert student_verdict({}, 0.7, {}) == "no student finished"
     v = student_verdict({("gru-1.5m", "kd"): 0.17}, 0.17, {"gru-1.5m": 9.0}, majority=0.32)
     assert "misses" in v and "says nothing" in v
+
+
+def test_speed_probe_times_teacher_and_students_on_real_batches(exc_data, bert_teacher):
+    from codekd.demo import speed_probe
+
+    p = speed_probe(exc_data, "structure:try=4", 96, freeze=1, teacher_path=str(bert_teacher))
+    assert p["teacher_step_s"] > 0 and p["teacher_forward_s"] > 0 and p["teacher_first_step_s"] > 0
+    assert set(p["student_step_s"]) == {"roberta-1.5m", "gru-1.5m"} and min(p["student_step_s"].values()) > 0
+    assert p["precision"] in ("no", "bf16") and p["train_examples"] == 48 and p["teacher_freeze"] == 1
+    plan = make_plan(10, 30, p, quick=True, fraction=None)
+    assert plan["teacher_minutes"] > 0 and plan["student_minutes"] > 0

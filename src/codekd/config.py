@@ -13,7 +13,7 @@ resolved config is saved in every run folder.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Optional, Sequence
+from typing import Any, Literal, Optional, Sequence, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -23,8 +23,13 @@ from .errors import ConfigError
 SCHEMA_VERSION = 1
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """A config model whose unknown keys are errors (a typo never silently does nothing)."""
+
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+_Strict = StrictModel  # the old name, for code written before it was public
 
 
 class TrainConfig(_Strict):
@@ -87,6 +92,41 @@ class MethodSpec(_Strict):
     paper_faithful: bool = False
 
 
+LORA_KEYS = {"r": "r", "rank": "r", "alpha": "alpha", "lora_alpha": "alpha", "dropout": "dropout",
+             "lora_dropout": "dropout", "targets": "targets", "target_modules": "targets", "bits": "bits"}
+
+
+def parse_lora(text: str) -> dict[str, Any]:
+    """``"r=16,alpha=32,dropout=0.05,targets=q_proj+v_proj,bits=4"`` -> a :class:`LoraSpec` mapping
+    (``targets`` joined by ``+``; an empty string, ``on`` or ``default`` -> all defaults)."""
+    text = text.strip()
+    if text.lower() in ("", "on", "true", "yes", "default"):
+        return {}
+    out: dict[str, Any] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        key = key.strip().lower()
+        if not sep or key not in LORA_KEYS:
+            raise ValueError(f"cannot read LoRA setting {part.strip()!r} (expected r=16,alpha=32,dropout=0.05,"
+                             "targets=q_proj+v_proj,bits=4)")
+        name = LORA_KEYS[key]
+        value = value.strip()
+        out[name] = [t for t in value.split("+") if t] if name == "targets" else _parse_value(value)
+    return out
+
+
+class LoraSpec(_Strict):
+    """LoRA (and QLoRA with ``bits``) settings of teacher fine-tuning (``teacher finetune --lora``)."""
+
+    r: int = Field(16, ge=1, description="Rank of the adapters.")
+    alpha: float = Field(32.0, gt=0, description="Scale numerator (the update is alpha/r x B A).")
+    dropout: float = Field(0.05, ge=0, lt=1)
+    targets: Optional[list[str]] = Field(None, description="Module names to adapt (default: peft's choice for "
+                                         "the architecture, e.g. q_proj/v_proj; else every linear layer).")
+    bits: Optional[Literal[4, 8]] = Field(None, description="Load the frozen base in 4 or 8 bits (QLoRA): needs "
+                                          "bitsandbytes and a CUDA GPU.")
+
+
 class TeacherSpec(_Strict):
     path: Optional[str] = Field(None, description="Fine-tuned teacher folder (codekd teacher finetune output) or hub id.")
     cache: Optional[str] = Field(None, description="Teacher-output cache folder (codekd teacher cache).")
@@ -95,9 +135,27 @@ class TeacherSpec(_Strict):
     freeze_layers: Optional[int] = Field(
         None, ge=0, description="Teacher fine-tuning: freeze the embeddings and the bottom N layers; their outputs "
                                 "(dropout off, so exact) are computed once per function and reused across epochs.")
-    pooling: Optional[Literal["cls", "mean"]] = Field(
-        None, description="What the fine-tuned head reads: cls or mean (default: mean for a sentence-transformers "
-                          "model that averages tokens, e.g. minilm; else cls).")
+    pooling: Optional[Literal["cls", "mean", "last"]] = Field(
+        None, description="What the fine-tuned head reads: cls, mean or last (default: last, the last real token, "
+                          "for a decoder-only model; mean for a sentence-transformers model that averages tokens, "
+                          "e.g. minilm; else cls).")
+    lora: Optional[LoraSpec] = Field(None, description="Teacher fine-tuning with LoRA adapters (peft); the saved "
+                                     "teacher is the merged model, the adapters are kept in best/lora.")
+    dtype: Optional[Literal["float32", "bfloat16", "float16"]] = Field(
+        None, description="Weights of a frozen live teacher (distillation): bfloat16 / float16 halve its memory "
+                          "(default: as saved, float32 on CPU). The teacher cache takes its own --dtype.")
+    device_map: Optional[Union[str, dict[str, Union[str, int]]]] = Field(
+        None, description="A frozen live teacher larger than one GPU: passed to from_pretrained (auto, balanced, "
+                          "balanced_low_0, sequential, or a module -> device mapping where 'disk' offloads to a "
+                          "temporary folder); its layers stay where they are put and its outputs come back to "
+                          "the inputs' device.")
+
+    @field_validator("lora", mode="before")
+    @classmethod
+    def _lora(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            return {} if v else None
+        return parse_lora(v) if isinstance(v, str) else v
 
 
 class TransferSpec(_Strict):
@@ -183,33 +241,87 @@ class RunConfig(_Strict):
         return v
 
 
-def _format_validation(exc: ValidationError) -> str:
+def format_validation(exc: ValidationError, prefix: str = "") -> str:
+    """Pydantic's errors as ``field.path: message; ...`` (the field always named, one line)."""
     parts = []
     for e in exc.errors():
-        loc = ".".join(str(x) for x in e["loc"]) or "<root>"
-        parts.append(f"{loc}: {e['msg']}")
+        loc = ".".join(str(x) for x in (prefix.split(".") if prefix else []) + list(e["loc"])) or "<root>"
+        msg = " ".join(str(e["msg"]).split())
+        got = e.get("input")
+        shown = ""
+        if e.get("type") not in ("missing", "extra_forbidden") and isinstance(got, (str, int, float, bool)):
+            shown = repr(got) if len(repr(got)) <= 60 else repr(got)[:57] + "..."
+            shown = f" (got {shown})"
+        parts.append(f"{loc}: {msg}{shown}")
     return "; ".join(parts)
 
 
-def validate(model: type[BaseModel], data: dict[str, Any], source: str | Path | None = None) -> Any:
+def validate(model: type[BaseModel], data: Any, source: str | Path | None = None, prefix: str = "") -> Any:
+    """Validate ``data`` into ``model``; errors raise one :class:`ConfigError` line naming each field
+    (under ``prefix``, e.g. ``train``) and the ``source`` (a file, or ``--set``)."""
+    if not isinstance(data, dict):
+        where = prefix or "the config"
+        raise ConfigError(f"invalid config: {where} must be a mapping, got {type(data).__name__}", path=source)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"invalid config: {_format_validation(exc)}", path=source) from None
+        raise ConfigError(f"invalid config: {format_validation(exc, prefix)}", path=source) from None
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (PyYAML keeps the last one
+    silently, so ``lr`` written twice would quietly drop one of them)."""
+
+
+def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    loader.flatten_mapping(node)
+    seen: dict[Any, Any] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(None, None, "a mapping key must be a plain value",
+                                                    key_node.start_mark) from None
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is given twice (first on line "
+                                                    f"{seen[key].line + 1})", key_node.start_mark)
+        seen[key] = key_node.start_mark
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def safe_load(text: str) -> Any:
+    """``yaml.safe_load`` that also refuses duplicate keys (see :class:`_UniqueKeyLoader`)."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """``yaml.safe_load`` a mapping, with the file and line of a syntax error."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError("is a folder, not a config file", path=path)
     if not path.is_file():
         raise ConfigError("config file not found", path=path)
     try:
-        obj = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file is not valid UTF-8 (byte {exc.start})", path=path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file: {exc.strerror or exc}", path=path) from None
+    try:
+        obj = safe_load(text)
     except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise ConfigError(f"YAML error: {exc.problem}", path=path, line=line) from None
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise ConfigError(f"YAML error: {' '.join(str(exc.problem or exc.context or 'syntax error').split())}",
+                          path=path, line=line) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"YAML error: {exc}", path=path) from None
+        raise ConfigError(f"YAML error: {' '.join(str(exc).split())}", path=path) from None
+    except RecursionError:
+        raise ConfigError("YAML error: nested too deeply", path=path) from None
     if obj is None:
         return {}
     if not isinstance(obj, dict):

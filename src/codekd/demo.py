@@ -36,12 +36,15 @@ from .io import atomic_write_json, atomic_write_text
 
 DEMO_EXCLUDE = ("Exception", "BaseException")
 DEFAULT_MINUTES = 40.0  # make demo's 45-minute goal less the install (about 2 minutes) and a margin
-QUICK_MINUTES = 8.0
+QUICK_MINUTES = 9.5
 QUICK_FRACTION = 0.25
 STUDENTS = ("roberta-1.5m", "gru-1.5m")
+QUICK_STUDENTS = ("roberta-1.5m",)  # quick: one student (FT and DIST), so each run gets enough steps to learn
 METHOD_ORDER = ("ft", "dist", "kd", "pkd", "ckd")  # what the measurements favour first
 REQUIRED_METHODS = ("ft", "dist")
 TEACHER_SHARE = 0.45       # of the time left for training after data, baseline and the fixed costs
+QUICK_TEACHER_SHARE = 0.45  # quick: MiniLM needs ~300 steps before it is above the majority class (measured)
+QUICK_STUDENT_LR = 1.0e-3  # quick: a few hundred steps; the full demo's 5e-4 learns too slowly there
 FIXED_S = 75.0             # vocabularies, benchmark, report (measured 40-60 s)
 MIN_STUDENT_EPOCHS = 1.5   # a student run shorter than this is not worth a method (measured curves)
 TEACHER_FREEZE = 3         # studies/offline.yaml's teacher recipe (benchmarks/RESULTS-teacher.md)
@@ -60,12 +63,14 @@ def _study_doc(out: Path, data: Path, plan: dict[str, Any]) -> dict[str, Any]:
     if plan.get("fraction"):
         doc["tasks"]["exception"]["fraction"] = plan["fraction"]
     doc["methods"] = {m: doc["methods"].get(m, {}) for m in plan["methods"]}
+    doc["students"] = list(plan.get("students", doc["students"]))
     doc["teachers"]["minilm"]["train"].update(minutes=plan["teacher_minutes"], epochs=50)
     doc["train"].update(minutes=plan["student_minutes"], epochs=50)
     if "ckd" not in plan["methods"]:
         doc["teacher_cache_tokens"] = False
     if plan.get("quick"):
         doc["bench"].update(repeats=3)
+        doc["train"].update(lr=QUICK_STUDENT_LR)
     return doc
 
 
@@ -117,7 +122,7 @@ def _median_time(fn, rounds: int = 3) -> float:
 
 
 def speed_probe(data: Path, normalization: str, max_length: int, *, fraction: float | None = None,
-                freeze: int = TEACHER_FREEZE, say=print) -> dict[str, Any]:
+                freeze: int = TEACHER_FREEZE, teacher_path: str = "minilm") -> dict[str, Any]:
     """Seconds per training step of the teacher recipe and each student, and per teacher forward,
     on a real batch of median length (batch 32). Takes well under a minute."""
     import numpy as np
@@ -143,8 +148,10 @@ def speed_probe(data: Path, normalization: str, max_length: int, *, fraction: fl
     rows = order[mid - 16: mid + 16].tolist()
     codes = [tuple(normalize_code(c, normalization) for c in tup) for tup in split.codes(rows)]
     labels = torch.as_tensor(split.labels[rows])
+    rows_b = order[mid + 16: mid + 48].tolist()  # a second batch: its prefix is computed in a timed step
+    codes_b = [tuple(normalize_code(c, normalization) for c in tup) for tup in split.codes(rows_b)]
 
-    teacher = Teacher.load("minilm", td.num_labels, max_length=max_length)
+    teacher = Teacher.load(teacher_path, td.num_labels, max_length=max_length, pooling="mean")
     if parse_normalization(normalization)[0] == "structure":
         teacher.add_tokens(STRUCTURE_TOKENS)
     full = teacher_side(teacher)
@@ -166,20 +173,20 @@ def speed_probe(data: Path, normalization: str, max_length: int, *, fraction: fl
         side = full
     teacher.train()
     enc = side.encode(codes)
+    enc_b = side.encode(codes_b)
     opt = torch.optim.AdamW([p for p in teacher.parameters() if p.requires_grad], lr=1e-9)
 
-    def t_step() -> None:
+    def t_step(batch: dict[str, Any] = enc) -> None:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            out = side.forward(teacher, enc, False)
-        torch.nn.functional.cross_entropy(out.logits.float(), labels).backward()
+            out = side.forward(teacher, batch, False)
+        torch.nn.functional.cross_entropy(out.logits.float(), labels[: out.logits.shape[0]]).backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
 
+    teacher_step_s = _median_time(t_step)  # warm-up (computes this batch's prefix), then replayed steps
     first = time.perf_counter()
-    t_step()  # computes the frozen prefix of this batch: the first epoch's extra cost
-    first_s = time.perf_counter() - first
-    teacher_step_s = _median_time(t_step)
-    del teacher, opt
+    t_step(enc_b)  # a new batch: computes its frozen prefix, the first epoch's extra cost
+    first_s = time.perf_counter() - first if freeze else teacher_step_s
 
     texts = [c[0] for c in codes] * 4
     students: dict[str, float] = {}
@@ -220,31 +227,33 @@ def make_plan(minutes: float, elapsed_s: float, probe: dict[str, Any], *, quick:
     # teacher cache: one forward over train (+ the job's start-up); every student reads it
     cache_s = math.ceil(n_train / bs) * probe["teacher_forward_s"] * 1.1 + 10
     train_left = max(60.0, left - cache_s)
-    teacher_s = TEACHER_SHARE * train_left
+    students_list = QUICK_STUDENTS if quick else STUDENTS
+    teacher_s = (QUICK_TEACHER_SHARE if quick else TEACHER_SHARE) * train_left
     students_s = train_left - teacher_s
     # the methods that fit: each student run must see at least MIN_STUDENT_EPOCHS epochs
-    slowest = max(probe["student_step_s"].values())
+    slowest = max(t for n, t in probe["student_step_s"].items() if n in students_list)
     epoch_s = math.ceil(n_train / bs) * slowest * 1.25 + n_valid / bs * slowest / 2  # + data, optimizer, validation
     methods = list(REQUIRED_METHODS)
     for m in METHOD_ORDER:
         if m in methods:
             continue
-        per_run = students_s / (len(STUDENTS) * (len(methods) + 1))
+        per_run = students_s / (len(students_list) * (len(methods) + 1))
         if per_run / epoch_s < MIN_STUDENT_EPOCHS:
             break
         methods.append(m)
     methods = [m for m in METHOD_ORDER if m in methods]
-    runs = len(STUDENTS) * len(methods)
+    runs = len(students_list) * len(methods)
     run_s = students_s / runs
     teacher_epoch_s = math.ceil(n_train / bs) * probe["teacher_step_s"] * 1.15
     first_epoch_extra = math.ceil(n_train / bs) * max(0.0, probe["teacher_first_step_s"] - probe["teacher_step_s"])
     left_out = [m for m in METHOD_ORDER if m not in methods]
     return {
         "minutes": minutes, "quick": quick, "fraction": fraction, "methods": methods, "left_out": left_out,
+        "students": list(students_list),
         "teacher_minutes": round(teacher_s / 60, 2), "student_minutes": round(run_s / 60, 2),
         "estimate": {"cache_s": round(cache_s), "teacher_epochs": round((teacher_s - first_epoch_extra) / teacher_epoch_s, 2),
                      "student_epochs": {s: round(run_s / (math.ceil(n_train / bs) * t * 1.25), 2)
-                                        for s, t in probe["student_step_s"].items()},
+                                        for s, t in probe["student_step_s"].items() if s in students_list},
                      "total_s": round(elapsed_s + FIXED_S + cache_s + teacher_s + students_s)},
         "probe": probe,
     }
@@ -252,13 +261,14 @@ def make_plan(minutes: float, elapsed_s: float, probe: dict[str, Any], *, quick:
 
 def plan_text(plan: dict[str, Any]) -> str:
     e = plan["estimate"]
-    lines = [f"      plan for {plan['minutes']:.0f} minutes (measured on {plan['probe']['cpu']}, "
+    lines = [f"      plan for {plan['minutes']:g} minutes (measured on {plan['probe']['cpu']}, "
              f"{plan['probe']['threads']} threads, teacher precision {plan['probe']['precision']}):",
              f"        teacher  {plan['teacher_minutes']:.1f} min (about {e['teacher_epochs']:.1f} epochs; "
              f"{plan['probe']['teacher_step_s']:.2f} s per step of 32, bottom {plan['probe'].get('teacher_freeze')} "
              "layers frozen)",
              f"        cache    about {e['cache_s'] / 60:.1f} min",
-             f"        students {len(STUDENTS)} x {len(plan['methods'])} runs x {plan['student_minutes']:.1f} min ("
+             f"        students {len(plan.get('students', STUDENTS))} x {len(plan['methods'])} runs x "
+             f"{plan['student_minutes']:.1f} min ("
              + ", ".join(f"{s} about {n:.1f} epochs" for s, n in e["student_epochs"].items()) + ")",
              f"        methods  {', '.join(m.upper() for m in plan['methods'])}"
              + (f"; left out for time: {', '.join(m.upper() for m in plan['left_out'])} (each would cut every "
@@ -306,12 +316,10 @@ def student_verdict(scores: dict[tuple[str, str], float], teacher: float | None,
 
 def demo_scores(col: dict[str, Any]) -> tuple[dict[tuple[str, str], float], dict[str, float]]:
     """Test score of each (student, method) of the demo's one seed, and each student's speed-up at batch 32."""
-    import statistics as st
-
     scores: dict[tuple[str, str], float] = {}
     for (_task, _teacher), cells in col["groups"].items():
         for key, vals in cells.items():
-            scores[key] = float(st.mean(vals))
+            scores[key] = float(statistics.mean(vals))
     speed: dict[str, float] = {}
     for b in col["bench"].values():
         f = b.get("figures") or {}
@@ -363,7 +371,7 @@ def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, minutes: flo
         say(f"[3/5] reusing the plan in {plan_file.name} (re-running resumes the same jobs)")
     else:
         say("[3/5] measuring this machine (teacher and student steps on real batches)")
-        probe = speed_probe(data, norm, max_length, fraction=fraction, freeze=freeze, say=say)
+        probe = speed_probe(data, norm, max_length, fraction=fraction, freeze=freeze)
         plan = make_plan(minutes, time.perf_counter() - t0, probe, quick=quick, fraction=fraction)
         atomic_write_json(plan_file, plan)
     say(plan_text(plan))
@@ -396,6 +404,6 @@ def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, minutes: flo
     if res.get("failed"):
         say(f"{res['failed']} job(s) failed: 'codekd study plan {study_file}' lists them (errors in the study database); "
             "re-running the demo retries them")
-    say(f"done in {summary['seconds'] / 60:.1f} min (budget {minutes:.0f}): report {rep['report']}, "
+    say(f"done in {summary['seconds'] / 60:.1f} min (budget {minutes:g}): report {rep['report']}, "
         f"plots {', '.join(rep['plots'])}")
     return summary

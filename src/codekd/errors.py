@@ -2,7 +2,8 @@
 
 Every error a user can cause (bad input file, unknown name, incompatible options) is raised as a
 :class:`CodekdError`. The CLI prints it as one line and exits non-zero; the Python API lets it
-propagate so callers can catch it.
+propagate so callers can catch it. Faults of the machine rather than of the input (disk full, a
+read-only output folder, a file-size limit) are :class:`StorageError`: one line too, exit status 1.
 """
 
 from __future__ import annotations
@@ -43,3 +44,23 @@ class RegistryError(ConfigError):
 
 class ModelLoadError(CodekdError):
     """A model or tokenizer could not be found or loaded."""
+
+
+class OutputError(CodekdError):
+    """An output path codekd must not write to (a user's file, a folder that is not codekd's own)."""
+
+
+class StorageError(CodekdError):
+    """The machine could not store an output: no space left, a read-only folder, a file-size limit.
+
+    Nothing already written is damaged (outputs are replaced atomically); re-running continues."""
+
+    exit_code = 1
+
+
+class StudyFailed(CodekdError):
+    """A study finished with failed jobs (each one's reason is printed before this line)."""
+
+    def __init__(self, message: str, *, exit_code: int = 1, path: str | Path | None = None):
+        self.exit_code = exit_code
+        super().__init__(message, path=path)

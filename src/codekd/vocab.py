@@ -8,7 +8,6 @@ made. The code is normalised exactly as the student will see it (the ``normaliza
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -16,7 +15,7 @@ from typing import Any, Iterator
 from .data.loaders import load_task_data
 from .data.normalize import STRUCTURE_TOKENS, normalize_code, parse_normalization
 from .errors import ConfigError, DataError
-from .io import atomic_dir, atomic_write_json, sha256_file
+from .io import atomic_dir, atomic_write_json, check_output_dir, read_json, sha256_file
 from .tasks import Task, get_task
 
 SPECIAL_TOKENS: tuple[str, ...] = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
@@ -48,6 +47,7 @@ def train_vocab(
     base_norm, _ = parse_normalization(normalization)
     if max_length < 8:
         raise ConfigError(f"max_length {max_length} is too small")
+    check_output_dir(out, markers=(META_FILE,), what="vocabulary folder")  # before any work
     task = get_task(task)
     t0 = time.perf_counter()
     td = load_task_data(data, task, splits=("train",), fraction=fraction, seed=seed, skip_bad=skip_bad)
@@ -97,6 +97,7 @@ def train_vocab_on_texts(
     if size < 300:
         raise ConfigError(f"vocabulary size {size} is too small: byte-level BPE needs 256 byte tokens + specials")
     base_norm, _ = parse_normalization(normalization)
+    check_output_dir(out, markers=(META_FILE,), what="vocabulary folder")
     t0 = time.perf_counter()
     count = 0
 
@@ -113,7 +114,7 @@ def train_vocab_on_texts(
     if count == 0:
         raise DataError("no code to learn a vocabulary from", path=source)
     out = Path(out)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, marker=META_FILE, what="vocabulary folder") as tmp:
         bpe.save_model(str(tmp))
         tok = RobertaTokenizerFast.from_pretrained(str(tmp), model_max_length=max_length)
         if base_norm == "structure":
@@ -148,4 +149,5 @@ def read_vocab_meta(folder: str | Path) -> dict[str, Any]:
     p = Path(folder) / META_FILE
     if not p.is_file():
         return {}
-    return json.loads(p.read_text(encoding="utf-8"))
+    meta = read_json(p, "vocabulary settings")
+    return meta if isinstance(meta, dict) else {}

@@ -54,7 +54,7 @@ def test_frozen_prefix_is_computed_in_eval_mode_and_its_parameters_are_frozen(be
     t.train()  # dropout on: the prefix must still come out the same (eval mode inside)
     side, _ = frozen_prefix_side(t, 1)
     a = side.encode(CODES)
-    store_h = side.forward(t, a, False)  # noqa: F841 (fills the store under train mode)
+    side.forward(t, a, False)  # fills the store under train mode
     t.eval()
     full = teacher_side(t)
     with torch.no_grad():
@@ -186,3 +186,16 @@ def test_a_remade_plan_never_raises_the_learning_rate():
     assert _plan_factor(state["plan"], 80, 0.1) == pytest.approx(before)
     f = [_plan_factor(state["plan"], s, 0.1) for s in range(80, state["plan"]["total_steps"] + 1, 7)]
     assert all(a >= b for a, b in zip(f, f[1:])) and _plan_factor(state["plan"], state["plan"]["total_steps"], 0.1) == 0
+
+
+def test_a_speed_probe_computes_the_prefix_and_stores_nothing(bert_teacher):
+    t = Teacher.load(str(bert_teacher), 3, pooling="mean")
+    t.eval()
+    side, store = frozen_prefix_side(t, 1)
+    full = teacher_side(t)
+    with torch.no_grad():
+        ref = full.forward(t, full.encode(CODES), False).logits
+        with store.probing():
+            got = side.forward(t, side.encode(CODES), False).logits
+    assert torch.allclose(ref, got, atol=1e-5)
+    assert store.rows == {} and store.stats["functions"] == 0

@@ -19,12 +19,14 @@ TINY_GRU = ["--set", "student.hidden=16", "--set", "student.layers=2", "--set", 
 
 @pytest.fixture(scope="module")
 def one_class_data(exc_data, tmp_path_factory):
-    """The exception fixture with every train (and valid) label KeyError: FT learns to answer KeyError."""
+    """The exception fixture with every valid label and all train labels but one KeyError: FT learns
+    to answer KeyError (a training split of one class only is refused: it teaches nothing)."""
     root = tmp_path_factory.mktemp("oneclass") / "data"
     shutil.copytree(exc_data, root)
     for split in ("train", "valid"):
         rows = [json.loads(x) for x in (root / f"{split}.jsonl").read_text().splitlines()]
-        write_jsonl(root / f"{split}.jsonl", [{**r, "target": "KeyError"} for r in rows])
+        write_jsonl(root / f"{split}.jsonl", [{**r, "target": "ValueError" if split == "train" and i == 0 else
+                                               "KeyError"} for i, r in enumerate(rows)])
     return root
 
 

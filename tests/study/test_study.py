@@ -86,13 +86,27 @@ def test_interrupted_study_resumes_to_the_same_database(tmp_path, exc_data, bert
 
 
 def test_failed_job_is_recorded_and_others_run(tmp_path, exc_data, bert_teacher):
+    # a parameter typo is caught when the study is read, before anything runs
     f = write_study(tmp_path / "s.yaml", exc_data, bert_teacher, finetune=False,
                     methods={"ft": {}, "kd": {"params": {"temprature": 2}}})
+    with pytest.raises(ConfigError, match="methods.kd.params: method 'kd' has no parameter.s. temprature"):
+        load_study(f)
+    # a teacher whose weights are damaged fails at run time: its cache and the kd run fail, ft runs
+    broken = tmp_path / "teacher"
+    import shutil
+
+    shutil.copytree(bert_teacher, broken)
+    w = broken / "model.safetensors"
+    w.write_bytes(w.read_bytes()[:100])
+    f = write_study(tmp_path / "s.yaml", exc_data, broken, finetune=False, methods={"ft": {}, "kd": {}})
     r = run_study(f, progress=False)
-    assert r["failed"] == 1 and r["done"] == 2  # cache + ft done, kd failed
+    assert r["failed"] == 2 and r["done"] == 1  # cache failed, kd failed (dependency), ft done
     rows = {j["method"]: j for j in Store(tmp_path / "out" / "study.sqlite").jobs(kind="student")}
-    assert rows["kd"]["status"] == "failed" and "no parameter(s) temprature" in rows["kd"]["error"]
+    assert rows["kd"]["status"] == "failed" and "dependency failed" in rows["kd"]["error"]
     assert rows["ft"]["status"] == "done" and rows["ft"]["test_headline"] is not None
+    reasons = {f_["job"]: f_["reason"] for f_ in r["failures"]}
+    assert any("truncated or corrupt" in v for k, v in reasons.items() if k.startswith("cache"))
+    assert all("\n" not in v for v in reasons.values())
 
 
 def _writer(db: str, worker: int, n: int) -> None:

@@ -61,8 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         load_plugins()
         app(args=argv, standalone_mode=False)
     except CodekdError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        return exc.exit_code
+        return _one_line(exc)
     except KeyboardInterrupt:
         typer.secho("interrupted: completed work is kept; re-run the same command to continue", err=True)
         return 130
@@ -74,8 +73,23 @@ def main(argv: list[str] | None = None) -> int:
             return int(exc.exit_code)
         if type(exc).__name__ == "Abort":
             return 1
+        from ..io import storage_error
+
+        fault = storage_error(exc, writing=False)  # disk full, read-only, a file-size limit: the machine, not the input
+        if fault is not None:
+            return _one_line(fault)
+        if isinstance(exc, OSError):  # any other fault of the machine: still one line
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            typer.secho(f"error: {where}{exc.strerror or exc}", fg="red", err=True)
+            return 1
         raise
     return 0
+
+
+def _one_line(exc: CodekdError) -> int:
+    text = " ".join(str(exc).split("\n"))  # never more than one line
+    typer.secho(f"error: {text}", fg="red", err=True)
+    return exc.exit_code
 
 
 def run() -> None:

@@ -14,7 +14,8 @@ import typer
 
 app = typer.Typer(no_args_is_help=True)
 
-TEACHER_HELP = "Teacher for the ratios: unixcoder-base, codebert-base, modernbert-base, minilm, or a model folder."
+TEACHER_HELP = ("Teacher for the ratios: unixcoder-base, codebert-base, modernbert-base, minilm, a decoder-only code "
+                "LLM shape (qwen2.5-coder-0.5b/1.5b/7b, starcoder2-3b, deepseek-coder-1.3b, codellama-7b), or a model folder.")
 
 
 def _console():

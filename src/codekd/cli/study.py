@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from .common import console
+from .common import console, err_console
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -48,10 +48,18 @@ def run_cmd(
 
     res = run_study(file, overrides=set_, backend=backend, address=address, bench=False if no_bench else None,
                     retry_failed=not no_retry)
+    from ..errors import StudyFailed
+
     console.print(f"{res['jobs']} jobs: {res['done']} done ({res['skipped']} already finished), "
                   f"{res['failed']} failed; database {res['db']}")
-    if res["failed"]:
-        console.print("[yellow]failed jobs are listed by 'codekd study plan' and in the report[/]")
+    failures = res.get("failures") or []
+    for f in failures:
+        err_console.print(f"failed: {f['job']} [{f['key']}]: {f['reason']}", markup=False, highlight=False,
+                          soft_wrap=True)
+    if failures:
+        code = 2 if all(f["exit_code"] == 2 for f in failures) else 1
+        raise StudyFailed(f"{len(failures)} of {res['jobs']} jobs failed (reasons above; tracebacks in the database)",
+                          exit_code=code, path=res["db"])
 
 
 def report_cmd(

@@ -19,6 +19,14 @@ def _fields(**kw: Any) -> dict[str, Any]:
     return {k: v for k, v in kw.items() if v is not None}
 
 
+def _choice(value: str | None, allowed: tuple[str, ...], flag: str) -> str | None:
+    if value is not None and value not in allowed:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"{flag} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
 def _summary(result: dict[str, Any], out: Path, name: str, baseline: dict[str, Any] | None = None) -> None:
     from ..evaluation.sanity import warnings_for
 
@@ -67,6 +75,9 @@ def teacher_finetune(
                                           "sentence-transformers model that averages tokens, such as minilm; else cls)."),
     normalization: Optional[str] = typer.Option(None, help="whitespace (default) | structure | none, optionally :hole=N or :try=N (e.g. structure:try=4)."),
     fraction: Optional[float] = typer.Option(None, help="Seeded subsample of train and valid."),
+    lora: Optional[str] = typer.Option(None, "--lora", help="Train LoRA adapters (peft) instead of all weights: "
+                                       "r=16,alpha=32,dropout=0.05[,targets=q_proj+v_proj][,bits=4] ('on' = these "
+                                       "defaults; bits=4 is QLoRA: bitsandbytes + GPU). OUT/best is merged."),
     no_resume: bool = typer.Option(False, "--no-resume", help="Start over even if the run folder has a checkpoint."),
     baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="After training, score a TF-IDF + "
                                   "logistic-regression baseline on the same data, normalisation and fraction "
@@ -85,7 +96,7 @@ def teacher_finetune(
         "teacher.pair_mode": pair_mode, "teacher.pooling": pooling, "normalization": normalization,
         "fraction": fraction, "train.lr": lr, "train.batch_size": batch_size, "train.epochs": epochs,
         "train.max_length": max_length, "train.minutes": minutes, "train.mixed_precision": precision,
-        "teacher.freeze_layers": freeze_layers}))
+        "teacher.freeze_layers": freeze_layers, "teacher.lora": lora}))
     cfg = load_run_config(config, set_, **fields)
     result = finetune_teacher(cfg, resume=not no_resume)
     _summary(result, out, f"teacher {out}", run_baseline(cfg, fast=True) if baseline else None)
@@ -106,13 +117,21 @@ def teacher_cache(
     token_layers: List[int] = typer.Option([], "--token-layer", help="Also store the token states of this teacher "
                                            "layer (0 = embeddings; repeatable), so CKD runs from the cache "
                                            "(float16, 2*hidden bytes per token and layer)."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="Teacher weights: float32 | bfloat16 | float16 "
+                                        "(half the memory of a big teacher; stored arrays stay float32)."),
+    precision: str = typer.Option("no", "--precision", help="no | bf16 | fp16 | auto (autocast; auto: bf16 only "
+                                  "where a timed forward is faster)."),
+    device_map: Optional[str] = typer.Option(None, "--device-map", help="A teacher larger than one GPU: auto | "
+                                             "balanced | sequential (from_pretrained's device_map)."),
 ) -> None:
     """Store the frozen teacher's logits per example id, with a fingerprint of teacher + data + settings."""
     from ..engine.teacher_cache import build_teacher_cache
 
     meta = build_teacher_cache(teacher, data, task, out, splits=splits, normalization=normalization,
                                max_length=max_length, batch_size=batch_size, pooled=pooled,
-                               token_layers=token_layers)
+                               token_layers=token_layers, dtype=_choice(dtype, ("float32", "bfloat16", "float16"), "--dtype"),
+                               precision=_choice(precision, ("no", "bf16", "fp16", "auto"), "--precision"),
+                               device_map=device_map)
     console.print(f"wrote {out}: {meta['splits']} examples in {meta['seconds']} s, fingerprint {meta['fingerprint'][:12]}")
 
 
@@ -125,6 +144,10 @@ def distill_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Run folder."),
     teacher: Optional[str] = typer.Option(None, "--teacher", help="Fine-tuned teacher folder (not needed for ft)."),
     teacher_cache: Optional[Path] = typer.Option(None, "--teacher-cache", help="Use a teacher-output cache instead of running the teacher."),
+    teacher_dtype: Optional[str] = typer.Option(None, "--teacher-dtype", help="Live teacher weights: float32 | "
+                                                "bfloat16 | float16 (half the memory of a big teacher)."),
+    device_map: Optional[str] = typer.Option(None, "--device-map", help="Live teacher larger than one GPU: auto | "
+                                             "balanced | sequential (from_pretrained's device_map)."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML run config."),
     set_: List[str] = typer.Option([], "--set", help=SET_HELP),
     paper_faithful: bool = typer.Option(False, "--paper-faithful", help="The paper code's losses and hyperparameters."),
@@ -159,6 +182,7 @@ def distill_cmd(
         "student.init_from": init_from,
         "kind": "distill", "task": task, "data": str(data), "out": str(out), "teacher.path": teacher,
         "teacher.cache": str(teacher_cache) if teacher_cache else None, "student.preset": student,
+        "teacher.dtype": teacher_dtype, "teacher.device_map": device_map,
         "student.vocab": str(vocab) if vocab else None, "method.name": method,
         "method.paper_faithful": paper_faithful or None, "normalization": normalization, "fraction": fraction,
         "train.lr": lr, "train.batch_size": batch_size, "train.epochs": epochs, "train.max_length": max_length,

@@ -33,7 +33,8 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 import pyarrow as pa
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
+from ..io import json_error_text
 from ..tasks import Task, get_task
 from .normalize import normalize_code
 
@@ -206,9 +207,35 @@ def iter_json_objects(path: str | Path) -> Iterator[tuple[int, dict]]:
     yield from _iter_json_lines(Path(path), [], False, hint=False)
 
 
+def _open_data_file(path: Path):
+    if path.is_dir():
+        raise DataError("is a folder, not a data file", path=path)
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise DataError("data file not found", path=path) from None
+    except OSError as exc:
+        raise DataError(f"cannot read the data file: {exc.strerror or exc}", path=path) from None
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):  # json.loads would keep the last value silently
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise _DuplicateKey(k)
+            seen.add(k)
+    return obj
+
+
 def _iter_json_lines(path: Path, bad: list[BadLine], skip_bad: bool, hint: bool = True) -> Iterator[tuple[int, dict]]:
     """Yield ``(line_number, object)`` for each non-blank line; bad lines raise or are recorded."""
-    with open(path, "rb") as fh:
+    with _open_data_file(path) as fh:
         for lineno, raw in enumerate(fh, start=1):
             try:
                 text = raw.decode("utf-8")
@@ -217,10 +244,18 @@ def _iter_json_lines(path: Path, bad: list[BadLine], skip_bad: bool, hint: bool 
                 continue
             if not text.strip():
                 continue
+            if text.startswith("\ufeff") and lineno == 1:
+                text = text[1:]  # a UTF-8 byte-order mark (Windows editors) is not part of the JSON
             try:
-                obj = json.loads(text)
+                obj = json.loads(text, object_pairs_hook=_unique_keys)
+            except _DuplicateKey as exc:
+                _bad(bad, skip_bad, path, lineno, hint=hint, reason=f"key {exc.args[0]!r} is given twice in one object")
+                continue
+            except RecursionError:
+                _bad(bad, skip_bad, path, lineno, hint=hint, reason="malformed JSON: nested too deeply")
+                continue
             except json.JSONDecodeError as exc:
-                _bad(bad, skip_bad, path, lineno, hint=hint, reason=f"malformed JSON: {exc.msg} at column {exc.colno}")
+                _bad(bad, skip_bad, path, lineno, hint=hint, reason=f"malformed JSON: {json_error_text(exc)}")
                 continue
             if not isinstance(obj, dict):
                 _bad(bad, skip_bad, path, lineno, hint=hint, reason=f"expected a JSON object, got {type(obj).__name__}")
@@ -246,6 +281,10 @@ def _get_str(obj: dict, key: str) -> str:
         raise _LineError(f"field {key!r} must be a string, got {type(v).__name__}")
     if not v.strip():
         raise _LineError(f"field {key!r} is empty")
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate escape such as "\ud800": not text
+        raise _LineError(f"field {key!r} holds an invalid \\u escape (a lone surrogate at character {exc.start})") from None
     return v
 
 
@@ -255,6 +294,11 @@ def _get_id(obj: dict, default: str) -> str:
             v = obj[key]
             if isinstance(v, bool) or not isinstance(v, (str, int)):
                 raise _LineError(f"field {key!r} must be a string or integer, got {type(v).__name__}")
+            try:
+                str(v).encode("utf-8")
+            except UnicodeEncodeError as exc:  # a lone surrogate escape
+                raise _LineError(f"field {key!r} holds an invalid \\u escape (a lone surrogate at character "
+                                 f"{exc.start})") from None
             return str(v)
     return default
 
@@ -297,18 +341,30 @@ def _find_split_file(root: Path, split: str, exts: Iterable[str]) -> Path | None
             p = root / f"{alias}{ext}"
             if p.is_file():
                 return p
+            if p.exists() or p.is_symlink():  # there, but not a file: never "missing"
+                what = "a folder" if p.is_dir() else ("a broken link" if not p.exists() else "a special file")
+                raise DataError(f"is {what}, not a split file", path=p)
     return None
 
 
 def read_label_names(root: Path) -> tuple[str, ...]:
     """Read ``labels.json`` (a JSON list of names, or ``{"labels": [...]}``) beside the data."""
     path = root / "labels.json"
+    if path.is_dir():
+        raise DataError("is a folder; labels.json must be a file holding the label list as a JSON list of names",
+                        path=path)
     if not path.is_file():
         raise DataError("labels.json not found beside the data: write the label list there as a JSON list of names", path=path)
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read the label list: {exc}", path=path) from None
+        text = path.read_text(encoding="utf-8")
+        obj = json.loads(text[1:] if text.startswith("\ufeff") else text)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"cannot read the label list: not valid UTF-8 (byte {exc.start})", path=path) from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"cannot read the label list: malformed JSON: {json_error_text(exc)}", path=path,
+                        line=exc.lineno) from None
+    except OSError as exc:
+        raise DataError(f"cannot read the label list: {exc.strerror or exc}", path=path) from None
     if isinstance(obj, dict):
         obj = obj.get("labels")
     if not isinstance(obj, list) or not obj or not all(isinstance(x, str) and x for x in obj):
@@ -338,10 +394,15 @@ def _check_nonempty(path: Path, rows: int, bad: list[BadLine]) -> None:
 
 
 def _read_labelled(path: Path, split: str, lm: _LabelMap, bad: list[BadLine], skip_bad: bool,
-                   code_fields: tuple[str, ...], require_hole: bool = False) -> pa.Table:
-    """Rows ``{code fields..., target, idx?}`` -> Arrow table ``id, <code fields>, label``."""
+                   code_fields: tuple[str, ...], require_hole: bool = False,
+                   other_ids: dict[str, tuple[str, int, int]] | None = None) -> pa.Table:
+    """Rows ``{code fields..., target, idx?}`` -> Arrow table ``id, <code fields>, label``.
+
+    ``other_ids``: ``id -> (file, line, code hash)`` of the splits read before; the same id with
+    different code in two splits is an error (this split's ids are added)."""
     out = _Chunked(pa.schema([("id", pa.string()), *((f, pa.string()) for f in code_fields), ("label", pa.int64())]))
     seen: dict[str, int] = {}
+    mine: dict[str, tuple[str, int, int]] = {}
     for lineno, obj in _iter_json_lines(path, bad, skip_bad):
         try:
             codes = {}
@@ -349,8 +410,13 @@ def _read_labelled(path: Path, split: str, lm: _LabelMap, bad: list[BadLine], sk
                 # single-function files may name the field "code" instead of "func"
                 key = "code" if f == "func" and "func" not in obj and "code" in obj else f
                 codes[f] = _get_str(obj, key)
-                if require_hole and HOLE not in codes[f]:
-                    raise _LineError(f"function has no {HOLE} marker")
+                if require_hole:
+                    holes = codes[f].count(HOLE)
+                    # several markers are one label: codekd's miners mask every clause of the function
+                    # that catches the labelled type (an unmasked one would give the label away;
+                    # 1,757 of the pinned set's 20,104 training functions have two or more)
+                    if holes == 0:
+                        raise _LineError(f"function has no {HOLE} marker")
             label = _get_label(obj, lm)
             ex_id = _get_id(obj, f"{split}-{lineno}")
         except _LineError as exc:
@@ -359,8 +425,19 @@ def _read_labelled(path: Path, split: str, lm: _LabelMap, bad: list[BadLine], sk
         if ex_id in seen:
             _bad(bad, skip_bad, path, lineno, f"duplicate id {ex_id!r} (first seen on line {seen[ex_id]})")
             continue
+        if other_ids is not None:
+            h = hash(tuple(codes[f] for f in code_fields))
+            prev = other_ids.get(ex_id)
+            if prev is not None and prev[2] != h:
+                _bad(bad, skip_bad, path, lineno, f"id {ex_id!r} is also on {prev[0]}:{prev[1]} with different code "
+                     "(an id must name one example in every split)")
+                continue
+            mine[ex_id] = (Path(path).name, lineno, h)
         seen[ex_id] = lineno
         out.add(id=ex_id, **codes, label=label)
+    if other_ids is not None:
+        for k, v in mine.items():
+            other_ids.setdefault(k, v)
     _check_nonempty(path, out.rows, bad)
     return out.table()
 
@@ -394,7 +471,7 @@ def _read_pair_index(path: Path, index: dict[str, int], lm: _LabelMap, bad: list
     b_col: list[int] = []
     y_col: list[int] = []
     line_col: list[int] = []
-    with open(path, "rb") as fh:
+    with _open_data_file(path) as fh:
         for lineno, raw in enumerate(fh, start=1):
             try:
                 text = raw.decode("utf-8")
@@ -475,7 +552,14 @@ def subsample_indices(n: int, fraction: float, seed: int = 0) -> np.ndarray:
 def detect_format(root: Path, task: Task) -> str:
     """``single``, ``exception``, ``clone-native`` or ``clone-joined``."""
     if task.data_format == "clone" or task.is_pair:
+        if (root / "data.jsonl").exists() and not (root / "data.jsonl").is_file():
+            raise DataError("is a folder, not the function file of a clone dataset", path=root / "data.jsonl")
         if (root / "data.jsonl").is_file() and any(_find_split_file(root, s, (".txt",)) for s in SPLITS):
+            joined = [str(p.name) for s in SPLITS if (p := _find_split_file(root, s, (".jsonl", ".json"))) is not None]
+            if joined:
+                raise DataError(f"holds both a native clone dataset (data.jsonl + train.txt ...) and a pre-joined one "
+                                f"({', '.join(joined)}); one would be silently ignored: keep one form per folder",
+                                path=root)
             return "clone-native"
         return "clone-joined"
     return task.data_format
@@ -497,6 +581,8 @@ def load_task_data(
     valid; the test split stays whole, as CodeXGLUE does for BigCloneBench).
     """
     task = get_task(task)
+    if fraction is not None and (isinstance(fraction, bool) or not 0 < fraction <= 1):
+        raise ConfigError(f"fraction must be in (0, 1] (a share of the examples), got {fraction}")
     root = Path(path)
     if not root.exists():
         raise DataError("dataset folder does not exist", path=root)
@@ -510,6 +596,7 @@ def load_task_data(
     functions = None
     index: dict[str, int] = {}
     functions_path = root / "data.jsonl"
+    ids_seen: dict[str, tuple[str, int, int]] = {}
     if fmt == "clone-native":
         ftable, index = _read_functions(functions_path, bad, skip_bad)
         functions = _to_dataset(ftable)
@@ -522,15 +609,28 @@ def load_task_data(
         if fmt == "clone-native":
             table = _read_pair_index(f, index, lm, bad, skip_bad, functions_path)
         elif fmt == "clone-joined":
-            table = _read_labelled(f, split, lm, bad, skip_bad, ("func1", "func2"))
+            table = _read_labelled(f, split, lm, bad, skip_bad, ("func1", "func2"), other_ids=ids_seen)
         else:
-            table = _read_labelled(f, split, lm, bad, skip_bad, ("func",), require_hole=(fmt == "exception"))
+            table = _read_labelled(f, split, lm, bad, skip_bad, ("func",), require_hole=(fmt == "exception"),
+                                   other_ids=ids_seen)
         ds = _to_dataset(table)
         if fraction is not None and fraction < 1 and split in fraction_splits:
             ds = _to_dataset(table.take(pa.array(subsample_indices(len(ds), fraction, seed))))
         out[split] = Split(split, ds, task, str(f), functions)
     return TaskData(task=task, root=str(root), format=fmt, labels=labels, splits=out, bad_lines=bad,
                     fraction=fraction, seed=seed)
+
+
+def check_trainable(data: TaskData, split: str = "train") -> None:
+    """A training split whose examples all have one label teaches nothing: refuse it."""
+    sp = data.splits.get(split)
+    if sp is None or len(sp) == 0:
+        return
+    present = np.unique(sp.labels)
+    if len(present) < 2:
+        name = data.labels[int(present[0])] if len(present) else "?"
+        raise DataError(f"every training example has the label {name!r}: a model trained on one class learns "
+                        "nothing (check the data, or the --fraction that subsampled it)", path=sp.path)
 
 
 def normalized_codes(split: Split, indices: Sequence[int], mode: str = "whitespace") -> list[tuple[str, ...]]:

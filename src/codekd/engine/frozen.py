@@ -16,7 +16,8 @@ UniXcoder with ``pooling: mean`` or a bare encoder); single functions or joint p
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -68,6 +69,7 @@ class PrefixStore:
 
     def __init__(self, k: int):
         self.k = k
+        self.bypass = False  # while True (a speed probe): compute every prefix, store nothing
         self.rows: dict[str, torch.Tensor] = {}
         self.stats: dict[str, Any] = {"layers": k, "functions": 0, "tokens": 0, "bytes": 0, "computed_batches": 0,
                                       "replayed_rows": 0}
@@ -75,6 +77,8 @@ class PrefixStore:
     def states(self, teacher: Any, enc: dict[str, torch.Tensor], keys: Sequence[str]) -> torch.Tensor:
         """Padded ``[B, T, H]`` output of the frozen prefix for this batch (zeros at padding)."""
         mask = enc["attention_mask"]
+        if self.bypass:
+            return self._compute(teacher, enc) * mask.unsqueeze(-1).to(torch.float32)
         lens = mask.sum(1).tolist()
         missing = [i for i, key in enumerate(keys) if key not in self.rows]
         if missing:
@@ -95,6 +99,15 @@ class PrefixStore:
         for i, r in enumerate(rows):
             out[i, : r.shape[0]] = r
         return out
+
+    @contextmanager
+    def probing(self) -> Iterator[None]:
+        """A speed probe times the first epoch's cost (prefix computed) and leaves the store untouched."""
+        self.bypass = True
+        try:
+            yield
+        finally:
+            self.bypass = False
 
     @torch.no_grad()
     def _compute(self, teacher: Any, enc: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -11,20 +11,51 @@ from typing import Any
 import torch
 
 from ..config import RunConfig
-from ..data.loaders import TaskData, load_task_data
+from ..data.loaders import TaskData, check_trainable, load_task_data
 from ..errors import ConfigError
 from ..methods import MethodContext, get_method
 from ..tasks import get_task
 from .sides import student_side, teacher_side
-from .teacher_cache import TeacherCache, cache_can_serve, cache_settings, resolve_teacher_dir, teacher_fingerprint
+from ..io import check_output_dir, read_json
+from .teacher_cache import TeacherCache, cache_can_serve, cache_settings, fingerprint_parts, resolve_teacher_dir
 from .trainer import TrainJob, finished_metrics, run_training, set_seed
 
 PAPER_TEACHER_TRAIN = {"lr": 2e-5, "batch_size": 32, "epochs": 5, "warmup_ratio": 0.1, "max_length": 512,
                        "max_grad_norm": 1.0}
 
 
+#: what makes a folder a codekd run folder (any one of them)
+RUN_MARKERS = ("config.yaml", "metrics.json", "log.jsonl", "checkpoint", "best", "vocab", "baseline.json", "corpus")
+
+
+def check_run_folder(cfg: RunConfig) -> None:
+    """Refuse an ``--out`` that is a file, or a folder that is not a codekd run of this kind (before any work)."""
+    check_output_dir(cfg.out, markers=RUN_MARKERS, what="run folder", kind=cfg.kind)
+
+
 def _load_data(cfg: RunConfig) -> TaskData:
-    return load_task_data(cfg.data, get_task(cfg.task), fraction=cfg.fraction, seed=cfg.data_seed)
+    data = load_task_data(cfg.data, get_task(cfg.task), fraction=cfg.fraction, seed=cfg.data_seed)
+    check_trainable(data)
+    return data
+
+
+def _cache_teacher(cfg: RunConfig) -> RunConfig:
+    """``--teacher-cache`` without ``--teacher``: the teacher the cache was built from (its files are
+    part of the cache's fingerprint, and its shape sets the layer maps; it is never run)."""
+    if cfg.teacher.path or not cfg.teacher.cache:
+        return cfg
+    meta_file = Path(cfg.teacher.cache) / "meta.json"
+    meta = read_json(meta_file, "teacher cache metadata") if meta_file.exists() else {}
+    meta = meta if isinstance(meta, dict) else {}
+    src = meta.get("teacher_folder") or meta.get("teacher")
+    if not src:
+        raise ConfigError("cannot tell which teacher built this cache (no meta.json naming it): pass --teacher",
+                          path=cfg.teacher.cache)
+    if not Path(src).exists() and (meta.get("teacher_folder") or Path(src).is_absolute()):
+        raise ConfigError(f"the cache was built from the teacher {src}, which is no longer there; the cache is checked "
+                          "against the teacher's files, so pass --teacher (the teacher folder it was built from)",
+                          path=cfg.teacher.cache)
+    return cfg.model_copy(update={"teacher": cfg.teacher.model_copy(update={"path": str(src)})})
 
 
 # ------------------------------------------------------------------------------------------- teacher
@@ -35,20 +66,29 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
 
     The best epoch's teacher is saved as a Hugging Face folder in ``OUT/best`` (loadable by
     :meth:`codekd.models.teacher.Teacher.from_pretrained`, and by ``distill --teacher OUT``).
+    With ``teacher.lora`` only LoRA adapters and the classifier are trained; ``OUT/best`` holds the
+    merged model and ``OUT/best/lora`` the adapters (:mod:`codekd.models.lora`).
     """
+    from ..models.lora import apply_lora, quantized_load_kwargs
     from ..models.teacher import Teacher
 
     if not cfg.teacher.path:
         raise ConfigError("teacher fine-tuning needs a teacher (hub id, alias such as 'minilm', or a folder)")
+    check_run_folder(cfg)
     done = finished_metrics(cfg.out, cfg) if resume else None
     if done is not None:
         return done
     task = get_task(cfg.task)
     data = _load_data(cfg)
+    lora = cfg.teacher.lora
+    if lora is not None and cfg.teacher.freeze_layers:
+        raise ConfigError("LoRA and a frozen replayed bottom (teacher.freeze_layers) do not combine; "
+                          "set --freeze-layers 0 with --lora")
     set_seed(cfg.train.seed)  # a new classification head is initialised from the seed
     teacher = Teacher.load(cfg.teacher.path, data.num_labels, is_pair=task.is_pair, pair_mode=cfg.teacher.pair_mode,
                            unixcoder=cfg.teacher.unixcoder, max_length=cfg.train.max_length,
-                           pooling=cfg.teacher.pooling)
+                           pooling=cfg.teacher.pooling,
+                           **quantized_load_kwargs(lora.bits if lora is not None else None))
     from ..data.normalize import STRUCTURE_TOKENS, parse_normalization
 
     if parse_normalization(cfg.normalization)[0] == "structure":
@@ -56,6 +96,8 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
         teacher.add_tokens(STRUCTURE_TOKENS)
     teacher.requires_grad_(True)
     extra_info: dict[str, Any] = {}
+    if lora is not None:
+        extra_info["lora"] = apply_lora(teacher, lora.model_dump())
     k = cfg.teacher.freeze_layers
     if k:
         from .frozen import freeze_bottom, frozen_prefix_side
@@ -63,8 +105,10 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
         extra_info["frozen_params"] = freeze_bottom(teacher, k)
         side, store = frozen_prefix_side(teacher, k)
         extra_info["frozen_prefix"] = store.stats  # filled as the run goes: functions, tokens, bytes
+        probe_context = store.probing
     else:
         side = teacher_side(teacher)
+        probe_context = None
     method = get_method("ft")(MethodContext(task=task.name, num_labels=data.num_labels, student_family="teacher",
                                             student_layers=teacher.num_layers, student_hidden=teacher.hidden_size))
 
@@ -78,7 +122,8 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
                    load_best=load_best,
                    info={"role": "teacher", "teacher_source": str(cfg.teacher.path),
                          "params": sum(p.numel() for p in teacher.parameters()), "pooling": teacher.pooling,
-                         "architecture": teacher.config.model_type, **extra_info})
+                         "architecture": teacher.config.model_type, "causal": teacher.causal, **extra_info},
+                   probe_context=probe_context)
     return run_training(job, resume=resume, progress=progress, stop_after=stop_after)
 
 
@@ -135,11 +180,43 @@ def student_spec(cfg: RunConfig) -> Any:
     return spec.replace(**changes) if changes else spec
 
 
+def _live_memory(cfg: RunConfig, teacher: Any, method: Any, student_params: int, needs: Any,
+                 progress: bool) -> dict[str, Any]:
+    """Estimate (and with ``progress`` print) the memory of a live-teacher run before it starts; warn
+    when it is above what the device has free."""
+    from .memory import free_memory, teacher_memory_estimate
+
+    lm = getattr(method, "layer_map", None)
+    pairs = len(lm.pairs) if cfg.method.name == "ckd" and lm is not None else 0
+    half = cfg.train.mixed_precision in ("bf16", "fp16")
+    est = teacher_memory_estimate(teacher, batch=cfg.train.batch_size, tokens=cfg.train.max_length,
+                                  student_params=student_params,
+                                  keeps_states=bool(needs.hidden_states or needs.pooled_states or needs.token_alignment),
+                                  autocast_half=half, ckd_pairs=pairs,
+                                  ckd_window=int(method.params.get("window", 10)) if pairs else 10)
+    device = torch.device("cuda" if not cfg.train.cpu and torch.cuda.is_available() else "cpu")
+    free = free_memory(device)
+    if progress:
+        print(f"live teacher run, {cfg.method.name} at batch {cfg.train.batch_size} x {cfg.train.max_length} tokens: "
+              f"memory {est.describe()}" + (f"; {free / 1e9:.1f} GB free on {device.type}" if free else ""), flush=True)
+    if free is not None and est.total > free:
+        warnings.warn(f"the live {cfg.method.name} run is estimated at {est.total / 1e9:.1f} GB, above the "
+                      f"{free / 1e9:.1f} GB free on {device.type}: lower train.batch_size or train.max_length, load "
+                      "the teacher in bfloat16 (teacher.dtype), or distil from a teacher cache (codekd teacher cache)",
+                      stacklevel=3)
+    return {"total_bytes": est.total, "free_bytes": free, **{k: getattr(est, k) for k in (
+        "teacher_weights", "teacher_states", "teacher_layer_peak", "student", "loss")}}
+
+
 def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_after: int | None = None) -> dict[str, Any]:
     """Train a student with ``cfg.method`` (FT needs no teacher). Returns the final metrics."""
     from ..models.students.presets import build_student, load_student, save_student
     from ..models.teacher import Teacher
 
+    check_run_folder(cfg)
+    method_cls = get_method(cfg.method.name)
+    if method_cls.needs.teacher:
+        cfg = _cache_teacher(cfg)
     done = finished_metrics(cfg.out, cfg) if resume else None
     if done is not None:
         return done
@@ -171,20 +248,24 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
     t_layers = t_hidden = None
     if needs.teacher:
         if not cfg.teacher.path:
-            raise ConfigError(f"method {cfg.method.name!r} needs a teacher: set --teacher (a fine-tuned teacher folder)")
+            raise ConfigError(f"method {cfg.method.name!r} needs a teacher: set --teacher (a fine-tuned teacher folder) "
+                              "or --teacher-cache (a cache built from one)")
         tsrc = resolve_teacher_dir(cfg.teacher.path) or cfg.teacher.path
         use_cache = bool(cfg.teacher.cache)
         if use_cache and not cache_can_serve(needs, tokens=True):
             raise ConfigError(f"method {cfg.method.name!r} needs the teacher's attention maps; a teacher cache cannot "
                               "provide them (drop --teacher-cache)")
         teacher = Teacher.load(str(tsrc), data.num_labels, is_pair=task.is_pair, pair_mode=cfg.teacher.pair_mode,
-                               unixcoder=cfg.teacher.unixcoder, max_length=cfg.train.max_length)
+                               unixcoder=cfg.teacher.unixcoder, max_length=cfg.train.max_length, strict_labels=True,
+                               dtype=None if use_cache else cfg.teacher.dtype,
+                               device_map=None if use_cache else cfg.teacher.device_map)
         if teacher.num_labels != data.num_labels:
             raise ConfigError(f"the teacher has {teacher.num_labels} labels but the task data has {data.num_labels}")
         t_layers, t_hidden = teacher.num_layers, teacher.hidden_size
         if use_cache:
             cache = TeacherCache(cfg.teacher.cache)
-            cache.verify(teacher_fingerprint(cfg.teacher.path, cfg.data, cache_settings(teacher, cfg.normalization, task.name)))
+            cache.verify(*fingerprint_parts(cfg.teacher.path, cfg.data, cache_settings(
+                teacher, cfg.normalization, task.name, cfg.fraction, cfg.data_seed)))
             if needs.pooled_states and not cache.has_pooled:
                 raise ConfigError(f"method {cfg.method.name!r} reads the teacher's pooled per-layer states; this cache "
                                   "holds none (rebuild it with 'codekd teacher cache --pooled')",
@@ -195,6 +276,8 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
                                   path=cfg.teacher.cache)
 
     extra: dict[str, Any] = {"student_embedding_hidden": model.config.hidden_size}
+    if teacher is not None and teacher.causal:
+        extra["teacher_causal"] = True  # decoder-only: methods that assume an encoder refuse or note it
     if teacher is not None and teacher.is_pair:
         extra["teacher_pair_mode"] = teacher.pair_mode
         if teacher.separate:
@@ -241,13 +324,16 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
             "params": sum(p.numel() for p in model.parameters()), "vocab_size": len(tokenizer),
             "init_from": cfg.student.init_from,
             "teacher_source": str(cfg.teacher.path) if needs.teacher else None,
-            "teacher_cache": bool(teacher_outputs is not None), "method_warnings": method_warnings}
+            "teacher_cache": bool(teacher_outputs is not None), "method_warnings": method_warnings,
+            "teacher_causal": bool(extra.get("teacher_causal", False))}
     layer_map = getattr(method, "layer_map", None)
     if layer_map is not None:
         info["layer_map"] = str(layer_map)
     aux = method.modules()
     if aux is not None:
         info["method_module_params"] = sum(p.numel() for p in aux.parameters())  # trained, never exported
+    if teacher is not None:
+        info["memory_estimate"] = _live_memory(cfg, teacher, method, info["params"], needs, progress)
     if transfer is not None:
         info["transfer"] = {"path": transfer.path, "examples": len(transfer),
                             "dropped_overlap_with_valid_test": transfer.dropped_overlap}

@@ -82,7 +82,8 @@ def teacher_side(teacher: nn.Module, max_length: int | None = None) -> ModelSide
     both sides' offsets index the same virtual text. A separately encoded pair (``pair_mode:
     separate``) hands token-level methods the two functions' token states concatenated along the
     token axis, and its pooled states are the two pooled vectors concatenated (what its head reads).
-    Pooled states per layer follow the teacher's ``pooling`` ([CLS] or the mean over real tokens).
+    Pooled states per layer follow the teacher's ``pooling`` ([CLS], the mean over real tokens, or the
+    last real token of a decoder-only teacher).
     """
 
     def encode(codes: Sequence[tuple[str, ...]]) -> dict[str, torch.Tensor]:
@@ -112,6 +113,13 @@ def teacher_side(teacher: nn.Module, max_length: int | None = None) -> ModelSide
             mask = torch.cat([out.attention_mask, out.attention_mask_b], dim=1)
             if offsets is not None and enc.get("offset_mapping_b") is not None:
                 offsets = torch.cat([offsets, enc["offset_mapping_b"]], dim=1)
+        if out.logits.dtype in (torch.bfloat16, torch.float16) and not torch.is_autocast_enabled(out.logits.device.type):
+            # a teacher loaded in bf16/fp16 (teacher.dtype) for an fp32 student: the losses read float32
+            # (exact: every half-precision value is a float32); under autocast the run's precision rules
+            hs = tuple(h.float() for h in hs) if hs is not None else None
+            pooled = tuple(p.float() for p in pooled) if pooled is not None else None
+            return Outputs(logits=out.logits.float(), hidden_states=hs, pooled_states=pooled, attention_mask=mask,
+                           offsets=offsets)
         return Outputs(logits=out.logits, hidden_states=hs, pooled_states=pooled, attention_mask=mask, offsets=offsets)
 
     return ModelSide("teacher", teacher, encode, forward)

@@ -39,7 +39,7 @@ import torch
 
 from ..data.loaders import TaskData, load_task_data
 from ..errors import ConfigError, DataError
-from ..io import atomic_dir, atomic_write_json
+from ..io import atomic_dir, atomic_write_json, check_output_dir, read_json
 from ..tasks import get_task
 
 CACHE_FORMAT = 1
@@ -63,11 +63,15 @@ _DATA_FILES = ("train.jsonl", "valid.jsonl", "test.jsonl", "dev.jsonl", "data.js
                "test.txt", "labels.json")
 
 
-def _digest_file(h: "hashlib._Hash", path: Path) -> None:
+def _digest_file(h: Any, path: Path) -> str:
+    """Feed ``path`` (its name, then its bytes) to ``h``; returns the file's own SHA-256."""
     h.update(path.name.encode() + b"\0")
+    own = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 22), b""):
             h.update(block)
+            own.update(block)
+    return own.hexdigest()
 
 
 def resolve_teacher_dir(path: str | Path) -> Path | None:
@@ -80,21 +84,51 @@ def resolve_teacher_dir(path: str | Path) -> Path | None:
     return None
 
 
-def teacher_fingerprint(teacher: str | Path, data: str | Path, settings: dict[str, Any]) -> str:
+def fingerprint_parts(teacher: str | Path, data: str | Path, settings: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The cache fingerprint and, from the same single read of every file, what it is made of:
+    ``{"teacher": {file: sha256}, "data": {file: sha256}, "settings": ...}`` (so a stale cache can
+    say what changed)."""
     h = hashlib.sha256()
+    parts: dict[str, Any] = {"teacher": {}, "data": {}, "settings": settings}
     tdir = resolve_teacher_dir(teacher)
     if tdir is None:
         h.update(f"hub:{teacher}".encode())
+        parts["teacher"] = {"hub": str(teacher)}
     else:
         for name in _TEACHER_FILES:
             if (tdir / name).is_file():
-                _digest_file(h, tdir / name)
+                parts["teacher"][name] = _digest_file(h, tdir / name)
     droot = Path(data)
     for name in _DATA_FILES:
         if (droot / name).is_file():
-            _digest_file(h, droot / name)
+            parts["data"][name] = _digest_file(h, droot / name)
     h.update(json.dumps(settings, sort_keys=True).encode())
-    return h.hexdigest()
+    return h.hexdigest(), parts
+
+
+def teacher_fingerprint(teacher: str | Path, data: str | Path, settings: dict[str, Any]) -> str:
+    return fingerprint_parts(teacher, data, settings)[0]
+
+
+def _differences(cached: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """What differs between the parts a cache was built from and the current ones."""
+    out: list[str] = []
+    old_s, new_s = cached.get("settings") or {}, now.get("settings") or {}
+    for k in sorted(set(old_s) | set(new_s)):
+        if old_s.get(k) != new_s.get(k):
+            out.append(f"{k} {old_s.get(k)!r} in the cache, {new_s.get(k)!r} now")
+    for side in ("teacher", "data"):
+        if side not in cached:
+            continue
+        old_f, new_f = cached.get(side) or {}, now.get(side) or {}
+        for name in sorted(set(old_f) | set(new_f)):
+            if name not in new_f:
+                out.append(f"{side} file {name} is gone")
+            elif name not in old_f:
+                out.append(f"{side} file {name} is new")
+            elif old_f[name] != new_f[name]:
+                out.append(f"{side} file {name} changed")
+    return out
 
 
 class TeacherCache:
@@ -103,9 +137,15 @@ class TeacherCache:
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         meta_path = self.folder / "meta.json"
-        if not meta_path.is_file():
+        if self.folder.exists() and not self.folder.is_dir():
+            raise ConfigError("not a teacher cache: a file, not a folder", path=self.folder)
+        if not meta_path.exists():
             raise ConfigError("not a teacher cache (no meta.json)", path=self.folder)
-        self.meta: dict[str, Any] = json.loads(meta_path.read_text())
+        meta = read_json(meta_path, "teacher cache metadata")
+        if not isinstance(meta, dict) or not isinstance(meta.get("fingerprint"), str):
+            raise DataError("teacher cache metadata has no fingerprint (not written by codekd teacher cache?)",
+                            path=meta_path)
+        self.meta: dict[str, Any] = meta
         self._logits: dict[str, np.ndarray] = {}
         self._files: dict[str, Path] = {}
         self._arrays: dict[tuple[str, str], np.ndarray] = {}
@@ -125,26 +165,60 @@ class TeacherCache:
     def fingerprint(self) -> str:
         return self.meta["fingerprint"]
 
-    def verify(self, fingerprint: str) -> None:
-        if fingerprint != self.fingerprint:
-            raise ConfigError(
-                "stale teacher cache: its fingerprint does not match this teacher, data and settings "
-                f"(cache {self.fingerprint[:12]}, expected {fingerprint[:12]}); rebuild it with 'codekd teacher cache'",
-                path=self.folder)
+    def verify(self, fingerprint: str, parts: dict[str, Any] | None = None) -> None:
+        """Refuse a cache built from another teacher, data or settings, saying what differs
+        (``parts``: from :func:`fingerprint_parts`)."""
+        if fingerprint == self.fingerprint:
+            return
+        cached = self.meta.get("parts") or {"settings": self.meta.get("settings") or {}}
+        diff = _differences(cached, parts) if parts is not None else []
+        if not diff:
+            diff = ["the teacher's or the data's files changed" if "parts" not in self.meta else
+                    "the teacher, data or settings differ"]
+        shown = "; ".join(diff[:4]) + (f"; and {len(diff) - 4} more" if len(diff) > 4 else "")
+        raise ConfigError(
+            f"stale teacher cache: {shown} (cache {self.fingerprint[:12]}, expected {fingerprint[:12]}); rebuild it "
+            "with 'codekd teacher cache'", path=self.folder)
+
+    def _open(self, split: str, f: Path) -> Any:
+        from safetensors import safe_open
+
+        try:
+            return safe_open(str(f), framework="numpy")
+        except Exception as exc:  # SafetensorError: truncated, empty or not a safetensors file
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise DataError(f"teacher cache file is unreadable, truncated or corrupt ({first}); rebuild the cache "
+                            "with 'codekd teacher cache'", path=f) from None
 
     def logits(self, split: str) -> np.ndarray:
         if split not in self._logits:
             f = self.folder / f"{split}.safetensors"
             if not f.is_file():
                 raise ConfigError(f"the teacher cache has no {split!r} split", path=self.folder)
-            from safetensors import safe_open
-
-            with safe_open(str(f), framework="numpy") as fh:  # only what is asked for is read
-                self._logits[split] = fh.get_tensor("logits")
+            with self._open(split, f) as fh:  # only what is asked for is read
+                if "logits" not in fh.keys():
+                    raise DataError("teacher cache file holds no logits", path=f)
+                logits = self._read(fh, "logits", f)
+            ids_file = self.folder / f"{split}.ids.json"
+            ids = read_json(ids_file, "teacher cache id list")
+            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                raise DataError("teacher cache id list must be a JSON list of example ids", path=ids_file)
+            if len(ids) != len(logits):
+                raise DataError(f"teacher cache id list has {len(ids)} ids for {len(logits)} rows of logits",
+                                path=ids_file)
             self._files[split] = f
-            ids = json.loads((self.folder / f"{split}.ids.json").read_text())
             self._ids[split] = {i: r for r, i in enumerate(ids)}
+            self._logits[split] = logits
         return self._logits[split]
+
+    @staticmethod
+    def _read(fh: Any, key: str, f: Path) -> np.ndarray:
+        try:
+            return fh.get_tensor(key)
+        except Exception as exc:  # a body shorter than its header says
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise DataError(f"teacher cache file is truncated or corrupt ({first}); rebuild the cache with "
+                            "'codekd teacher cache'", path=f) from None
 
     def rows_for(self, split: str, ids: Sequence[str]) -> np.ndarray:
         self.logits(split)
@@ -161,10 +235,9 @@ class TeacherCache:
         """One stored array of a split, read on first use (None if the cache does not hold it)."""
         self.logits(split)
         if (split, key) not in self._arrays:
-            from safetensors import safe_open
-
-            with safe_open(str(self._files[split]), framework="numpy") as fh:
-                self._arrays[(split, key)] = fh.get_tensor(key) if key in fh.keys() else None
+            f = self._files[split]
+            with self._open(split, f) as fh:
+                self._arrays[(split, key)] = self._read(fh, key, f) if key in fh.keys() else None
         return self._arrays[(split, key)]
 
     def pooled(self, split: str) -> np.ndarray:
@@ -235,9 +308,28 @@ class TeacherCache:
         return lookup
 
 
-def cache_settings(teacher: Any, normalization: str, task: str) -> dict[str, Any]:
-    return {"format": CACHE_FORMAT, "task": task, "normalization": normalization, "max_length": teacher.max_length,
-            "pair_mode": teacher.pair_mode, "unixcoder": teacher.unixcoder, "num_labels": teacher.num_labels}
+def cache_settings(teacher: Any, normalization: str, task: str, fraction: float | None = None,
+                   data_seed: int = 0) -> dict[str, Any]:
+    """What a cache's fingerprint covers besides the teacher and the data (a subsample, when one was
+    cached, is part of it: its rows are the only ones the cache holds)."""
+    out = {"format": CACHE_FORMAT, "task": task, "normalization": normalization, "max_length": teacher.max_length,
+           "pair_mode": teacher.pair_mode, "unixcoder": teacher.unixcoder, "num_labels": teacher.num_labels}
+    if fraction is not None:
+        out.update(fraction=fraction, data_seed=data_seed)
+    return out
+
+
+def estimate_cache_bytes(*, examples: int, tokens: int, num_labels: int, layers: int, hidden: int,
+                         pooled: bool = False, token_layers: int = 0) -> int:
+    """Bytes a cache will take on disk: logits (float32), ``pooled`` states (float32, every layer),
+    and ``token_layers`` layers of token states (float16, ``tokens`` real tokens in all, plus their
+    offsets)."""
+    total = examples * num_labels * 4
+    if pooled:
+        total += examples * layers * hidden * 4
+    if token_layers:
+        total += tokens * (token_layers * hidden * 2 + 16) + (examples + 1) * 8
+    return int(total)
 
 
 def _cache_precision(requested: str, side: Any, teacher: Any, split: Any, normalization: str,
@@ -258,29 +350,53 @@ def _cache_precision(requested: str, side: Any, teacher: Any, split: Any, normal
     return choice, {k: v for k, v in info.items() if k != "probe"}
 
 
+def _token_count(teacher: Any, td: TaskData, splits: Sequence[str], normalization: str) -> int:
+    """Real teacher tokens over ``splits`` (the tokenizer only; no model run)."""
+    from ..data.loaders import normalized_codes
+
+    total = 0
+    for s in splits:
+        split = td[s]
+        for start in range(0, len(split), 256):
+            codes = normalized_codes(split, range(start, min(start + 256, len(split))), normalization)
+            b = [c[1] for c in codes] if codes and len(codes[0]) > 1 else None
+            enc = teacher.encode([c[0] for c in codes], b)
+            total += int(enc["attention_mask"].sum()) + (int(enc["attention_mask_b"].sum()) if "attention_mask_b" in enc else 0)
+    return total
+
+
 def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, out: str | Path, *,
                         splits: Sequence[str] = ("train",), normalization: str = "whitespace",
                         max_length: int | None = None, batch_size: int = 64, device: str | None = None,
                         pooled: bool = False, token_layers: Sequence[int] = (),
-                        progress: bool = True, precision: str = "no") -> dict[str, Any]:
+                        progress: bool = True, precision: str = "no", fraction: float | None = None,
+                        data_seed: int = 0, dtype: str | None = None,
+                        device_map: str | dict[str, Any] | None = None) -> dict[str, Any]:
     """Run the frozen teacher over ``splits`` and store its logits per example id (with ``pooled``
     also its pooled state after each layer, for PKD; with ``token_layers`` the token states of those
-    layers, 0 = embeddings, for CKD). ``precision``: ``no`` (fp32), ``bf16``, or ``auto`` (bf16 where
+    layers, 0 = embeddings, for CKD). ``fraction`` caches only the seeded subsample that runs with
+    the same ``fraction`` and ``data_seed`` train on (part of the fingerprint). ``precision``: ``no`` (fp32), ``bf16``, or ``auto`` (bf16 where
     a timed forward on a real batch shows it faster; see :mod:`codekd.engine.budget`); stored
-    arrays are float32 (token states float16) either way."""
+    arrays are float32 (token states float16) either way. ``dtype`` (``bfloat16``/``float16``) loads
+    the teacher's weights in that type (half the memory of a big teacher); ``device_map`` spreads a
+    teacher larger than one GPU over the GPUs (``from_pretrained``'s, e.g. ``auto``). The size the cache will
+    take, estimated from the teacher's tokenisation of the data, is in ``meta["estimated_bytes"]``
+    and printed before the teacher runs when ``progress`` is on."""
     from ..models.teacher import Teacher
     from .batching import code_lengths
     from .sides import teacher_side
     from .trainer import predict_outputs
 
     t = get_task(task)
+    check_output_dir(out, markers=("meta.json",), what="teacher cache")  # before any work
     tdir = resolve_teacher_dir(teacher_path)
-    td = load_task_data(data, t, splits=tuple(splits))
-    teacher = Teacher.load(str(tdir or teacher_path), td.num_labels, is_pair=t.is_pair, max_length=max_length)
+    td = load_task_data(data, t, splits=tuple(splits), fraction=fraction, seed=data_seed)
+    teacher = Teacher.load(str(tdir or teacher_path), td.num_labels, is_pair=t.is_pair, max_length=max_length,
+                           dtype=dtype, strict_labels=True, device_map=device_map)
     if teacher.num_labels != td.num_labels:
         raise DataError(f"the teacher has {teacher.num_labels} labels, the data {td.num_labels}", path=data)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    teacher.to(dev).eval().requires_grad_(False)
+    teacher.place(dev).eval().requires_grad_(False)  # (a device_map-dispatched teacher keeps its layers)
     side = teacher_side(teacher)
     token_layers = tuple(sorted({int(x) for x in token_layers}))
     bad = [x for x in token_layers if not 0 <= x <= teacher.num_layers]
@@ -288,8 +404,17 @@ def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, o
         raise ConfigError(f"token layers {bad} out of range: the teacher has layers 0 (embeddings) to {teacher.num_layers}")
     if token_layers and teacher.separate:
         raise ConfigError("token states of a separately encoded pair teacher are not cached; use the live teacher")
-    settings = cache_settings(teacher, normalization, t.name)
-    fp = teacher_fingerprint(teacher_path, data, settings)
+    settings = cache_settings(teacher, normalization, t.name, fraction, data_seed)
+    fp, parts = fingerprint_parts(teacher_path, data, settings)
+    estimate = estimate_cache_bytes(
+        examples=sum(len(td[s]) for s in splits), num_labels=teacher.num_labels, layers=teacher.num_layers,
+        hidden=teacher.hidden_size, pooled=pooled, token_layers=len(token_layers),
+        tokens=_token_count(teacher, td, splits, normalization) if token_layers else 0)
+    if progress:
+        import sys
+
+        print(f"teacher cache: about {estimate / 1e6:,.1f} MB on disk ({teacher.num_layers} layers x "
+              f"{teacher.hidden_size}; pooled={pooled}, token layers {list(token_layers) or 'none'})", file=sys.stderr)
     t0 = time.perf_counter()
     from .trainer import _progress
 
@@ -297,7 +422,7 @@ def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, o
     autocast = torch.autocast(dev.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16,
                               enabled=precision in ("bf16", "fp16"))
 
-    with atomic_dir(out) as tmp, _progress(progress) as prog:
+    with atomic_dir(out, marker="meta.json", what="teacher cache") as tmp, _progress(progress) as prog:
         from safetensors.numpy import save_file
 
         counts = {}
@@ -315,9 +440,11 @@ def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, o
             save_file(arrays, str(tmp / f"{s}.safetensors"))
             (tmp / f"{s}.ids.json").write_text(json.dumps(split.ids))
             counts[s] = len(split)
-        meta = {"fingerprint": fp, "settings": settings, "teacher": str(teacher_path), "data": str(Path(data).resolve()),
+        meta = {"fingerprint": fp, "parts": parts, "settings": settings, "teacher": str(teacher_path),
+                "teacher_folder": str(tdir.resolve()) if tdir is not None else None, "data": str(Path(data).resolve()),
                 "splits": counts, "contents": ["logits"] + (["pooled"] if pooled else []) + (["tokens"] if token_layers else []),
                 "token_layers": list(token_layers), "seconds": round(time.perf_counter() - t0, 2), "device": str(dev),
-                "precision": precision, "precision_info": precision_info}
+                "precision": precision, "precision_info": precision_info, "estimated_bytes": estimate,
+                "dtype": dtype or "float32"}
         atomic_write_json(tmp / "meta.json", meta)
     return meta

@@ -45,7 +45,7 @@ from ..data.loaders import Split, TaskData
 from ..errors import ConfigError
 from ..evaluation.metrics import classification_metrics, headline, selection_score
 from ..evaluation.sanity import degeneracy
-from ..io import atomic_dir, atomic_write_json, atomic_write_text
+from ..io import atomic_dir, atomic_write_json, atomic_write_text, read_json, tidy
 from ..methods.base import Method, Outputs
 from ..tasks import Task
 from .batching import Collator, code_lengths, epoch_batches, eval_batches, to_device
@@ -101,6 +101,8 @@ class TrainJob:
     eval_every: int | None = None            # also evaluate (and log an "eval" event) every N steps
     eval_initial: bool = False               # evaluate the untrained model once (logged as step 0)
     max_train_seconds: float | None = None   # time budget: stop after the step that crosses it
+    # a context the speed probe runs in (e.g. a frozen-prefix side computes instead of replaying)
+    probe_context: Callable[[], Any] | None = None
 
 
 def config_hash(cfg: RunConfig) -> str:
@@ -111,7 +113,8 @@ def config_hash(cfg: RunConfig) -> str:
         if d.get(key, "absent") is None:
             d.pop(key)
     for section, key in (("train", "minutes"), ("train", "layer_lr_decay"), ("train", "eval_every"),
-                         ("teacher", "freeze_layers")):
+                         ("teacher", "freeze_layers"), ("teacher", "lora"), ("teacher", "dtype"),
+                         ("teacher", "device_map")):
         if d.get(section, {}).get(key, "absent") is None:
             d[section].pop(key)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
@@ -128,8 +131,8 @@ def finished_metrics(out: str | Path, cfg: RunConfig | None = None) -> dict[str,
     p = Path(out) / METRICS
     if not p.is_file():
         return None
-    m = json.loads(p.read_text(encoding="utf-8"))
-    if m.get("status") != "done":
+    m = read_json(p, "run metrics")
+    if not isinstance(m, dict) or m.get("status") != "done":
         return None
     if cfg is not None and m.get("config_hash") != config_hash(cfg):
         return None
@@ -323,7 +326,15 @@ def _speed_probe(job: TrainJob, trainable: nn.Module, split: Split, lengths: np.
     mid = len(order) // 2
     rows = order[max(0, mid - job.cfg.train.batch_size // 2):][: job.cfg.train.batch_size].tolist()
     batch = Collator(split, job.cfg.normalization, {"student": job.student.encode})(rows)
-    return probe_step(trainable, batch, needs_hidden)
+    step = probe_step(trainable, batch, needs_hidden)
+    if job.probe_context is None:
+        return step
+
+    def in_context(bf16: bool) -> None:
+        with job.probe_context():
+            step(bf16)
+
+    return in_context
 
 
 def _eval_estimate(step_s: float, n: int, tc: Any) -> float:
@@ -376,11 +387,14 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
         return done
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / CHECKPOINT
+    # a checkpoint or best/ left hidden by a kill between two renames is put back; dead processes'
+    # temporary folders and files are removed
+    tidy(out, (CHECKPOINT, BEST, "vocab", METRICS, "config.yaml", "test_logits.npy", "baseline.json"))
     state: dict[str, Any] = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best_score": None,
                              "best_epoch": None, "history": [], "train_seconds": 0.0, "config_hash": chash}
     resuming = resume and (ckpt / STATE).is_file()
     if resuming:
-        saved = json.loads((ckpt / STATE).read_text())
+        saved = read_json(ckpt / STATE, "checkpoint state")
         if saved.get("config_hash") != chash:
             raise ConfigError("the run folder holds a checkpoint of a different config; use another --out "
                               "or delete the folder", path=out)
@@ -457,7 +471,8 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
     aux_mod = inner.aux if len(list(inner.aux.parameters())) else None
     teacher = job.teacher
     if teacher is not None:
-        teacher.model.to(device).eval().requires_grad_(False)
+        place = getattr(teacher.model, "place", None)  # a device_map-dispatched teacher keeps its layers
+        (place(device) if place is not None else teacher.model.to(device)).eval().requires_grad_(False)
     encoders = {"student": job.student.encode}
     if teacher is not None:
         encoders["teacher"] = teacher.encode
@@ -516,6 +531,7 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
             bar = prog.add_task(f"epoch {epoch + 1}/{tc.epochs}", total=len(batches), completed=start, info="")
             trainable.train()
             t_epoch, seen, running = time.perf_counter(), 0, []
+            seen_before = sum(len(b) for b in batches[:start])  # a resumed epoch counts its first part too
             if start == 0:
                 state["epoch_loss"] = [0.0, 0]
             for bi in range(start, len(batches)):
@@ -611,7 +627,7 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
             el = state.get("epoch_loss", [0.0, 0])
             rec = {"epoch": epoch + 1, "train_loss": el[0] / el[1] if el[1] else None,
                    "valid": vm, "selection": score, "seconds": time.perf_counter() - t_epoch,
-                   "train_loop_seconds": train_loop_seconds, "train_examples_seen": seen}
+                   "train_loop_seconds": train_loop_seconds, "train_examples_seen": seen_before + seen}
             state["history"].append(rec)
             log("epoch", **rec)
             if state["best_score"] is None or score > state["best_score"]:

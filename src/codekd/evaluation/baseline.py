@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..data.loaders import TaskData, load_task_data
+from ..data.loaders import TaskData, check_trainable, load_task_data
 from ..data.normalize import normalize_code
 from ..tasks import get_task
 from .metrics import classification_metrics, headline
@@ -53,6 +53,7 @@ def tfidf_baseline(data: str | Path | TaskData, task: str | None = None, *, norm
 
     t0 = time.perf_counter()
     td = data if isinstance(data, TaskData) else load_task_data(data, get_task(task), fraction=fraction, seed=seed)
+    check_trainable(td)  # one class in train: logistic regression cannot be fitted, and nothing is learnt
     splits = {s: _texts(td[s], normalization) for s in ("train", "valid", "test")}
     vec = TfidfVectorizer(token_pattern=TOKEN_PATTERN, ngram_range=(1, 2), sublinear_tf=True, min_df=2,
                           max_features=max_features, lowercase=False, dtype=np.float32)

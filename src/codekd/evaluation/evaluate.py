@@ -97,6 +97,15 @@ def _folder_kind(folder: Path) -> str:
     return "student" if cfg.get("model_type") == "codekd-bigru" else "teacher"
 
 
+def _export_meta(path: Path) -> dict[str, Any]:
+    from ..io import read_json
+
+    meta = read_json(path, "export settings", error=ModelLoadError)
+    if not isinstance(meta, dict):
+        raise ModelLoadError("export settings must be a JSON object", path=path)
+    return meta
+
+
 def resolve_model(source: str | os.PathLike[str]) -> ModelRef:
     """Classify a run folder, model folder, export folder, ``.onnx`` file, alias or hub id."""
     src = str(source)
@@ -106,10 +115,10 @@ def resolve_model(source: str | os.PathLike[str]) -> ModelRef:
         if not meta_file.is_file():
             raise ModelLoadError(f"{p.name} has no {EXPORT_FILE} beside it (export folders are written by "
                                  "'codekd export'; the tokenizer and settings live there)", path=p)
-        return ModelRef(src, "onnx", str(p.parent), onnx_file=p, export=json.loads(meta_file.read_text()))
+        return ModelRef(src, "onnx", str(p.parent), onnx_file=p, export=_export_meta(meta_file))
     if p.is_dir():
         if (p / EXPORT_FILE).is_file():
-            meta = json.loads((p / EXPORT_FILE).read_text())
+            meta = _export_meta(p / EXPORT_FILE)
             files = meta.get("files") or {}
             name = files.get("fp32") or files.get("int8")
             if not name or not (p / name).is_file():
@@ -132,6 +141,11 @@ def resolve_model(source: str | os.PathLike[str]) -> ModelRef:
         raise ModelLoadError("not a run, model or export folder (no config.yaml, config.json or export.json)", path=p)
     if p.suffix == ".onnx" or src.startswith((".", "/", "~")):
         raise ModelLoadError("no such file or folder", path=p)
+    from ..models.hf import MODEL_ALIASES, hub_model_available
+
+    if src.lower() not in MODEL_ALIASES and not hub_model_available(src):
+        raise ModelLoadError("no such run, model or export folder (nor a hub model in the local Hugging Face cache; "
+                             "loading is offline)", path=p)
     return ModelRef(src, "teacher", src)  # alias or hub id
 
 
@@ -284,7 +298,10 @@ def load_inference(
         saved: dict[str, Any] = {}
         folder = ref.folder
         if folder is not None and (folder / TEACHER_FILE).is_file():
-            saved = json.loads((folder / TEACHER_FILE).read_text())
+            from ..io import read_json
+
+            saved = read_json(folder / TEACHER_FILE, "teacher settings", error=ModelLoadError)
+            saved = saved if isinstance(saved, dict) else {}
             if num_labels is not None and int(saved.get("num_labels", num_labels)) != num_labels:
                 raise ConfigError(f"the teacher was fine-tuned with {saved['num_labels']} labels but the task data "
                                   f"has {num_labels}", path=ref.path)
@@ -363,8 +380,11 @@ def _cached_logits(inf: InferenceModel, data_root: str, split_name: str, n_rows:
         return None
     if not inf.info.get("run_settings") or Path(cfg.data).resolve() != Path(data_root).resolve():
         return None
-    logits = np.load(f)
-    if logits.shape != (n_rows, inf.num_labels):
+    try:
+        logits = np.load(f)
+    except (OSError, ValueError, EOFError):  # truncated or not an array: recompute
+        return None
+    if getattr(logits, "shape", None) != (n_rows, inf.num_labels):
         return None
     return logits
 
@@ -446,11 +466,22 @@ def evaluate(
     if not data_path:
         raise ConfigError(f"cannot tell the dataset of {ref.source!r}: pass --data")
     task_obj = get_task(task_name)
+    trained_for = cfg.task if cfg is not None else (ref.export or {}).get("task")
+    if trained_for and trained_for != task_obj.name:
+        raise ConfigError(f"the model was trained for the task {trained_for!r}, not {task_obj.name!r}: its outputs "
+                          "mean other labels (evaluate it on its own task)", path=ref.run_dir or ref.path)
+    if max_examples is not None and (isinstance(max_examples, bool) or max_examples < 1):
+        raise ConfigError(f"max_examples must be at least 1, got {max_examples}")
     fraction = cfg.fraction if cfg is not None else None
     seed = cfg.data_seed if cfg is not None else 0
     tdata = splits.get(data_path, task_obj.name, split, fraction, seed)
     inf = load_inference(ref, task=task_obj.name, num_labels=tdata.num_labels, max_length=max_length,
                          normalization=normalization, device=device)
+    if inf.label_names and ref.config is None and any(not _DEFAULT_LABEL.match(x) for x in inf.label_names) \
+            and list(inf.label_names) != list(tdata.labels):
+        raise ConfigError(f"the model's labels ({', '.join(inf.label_names[:5])}...) are not the data's "
+                          f"({', '.join(list(tdata.labels)[:5])}...): it was trained for another label set",
+                          path=ref.path)
     logits, source = model_logits(inf, tdata, split, batch_size=batch_size, use_cached=use_cached,
                                   max_examples=max_examples)
     labels = tdata[split].labels[: len(logits)]
@@ -479,6 +510,10 @@ def evaluate(
     result["sanity"] = degeneracy(logits, labels, tdata.num_labels, metric=task_obj.metric, baseline=base_score,
                                   label_names=names, split=split)
     warn = warnings_for(result["sanity"], f"model {ref.source}")
+    present = np.unique(labels)
+    if len(labels) and len(present) < 2:
+        warn.append(f"WARNING: every example of the {split} split has the label {names[int(present[0])]!r}: "
+                    "its scores say little about the model")
     if teacher is not None:
         tkey = ("teacher", str(teacher), data_path, split, teacher_normalization, max_examples)
         if tkey not in cache:

@@ -12,6 +12,7 @@ documents the difference.
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
@@ -86,6 +87,27 @@ class Method:
             raise ConfigError(f"method {self.name!r} cannot run on task {ctx.task!r}: {reason}")
         self.check()
 
+    @property
+    def causal_teacher(self) -> bool:
+        """Whether the teacher is decoder-only (causal attention: each token state sees only its left
+        context; its per-layer pooled states are last-token states, not [CLS])."""
+        return bool(self.ctx.extra.get("teacher_causal"))
+
+    def refuse_causal_paper_faithful(self, formula: str) -> None:
+        """Raise the one-line error of a paper-faithful run whose formula assumes an encoder teacher."""
+        if self.paper_faithful and self.causal_teacher:
+            raise ConfigError(f"{self.name} --paper-faithful {formula}, which assumes an encoder teacher; this "
+                              "teacher is decoder-only (causal). Drop --paper-faithful: the corrected defaults "
+                              "handle a decoder teacher")
+
+    def note_causal_teacher(self) -> None:
+        """Warn (once per run, kept in the run info) that token states of a causal teacher see only
+        their left context while the student's see both sides."""
+        if self.causal_teacher:
+            self.warn(f"{self.name}: the teacher is decoder-only (causal attention): its token states see only "
+                      "the tokens to their left, the student's see both sides; the token-level terms match them "
+                      "anyway (the logits and last-token states carry the whole input)")
+
     def teacher_token_layers(self) -> tuple[int, ...] | None:
         """The teacher layers (0 = embeddings) whose token states :meth:`loss` reads, when the method
         reads token states of a known set of layers and nothing else of the teacher's internals
@@ -104,7 +126,20 @@ class Method:
         if unknown:
             raise ConfigError(f"method {cls.name!r} has no parameter(s) {', '.join(sorted(unknown))} "
                               f"(known: {', '.join(sorted(set(cls.defaults) | set(cls.paper_defaults))) or 'none'})")
+        for k, v in params.items():  # the type of every number and switch, before any formula sees it
+            ref = cls.defaults.get(k, cls.paper_defaults.get(k))
+            if isinstance(ref, bool) and not isinstance(v, bool):
+                raise ConfigError(f"method {cls.name!r}: parameter {k} must be true or false, got {v!r}")
+            if isinstance(ref, (int, float)) and not isinstance(ref, bool):
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    raise ConfigError(f"method {cls.name!r}: parameter {k} must be a number, got "
+                                      f"{type(v).__name__} {v!r}")
+                if not math.isfinite(v):
+                    raise ConfigError(f"method {cls.name!r}: parameter {k} must be a finite number, got {v!r}")
         base.update(params)
+        t = base.get("temperature")
+        if isinstance(t, (int, float)) and not isinstance(t, bool) and t <= 0:
+            raise ConfigError(f"method {cls.name!r}: temperature must be > 0, got {t!r}")
         cls.validate_params(base)
         return base
 

@@ -294,6 +294,8 @@ class CKD(Method):
         ctx = self.ctx
         if ctx.teacher_layers is None:
             raise ConfigError("ckd needs the teacher's depth (a live teacher)")
+        self.refuse_causal_paper_faithful("compares the two models' word relations position by position")
+        self.note_causal_teacher()
         lm = build_layer_map(self.params["layer_map"], ctx.student_layers, ctx.teacher_layers)
         if include_embeddings(self.params["include_embeddings"], ctx.student_family):
             if ctx.student_family == "gru":

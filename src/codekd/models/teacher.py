@@ -1,4 +1,5 @@
-"""Any Hugging Face encoder as a teacher: loading, input building (pairs, UniXcoder), offsets, outputs.
+"""Any Hugging Face encoder or decoder-only code LLM as a teacher: loading, input building (pairs,
+UniXcoder), offsets, outputs.
 
 >>> teacher = Teacher.load("path/or/hub-id", num_labels=2)            # doctest: +SKIP
 >>> batch = teacher.encode(["int f() { return 0; }"])                 # doctest: +SKIP
@@ -12,6 +13,13 @@ Heads
     * pairs with ``pair_mode="separate"`` (CodeXGLUE clone detection): ``AutoModel`` encodes each
       function on its own; the first-token vectors of the two are concatenated and fed to
       dense(2H -> H) -> tanh -> dropout -> out_proj(H -> num_labels).
+    * decoder-only (causal) models (Qwen2, Llama, Gemma, Starcoder2, ...; detected from the config by
+      :func:`~codekd.models.hf.is_causal_config`): ``pooling: last`` is chosen for them, the state
+      of the last real (non-padding) token, the only one that has seen the whole input. Their HF
+      classifier's ``score`` layer is applied to that state (the same position HF reads with right
+      padding, but found from the attention mask, so left padding and a pad token equal to EOS
+      are handled too). A tokenizer without a pad token gets one (EOS, else UNK, else a new
+      ``<|pad|>``), and the model config's ``pad_token_id`` is set to it.
 
 UniXcoder
     When the tokenizer has the ``<encoder-only>`` token (or ``unixcoder=True``), the input is
@@ -43,7 +51,7 @@ from tokenizers import AddedToken
 from transformers.modeling_outputs import ModelOutput
 
 from ..errors import ConfigError, ModelLoadError
-from .hf import hf_load, position_limit, quiet_transformers, resolve_model_name
+from .hf import hf_load, is_causal_config, position_limit, quiet_transformers, resolve_model_name
 
 PairMode = Literal["joint", "separate"]
 UNIXCODER_TOKEN = "<encoder-only>"
@@ -99,7 +107,35 @@ class FirstTokenHead(nn.Module):
         return self.out_proj(x)
 
 
-POOLINGS = ("cls", "mean")
+POOLINGS = ("cls", "mean", "last")
+PAD_TOKEN = "<|pad|>"
+
+
+def last_token_index(attention_mask: torch.Tensor) -> torch.Tensor:
+    """``[B]``: the position of each row's last real token (rightmost 1 of the mask; left or right
+    padding; 0 for an all-padding row)."""
+    pos = torch.arange(attention_mask.shape[1], device=attention_mask.device)
+    return (pos * (attention_mask != 0).to(pos.dtype)).argmax(-1)
+
+
+def last_token_states(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """``[B, T, H] -> [B, H]``: the state at each row's last real token (what a causal model's
+    classifier reads: the only position that has seen the whole input)."""
+    idx = last_token_index(attention_mask).to(hidden.device)
+    return hidden[torch.arange(hidden.shape[0], device=hidden.device), idx]
+
+
+def set_pad_token(tokenizer: Any) -> bool:
+    """Give a tokenizer without a pad token one: its EOS, else its UNK, else a new ``<|pad|>``
+    special token. Returns True when a new token was added (the embeddings must then grow)."""
+    if tokenizer.pad_token is not None:
+        return False
+    for name in ("eos_token", "unk_token"):
+        if getattr(tokenizer, name, None) is not None:
+            tokenizer.pad_token = getattr(tokenizer, name)
+            return False
+    tokenizer.add_special_tokens({"pad_token": PAD_TOKEN})
+    return True
 
 
 def detect_pooling(folder: str | os.PathLike[str]) -> str:
@@ -126,6 +162,24 @@ def _has_sequence_classifier(config: Any) -> bool:
     from transformers import AutoModelForSequenceClassification
 
     return type(config) in AutoModelForSequenceClassification._model_mapping
+
+
+def _score_layer(model: nn.Module) -> nn.Module | None:
+    """The ``score`` layer of a decoder-only HF classifier (also under a peft wrapper), or None."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return getattr(base, "score", None)
+
+
+def trained_num_labels(saved: dict[str, Any], config: Any) -> int | None:
+    """How many labels a folder's *trained* classification head has (``codekd_teacher.json``, or a
+    Hugging Face ``*ForSequenceClassification`` config), or None when it has no trained head."""
+    archs = getattr(config, "architectures", None) or []
+    hf_head = any(str(a).endswith("ForSequenceClassification") for a in archs)
+    if saved.get("num_labels") is not None and (saved.get("head") is not None or hf_head):
+        return int(saved["num_labels"])
+    if hf_head and not saved:
+        return int(getattr(config, "num_labels", 0) or 0) or None
+    return None
 
 
 def _truncate_pair(la: int, lb: int, budget: int) -> tuple[int, int]:
@@ -160,15 +214,25 @@ class Teacher(nn.Module):
         max_length: int = 512,
         head: FirstTokenHead | None = None,
         source: str | None = None,
-        pooling: str = "cls",
+        pooling: str | None = None,
     ):
         super().__init__()
         if pair_mode not in ("joint", "separate"):
             raise ConfigError(f"pair_mode must be 'joint' or 'separate', got {pair_mode!r}")
+        self.causal = is_causal_config(model.config)
+        if pooling is None:  # the reading a HF classifier of this kind does
+            pooling = "last" if self.causal else "cls"
         if pooling not in POOLINGS:
             raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
-        if pooling != "cls" and head is None:
+        self.lora: dict[str, Any] | None = None  # LoRA settings while adapters are attached (models.lora)
+        if pooling == "mean" and head is None:
             raise ConfigError(f"{pooling} pooling needs the codekd head (a bare encoder), not a HF classifier")
+        if pooling == "last" and head is None and _score_layer(model) is None:
+            raise ConfigError("last-token pooling with a HF classifier needs its 'score' layer (a decoder-only "
+                              f"*ForSequenceClassification); {type(model).__name__} has none")
+        if pooling == "cls" and self.causal:
+            raise ConfigError("cls pooling reads the first token, which in a decoder-only (causal) teacher has seen "
+                              "only itself; use pooling 'last' (the default for decoders) or 'mean'")
         self.pooling = pooling
         self.model = model
         self.head = head
@@ -195,6 +259,28 @@ class Teacher(nn.Module):
         return self.model.config
 
     @property
+    def dispatched(self) -> bool:
+        """Loaded with a ``device_map``: its layers stay on the devices accelerate put them on."""
+        return bool(getattr(self.model, "hf_device_map", None))
+
+    @property
+    def input_device(self) -> torch.device:
+        """Where a batch goes: the device of the input embeddings."""
+        try:
+            return self.model.get_input_embeddings().weight.device
+        except (AttributeError, NotImplementedError):
+            return next(self.parameters()).device
+
+    def place(self, device: torch.device | str) -> "Teacher":
+        """Move to ``device``; a :attr:`dispatched` teacher keeps its layers where they are (only the
+        codekd head, which reads the outputs on the inputs' device, moves)."""
+        if not self.dispatched:
+            return self.to(device)
+        if self.head is not None:
+            self.head.to(self.input_device)
+        return self
+
+    @property
     def hidden_size(self) -> int:
         return int(self.model.config.hidden_size)
 
@@ -211,10 +297,12 @@ class Teacher(nn.Module):
         return (f"Teacher({self.source!r}, arch={self.config.model_type}, layers={self.num_layers}, "
                 f"hidden={self.hidden_size}, num_labels={self.num_labels}, is_pair={self.is_pair}, "
                 f"pair_mode={self.pair_mode!r}, unixcoder={self.unixcoder}, max_length={self.max_length}, "
-                f"pooling={self.pooling!r})")
+                f"pooling={self.pooling!r}, causal={self.causal})")
 
     def pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """The vector the head reads from one layer's token states ``[B, T, H]`` -> ``[B, H]``."""
+        if self.pooling == "last":
+            return last_token_states(hidden, attention_mask)
         if self.pooling == "mean":
             m = attention_mask.unsqueeze(-1).to(hidden.dtype)
             return (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)
@@ -236,6 +324,9 @@ class Teacher(nn.Module):
         dropout: float | None = None,
         local_files_only: bool | None = None,
         pooling: str | None = None,
+        quantization_config: Any = None,
+        strict_labels: bool = False,
+        device_map: str | dict[str, Any] | None = None,
     ) -> "Teacher":
         """Load a teacher by hub id, alias (``unixcoder-base``, ``codebert-base``, ``modernbert-base``,
         ``minilm``) or local folder.
@@ -246,6 +337,16 @@ class Teacher(nn.Module):
         for a sentence-transformers folder whose pooling module averages tokens, else "cls"). Use
         ``attn_implementation="eager"`` for attention-map distillation. The teacher is returned in
         eval mode.
+
+        A decoder-only model (see the module docstring) gets ``pooling`` "last" when none is given
+        or saved; a saved "cls" of a decoder (codekd before decoders were supported: its HF head
+        read the last token anyway) is read as "last". ``quantization_config`` (e.g. bitsandbytes
+        4-bit, for QLoRA) is passed to ``from_pretrained``, and so is ``device_map`` (a teacher larger
+        than one GPU: ``auto``, ``balanced``, ...; accelerate's hooks run each layer where it was put and
+        bring the outputs back to the inputs' device, see :attr:`dispatched`).
+        ``strict_labels`` (distillation, caching): a folder whose trained classification head has
+        another number of labels than ``num_labels`` is refused instead of getting a new, random
+        head (whose outputs a student would then learn).
         """
         quiet_transformers()
         from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
@@ -271,17 +372,25 @@ class Teacher(nn.Module):
             max_length = int(saved.get("max_length", 512))
         if unixcoder is None and "unixcoder" in saved:
             unixcoder = bool(saved["unixcoder"])
+        config = hf_load(AutoConfig.from_pretrained, src, what="teacher", local_files_only=local_files_only)
+        causal = is_causal_config(config)
         if pooling is None:
-            pooling = saved.get("pooling") or detect_pooling(src)
+            pooling = saved.get("pooling") or ("last" if causal else detect_pooling(src))
+            if causal and pooling == "cls":
+                pooling = "last"
         if pooling not in POOLINGS:
             raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
-
-        config = hf_load(AutoConfig.from_pretrained, src, what="teacher", local_files_only=local_files_only)
+        trained = trained_num_labels(saved, config)
+        if strict_labels and requested_labels is not None and trained is not None and trained != int(requested_labels):
+            raise ConfigError(f"the teacher's trained classification head has {trained} labels but the task data has "
+                              f"{int(requested_labels)}: it was fine-tuned for another label set, and a new head would be "
+                              "random (fine-tune a teacher on this task: codekd teacher finetune)", path=str(name_or_path))
         if requested_labels is None and "num_labels" not in saved and _has_sequence_classifier(config) and \
                 any(a.endswith("ForSequenceClassification") for a in (getattr(config, "architectures", None) or [])):
             num_labels = int(config.num_labels)  # a plain fine-tuned HF classifier folder keeps its own head
         tokenizer = hf_load(AutoTokenizer.from_pretrained, src, what="teacher tokenizer",
                             local_files_only=local_files_only)
+        pad_added = set_pad_token(tokenizer)
         detected = has_unixcoder_token(tokenizer)
         if unixcoder is None:
             unixcoder = detected
@@ -293,11 +402,19 @@ class Teacher(nn.Module):
             kwargs["attn_implementation"] = attn_implementation
         if dtype is not None:
             kwargs["dtype"] = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+        if quantization_config is not None:
+            kwargs["quantization_config"] = quantization_config
+        if device_map is not None:
+            kwargs["device_map"] = device_map
+            if isinstance(device_map, dict) and "disk" in device_map.values():
+                import tempfile
+
+                kwargs["offload_folder"] = tempfile.mkdtemp(prefix="codekd-offload-")
 
         saved_head = saved.get("head")
         separate = is_pair and pair_mode == "separate"
         has_seq_cls = _has_sequence_classifier(config)
-        use_custom_head = separate or not has_seq_cls or pooling != "cls"
+        use_custom_head = separate or not has_seq_cls or pooling == "mean" or (pooling == "last" and not causal)
         if saved_head is not None and not use_custom_head:
             # saved as encoder + codekd head, now asked for a plain classifier: use the encoder
             use_custom_head = True
@@ -316,14 +433,25 @@ class Teacher(nn.Module):
                 head_path = Path(src) / saved_head.get("file", HEAD_FILE)
                 if not head_path.is_file():
                     raise ModelLoadError(f"teacher head weights missing: {head_path}", path=str(head_path))
-                head.load_state_dict(load_file(str(head_path)))
+                try:
+                    head.load_state_dict(load_file(str(head_path)))
+                except Exception as exc:  # SafetensorError (truncated), or a head of another shape
+                    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                    raise ModelLoadError(f"teacher head weights are truncated, corrupt or of another shape "
+                                         f"({type(exc).__name__}: {first})", path=str(head_path)) from None
             if "dtype" in kwargs:
                 head.to(kwargs["dtype"])
+            if device_map is not None:  # beside the embeddings: the dispatched encoder returns its outputs there
+                head.to(model.get_input_embeddings().weight.device)
         else:
             mismatch = int(getattr(config, "num_labels", num_labels)) != num_labels
             model = hf_load(AutoModelForSequenceClassification.from_pretrained, src, what="teacher",
                             local_files_only=local_files_only, num_labels=num_labels,
                             ignore_mismatched_sizes=mismatch, **kwargs)
+        if pad_added:
+            model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        if getattr(model.config, "pad_token_id", None) is None and tokenizer.pad_token_id is not None:
+            model.config.pad_token_id = tokenizer.pad_token_id
 
         teacher = cls(model, tokenizer, num_labels=num_labels, is_pair=is_pair, pair_mode=pair_mode,
                       unixcoder=bool(unixcoder), max_length=int(max_length), head=head, source=str(name_or_path),
@@ -339,13 +467,22 @@ class Teacher(nn.Module):
     def save_pretrained(self, folder: str | os.PathLike[str]) -> Path:
         """Save model, tokenizer and ``codekd_teacher.json`` (plus the codekd head, if any) in one folder.
 
+        A model with LoRA adapters is saved merged (a plain HF folder), its adapters in ``lora/``.
+
         The folder loads back with :meth:`from_pretrained`; a joint/single teacher folder is also a
         plain ``AutoModelForSequenceClassification`` folder.
         """
         quiet_transformers()
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(out)
+        from .lora import is_peft_model, save_lora
+
+        lora = None
+        if is_peft_model(self.model):  # adapters in out/lora, the merged model in out (plain HF folder)
+            merged, lora = save_lora(self.model, out, source=self.source, info=self.lora)
+            merged.save_pretrained(out)
+        else:
+            self.model.save_pretrained(out)
         self.tokenizer.save_pretrained(out)
         settings: dict[str, Any] = {
             "format": _FORMAT,
@@ -356,8 +493,11 @@ class Teacher(nn.Module):
             "max_length": self.requested_max_length,
             "source": self.source,
             "pooling": self.pooling,
+            "causal": self.causal,
             "head": None,
         }
+        if lora is not None:
+            settings["lora"] = lora
         if self.head is not None:
             from safetensors.torch import save_file
 
@@ -549,7 +689,12 @@ class Teacher(nn.Module):
             if output_attentions:
                 self._check_attentions(attn)
             pooled = self.pool(hidden[-1], attention_mask)
-            logits = self.head(pooled) if self.head is not None else out.logits
+            if self.head is not None:
+                logits = self.head(pooled)
+            elif self.pooling == "last":  # the HF classifier's score layer, at the last real token
+                logits = _score_layer(self.model)(pooled).to(pooled.device)  # (dispatched: on the last GPU)
+            else:
+                logits = out.logits
         loss = None
         if labels is not None:
             if self.num_labels == 1:
@@ -572,7 +717,7 @@ class Teacher(nn.Module):
     def predict_logits(self, codes: Sequence[str], codes_b: Sequence[str] | None = None) -> torch.Tensor:
         """Convenience: encode and run in no-grad mode, returning logits."""
         batch = self.encode(codes, codes_b)
-        device = next(self.parameters()).device
+        device = self.input_device
         batch = {k: v.to(device) for k, v in batch.items()}
         return self(**batch).logits
 
@@ -590,5 +735,9 @@ __all__ = [
     "TeacherOutput",
     "UNIXCODER_TOKEN",
     "has_unixcoder_token",
+    "last_token_index",
+    "last_token_states",
     "load_teacher",
+    "set_pad_token",
+    "trained_num_labels",
 ]

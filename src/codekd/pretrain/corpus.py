@@ -290,7 +290,7 @@ def build_corpus(paths: Sequence[str | Path], out: str | Path, *, lang: str = "a
             "excluded_keys": len(exclude), "heldout_fraction": heldout_fraction, "max_functions": max_functions,
             "min_chars": min_chars, "seed": seed}
     out = Path(out)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, marker="stats.json", what="corpus folder") as tmp:
         for name, rows in (("train.jsonl", train), ("heldout.jsonl", held)):
             with open(tmp / name, "w", encoding="utf-8") as fh:
                 for r in rows:

@@ -341,6 +341,9 @@ def run_pretrain(cfg: RunConfig, *, resume: bool = True, progress: bool = True,
     quiet_transformers()
     ps: PretrainSpec = cfg.pretrain
     out = Path(cfg.out)
+    from ..engine.runs import check_run_folder
+
+    check_run_folder(cfg)  # a file or a folder of the user's is refused before any work
     done = finished_metrics(out, cfg) if resume else None
     if done is not None:
         _publish(out)

@@ -13,7 +13,7 @@ import os
 import time
 from typing import Any
 
-from .runner import _ready, _summarise_error, job_output_done
+from .runner import ready_to_run, summarise_error, job_output_done, recorded_output
 from .spec import Job
 from .store import Store
 
@@ -26,7 +26,7 @@ def _remote_execute(job: Job) -> dict[str, Any]:
         metrics = execute_job(job, progress=False)
         return {"ok": True, "metrics": metrics, "seconds": time.perf_counter() - t0}
     except Exception as exc:
-        return {"ok": False, "error": _summarise_error(exc), "seconds": time.perf_counter() - t0}
+        return {"ok": False, "error": summarise_error(exc), "seconds": time.perf_counter() - t0}
 
 
 def run_ray(jobs: list[Job], store: Store, *, address: str | None = None, retry_failed: bool = True,
@@ -47,10 +47,8 @@ def run_ray(jobs: list[Job], store: Store, *, address: str | None = None, retry_
     pending = []
     for job in jobs:
         if job_output_done(job):
-            if store.status(job.key) != "done":
-                from ..engine.trainer import finished_metrics
-
-                store.mark_done(job.key, finished_metrics(job.out) or {"status": "done"}, 0.0)
+            if store.status(job.key) != "done":  # finished, but not recorded
+                store.mark_done(job.key, *recorded_output(job))
             counts["skipped"] += 1
             counts["done"] += 1
         elif store.status(job.key) == "failed" and not retry_failed:
@@ -62,7 +60,7 @@ def run_ray(jobs: list[Job], store: Store, *, address: str | None = None, retry_
         while pending or in_flight:
             still = []
             for job in pending:
-                ok, why = _ready(job, store)
+                ok, why = ready_to_run(job, store)
                 if ok:
                     store.mark_running(job.key)
                     in_flight[remote.remote(job)] = job

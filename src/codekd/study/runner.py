@@ -28,6 +28,29 @@ def job_output_done(job: Job) -> bool:
     return finished_metrics(job.out, job.cfg) is not None
 
 
+def recorded_output(job: Job) -> tuple[dict[str, Any], float]:
+    """What a job that finished but was never recorded (killed in between) left: its metrics (a
+    cache's meta.json) and its seconds, for the store."""
+    from ..engine.trainer import finished_metrics
+    from ..errors import CodekdError
+    from ..io import read_json
+
+    try:
+        if job.kind == "cache":
+            meta = read_json(Path(job.out) / "meta.json", "teacher cache metadata")
+            meta = meta if isinstance(meta, dict) else {}
+            return {"status": "done", "cache": meta}, float(meta.get("seconds") or 0.0)
+        m = finished_metrics(job.out) or {"status": "done"}
+        return m, float(m.get("train_seconds") or 0.0)
+    except (CodekdError, TypeError, ValueError):
+        return {"status": "done"}, 0.0
+
+
+def failure_reason(error: str | None) -> str:
+    """The one-line reason of a recorded failure (its first line)."""
+    return (error or "failed").strip().splitlines()[0] if (error or "").strip() else "failed"
+
+
 def execute_job(job: Job, progress: bool = False) -> dict[str, Any]:
     """Run one job in this process; returns its metrics (what the store records)."""
     from ..engine.runs import distill, finetune_teacher
@@ -44,14 +67,36 @@ def execute_job(job: Job, progress: bool = False) -> dict[str, Any]:
                                    normalization=cfg.normalization, max_length=cfg.train.max_length,
                                    batch_size=cfg.train.eval_batch_size, pooled=job.cache_pooled,
                                    token_layers=job.cache_token_layers, progress=progress,
-                                   precision=cfg.train.mixed_precision)
+                                   precision=cfg.train.mixed_precision, fraction=cfg.fraction,
+                                   data_seed=cfg.data_seed)
         return {"status": "done", "cache": meta}
     return distill(cfg, progress=progress)
 
 
-def _summarise_error(exc: BaseException) -> str:
+def summarise_error(exc: BaseException) -> str:
+    """First line: the one-line reason (a codekd error as it reads; else the exception's type and
+    first line); then, for anything but a codekd error, the end of the traceback."""
+    from ..errors import CodekdError
+    from ..io import storage_error
+
+    fault = storage_error(exc) if isinstance(exc, Exception) else None
+    if fault is not None:
+        exc = fault
+    if isinstance(exc, CodekdError):
+        return " ".join(str(exc).split("\n"))
+    first = (str(exc).strip().splitlines() or [""])[0]
     tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    return f"{type(exc).__name__}: {exc}\n" + "".join(tb[-6:])
+    return f"{type(exc).__name__}: {first}\n" + "".join(tb[-6:])
+
+
+def _exit_code(exc: BaseException) -> int:
+    from ..errors import CodekdError
+    from ..io import storage_error
+
+    fault = storage_error(exc) if isinstance(exc, Exception) else None
+    if fault is not None:
+        return fault.exit_code
+    return exc.exit_code if isinstance(exc, CodekdError) else 1
 
 
 def plan(path: str | Path, overrides: Sequence[str] = ()) -> tuple[StudySpec, list[Job], dict[str, str]]:
@@ -95,10 +140,18 @@ def run_study(path: str | Path, *, overrides: Sequence[str] = (), backend: str =
         from .bench_stage import bench_study
 
         bench_study(spec, jobs, store, progress=progress)
-    return {**counts, "db": str(store.path), "jobs": len(jobs)}
+    failed = {r["key"]: r for r in store.jobs(status="failed")}
+    failures = []
+    for j in jobs:  # every failed job of the study, with its one-line reason (this run's or an earlier one's)
+        row = failed.get(j.key)
+        if row is not None:
+            failures.append({"key": j.key, "job": j.describe(), "reason": failure_reason(row.get("error")),
+                             "exit_code": counts.get("exit_codes", {}).get(j.key, 1)})
+    counts.pop("exit_codes", None)
+    return {**counts, "db": str(store.path), "jobs": len(jobs), "failures": failures}
 
 
-def _ready(job: Job, store: Store) -> tuple[bool, str | None]:
+def ready_to_run(job: Job, store: Store) -> tuple[bool, str | None]:
     for dep in job.depends_on:
         s = store.status(dep)
         if s == "failed":
@@ -125,7 +178,7 @@ def _run_local(jobs: list[Job], store: Store, *, progress: bool, retry_failed: b
 
     from .eta import StudyEta, format_eta, job_costs
 
-    counts = {"done": 0, "failed": 0, "skipped": 0, "ran": 0, "interrupted": False}
+    counts: dict[str, Any] = {"done": 0, "failed": 0, "skipped": 0, "ran": 0, "interrupted": False}
     eta_model = StudyEta(job_costs(jobs, teacher_bases or {}))
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.fields[eta]}"), disable=not progress) as prog:
@@ -133,10 +186,8 @@ def _run_local(jobs: list[Job], store: Store, *, progress: bool, retry_failed: b
         for i, job in enumerate(jobs):
             status = store.status(job.key)
             if job_output_done(job):
-                if status != "done":
-                    from ..engine.trainer import finished_metrics
-
-                    store.mark_done(job.key, finished_metrics(job.out) or {"status": "done"}, 0.0)
+                if status != "done":  # finished, but the study was stopped before recording it
+                    store.mark_done(job.key, *recorded_output(job))
                 counts["skipped"] += 1
                 counts["done"] += 1
                 prog.advance(bar)
@@ -145,7 +196,7 @@ def _run_local(jobs: list[Job], store: Store, *, progress: bool, retry_failed: b
                 counts["failed"] += 1
                 prog.advance(bar)
                 continue
-            ok, why = _ready(job, store)
+            ok, why = ready_to_run(job, store)
             if not ok:
                 store.mark_failed(job.key, why or "not ready", 0.0)
                 counts["failed"] += 1
@@ -164,8 +215,9 @@ def _run_local(jobs: list[Job], store: Store, *, progress: bool, retry_failed: b
                 store.mark_failed(job.key, "interrupted (resume by running the study again)", time.perf_counter() - t0)
                 raise
             except Exception as exc:  # a failed run must not stop the others
-                store.mark_failed(job.key, _summarise_error(exc), time.perf_counter() - t0)
+                store.mark_failed(job.key, summarise_error(exc), time.perf_counter() - t0)
                 counts["failed"] += 1
+                counts.setdefault("exit_codes", {})[job.key] = _exit_code(exc)
             else:
                 dt = time.perf_counter() - t0
                 eta_model.observe(job.key, dt)

@@ -44,7 +44,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field
 
-from ..config import RunConfig, TrainConfig, _Strict, load_yaml, set_dotted, validate
+from ..config import RunConfig, StrictModel, TrainConfig, load_yaml, set_dotted, validate
 from ..errors import ConfigError
 from ..tasks import get_task
 
@@ -116,13 +116,13 @@ def _token_layers_read(spec: "StudySpec", task: str, teacher_src: str) -> tuple[
     return tuple(sorted(layers))
 
 
-class TaskEntry(_Strict):
+class TaskEntry(StrictModel):
     data: str
     fraction: Optional[float] = Field(None, gt=0, le=1)
     normalization: Optional[str] = None  # validated with the run config
 
 
-class TeacherEntry(_Strict):
+class TeacherEntry(StrictModel):
     """``path`` = an already fine-tuned teacher (one folder, or one per task); ``base`` + ``finetune``
     = fine-tune this hub id / alias / folder on each task first."""
 
@@ -131,14 +131,15 @@ class TeacherEntry(_Strict):
     finetune: bool = False
     code_specific: Optional[bool] = Field(None, description="For the report's teacher finding.")
     pair_mode: Literal["joint", "separate"] = "joint"
-    pooling: Optional[Literal["cls", "mean"]] = Field(None, description="Fine-tuning head input (default: by model).")
+    pooling: Optional[Literal["cls", "mean", "last"]] = Field(None, description="Fine-tuning head input (default: "
+                                                                              "by model; last for a decoder).")
     freeze_layers: Optional[int] = Field(None, ge=0, description="Fine-tuning: freeze (and replay) the embeddings "
                                                                 "and the bottom N layers.")
     train: dict[str, Any] = Field(default_factory=dict, description="Overrides of the shared train settings for fine-tuning.")
     label: Optional[str] = None
 
 
-class MethodEntry(_Strict):
+class MethodEntry(StrictModel):
     params: dict[str, Any] = Field(default_factory=dict)
     paper_faithful: bool = False
     train: dict[str, Any] = Field(default_factory=dict)
@@ -146,7 +147,7 @@ class MethodEntry(_Strict):
                                                     description="student -> {params: {...}, train: {...}} overrides")
 
 
-class StudentEntry(_Strict):
+class StudentEntry(StrictModel):
     """A named student: a preset started from given weights (e.g. ``codekd pretrain mlm`` output),
     so "pre-trained" and "from scratch" can be two students of one study::
 
@@ -159,7 +160,7 @@ class StudentEntry(_Strict):
     vocab: Optional[str] = Field(None, description="Tokenizer folder (default: init_from's own, else trained).")
 
 
-class BenchEntry(_Strict):
+class BenchEntry(StrictModel):
     enabled: bool = True
     seq_len: int = 256
     threads: int = Field(1, ge=1, description="Fixed CPU thread count for every model (1: no thread stalls "
@@ -167,7 +168,7 @@ class BenchEntry(_Strict):
     repeats: int = 5
 
 
-class StudySpec(_Strict):
+class StudySpec(StrictModel):
     schema_version: int = SCHEMA_VERSION
     name: str = "study"
     out: str = "runs/study"
@@ -263,16 +264,25 @@ def _out_root(spec: "StudySpec", root: Path) -> Path:
 
 def load_study(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> tuple[StudySpec, Path]:
     """Validate a study file (and ``key.path=value`` overrides); returns the spec and the file's folder."""
+    import yaml
+
     path = Path(path)
     data = load_yaml(path)
-    for ov in overrides:
-        if "=" not in ov:
-            raise ConfigError(f"override {ov!r} must look like key.path=value")
-        import yaml
-
-        k, _, v = ov.partition("=")
-        set_dotted(data, k.strip(), yaml.safe_load(v))
-    spec = validate(StudySpec, data, source=path)
+    spec = validate(StudySpec, data, source=path)  # the file's own errors name the file
+    _check_sections(spec, path)
+    if overrides:
+        data = copy.deepcopy(data)
+        for ov in overrides:
+            if "=" not in ov:
+                raise ConfigError(f"override {ov!r} must look like key.path=value")
+            k, _, v = ov.partition("=")
+            try:
+                value = yaml.safe_load(v)
+            except yaml.YAMLError:
+                value = v
+            set_dotted(data, k.strip(), value)
+        spec = validate(StudySpec, data, source="--set")  # ... and an override's errors name --set
+        _check_sections(spec, "--set")
     root = path.resolve().parent
     for name in spec.tasks:
         get_task(name)  # unknown task names fail here, with the registry's suggestion
@@ -298,16 +308,50 @@ def load_study(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
     needs_teacher = [m for m in spec.methods if METHODS.get(m).needs.teacher]
     if needs_teacher and not spec.teachers:
         raise ConfigError(f"methods {needs_teacher} need a teacher but the study has none", path=path)
-    try:
-        TrainConfig.model_validate(spec.train)
-    except Exception as exc:  # pydantic error -> one line
-        raise ConfigError(f"invalid shared train settings: {exc}".splitlines()[0], path=path) from None
     return spec, root
+
+
+def _check_sections(spec: StudySpec, source: str | Path) -> None:
+    """The free-form sections of a study (train settings, method parameters) validated as the runs
+    will validate them, so a typo or a wrong type fails at plan time, naming the field."""
+    from ..methods import METHODS
+
+    validate(TrainConfig, spec.train, source=source, prefix="train")
+    for tname, t in spec.teachers.items():
+        validate(TrainConfig, _merge(spec.train, t.train), source=source, prefix=f"teachers.{tname}.train")
+    names = {student_name(s) for s in spec.students}
+    for mname, m in spec.methods.items():
+        cls = METHODS.get(mname)
+        validate(TrainConfig, _merge(spec.train, m.train), source=source, prefix=f"methods.{mname}.train")
+        _method_params(cls, m.params, m.paper_faithful, f"methods.{mname}.params", source)
+        for student, over in m.per_student.items():
+            where = f"methods.{mname}.per_student.{student}"
+            if student not in names:
+                raise ConfigError(f"{where}: no student named {student!r} in this study "
+                                  f"(students: {', '.join(sorted(names))})", path=source)
+            if not isinstance(over, dict):
+                raise ConfigError(f"{where} must be a mapping with params / train", path=source)
+            unknown = set(over) - {"params", "train"}
+            if unknown:
+                raise ConfigError(f"{where}: unknown keys {sorted(unknown)} (use params / train)", path=source)
+            if not isinstance(over.get("params", {}), dict) or not isinstance(over.get("train", {}), dict):
+                raise ConfigError(f"{where}: params and train must be mappings", path=source)
+            _method_params(cls, _merge(m.params, over.get("params", {})), m.paper_faithful, f"{where}.params", source)
+            validate(TrainConfig, _merge(_merge(spec.train, m.train), over.get("train", {})), source=source,
+                     prefix=f"{where}.train")
+
+
+def _method_params(cls: Any, params: dict[str, Any], paper_faithful: bool, where: str, source: str | Path) -> None:
+    try:
+        cls.resolve_params(params, paper_faithful)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc.message}", path=source) from None
 
 
 def expand(spec: StudySpec, root: Path) -> list[Job]:
     """All jobs of a study in dependency order (teachers, caches, students)."""
     from ..methods import METHODS
+    from ..methods.compat import check_run_config
 
     out_root = _out_root(spec, root)
     jobs: list[Job] = []
@@ -335,9 +379,10 @@ def expand(spec: StudySpec, root: Path) -> list[Job]:
                 teacher_dirs[(task, tname)] = cfg.out
                 teacher_keys[(task, tname)] = key
             else:
-                p = t.path[task] if isinstance(t.path, dict) else t.path
+                p = t.path.get(task) if isinstance(t.path, dict) else t.path
                 if p is None:
-                    raise ConfigError(f"teacher {tname!r} has no path for task {task!r}")
+                    raise ConfigError(f"teacher {tname!r} has no path for task {task!r} (teachers.{tname}.path lists "
+                                      f"{', '.join(map(str, t.path)) if isinstance(t.path, dict) else 'none'})")
                 teacher_dirs[(task, tname)] = _abs(p, root)
             token_layers: tuple[int, ...] = ()
             if spec.teacher_cache and spec.teacher_cache_tokens and any(_token_cacheable(m) for m in spec.methods):
@@ -387,7 +432,11 @@ def expand(spec: StudySpec, root: Path) -> list[Job]:
                                     _cacheable(mname) or (_token_cacheable(mname) and cache_tokens[(task, tname)])):
                                 raw["teacher"]["cache"] = cache_dirs[(task, tname)]
                                 deps.append(cache_keys[(task, tname)])
-                        cfg = validate(RunConfig, raw)
+                        cfg = validate(RunConfig, raw, source=f"student {student}, method {mname}")
+                        try:  # method x student x task, as distill checks it (no data or model needed)
+                            check_run_config(cfg)
+                        except ConfigError as exc:
+                            raise ConfigError(f"task {task}, student {student}, method {mname}: {exc.message}") from None
                         key = _key(cfg, "student")
                         if key in seen_ft:
                             continue

@@ -21,6 +21,7 @@ from typing import Any, Literal, Mapping
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from ...errors import ConfigError, ModelLoadError
+from ...io import read_json
 from ...registry import Registry
 
 Family = Literal["roberta", "gru"]
@@ -306,7 +307,8 @@ def load_student(folder: str | os.PathLike[str], *, attn_implementation: str | N
         kwargs["attn_implementation"] = attn_implementation
     if num_labels is not None:
         kwargs["num_labels"] = int(num_labels)
-        saved_labels = json.loads((path / "config.json").read_text()).get("id2label")
+        saved = read_json(path / "config.json", "model config", error=ModelLoadError)
+        saved_labels = saved.get("id2label") if isinstance(saved, dict) else None
         kwargs["ignore_mismatched_sizes"] = saved_labels is not None and len(saved_labels) != int(num_labels)
     model = hf_load(AutoModelForSequenceClassification.from_pretrained, str(path), what="student", **kwargs)
     model.eval()
@@ -320,7 +322,10 @@ def load_student_spec(folder: str | os.PathLike[str]) -> StudentConfigSpec | Non
     f = Path(folder) / STUDENT_SPEC_FILE
     if not f.is_file():
         return None
-    return make_spec(**json.loads(f.read_text()))
+    saved = read_json(f, "student settings", error=ModelLoadError)
+    if not isinstance(saved, dict):
+        raise ModelLoadError("student settings must be a JSON object", path=f)
+    return make_spec(**saved)
 
 
 __all__ = [

@@ -24,6 +24,16 @@ real (no padding)::
     RoBERTa  L * (8*T*H^2 [Q,K,V,O] + 4*T^2*H [QK^T and AV] + 4*T*H*F [FFN]) + 2*H^2 + 2*H*C
     BiGRU    sum over layers of 2 directions * T * 2*(3H*in + 3H*H)  +  2*(2H)^2 + 2*2H*C
 
+Decoder-only teachers (Qwen2, Llama, Gemma, Starcoder2, ...; ``A`` = heads x head size, ``K`` =
+key-value heads x head size, grouped-query attention when ``K < A``; GLU MLPs such as SwiGLU have 3
+H x F matrices, Starcoder2's plain MLP 2)::
+
+    decoder  L * (2*T*H*(2A + 2K) [Q,O and K,V] + 4*T^2*A [QK^T and AV] + 2*m*T*H*F [MLP]) + 2*H*C
+
+The head (``score``) is counted at the last real token only. Causal attention is counted with the
+full ``T^2`` score matrix, which eager and sdpa attention compute (the mask is applied to it);
+kernels that skip the masked half (flash attention) do about half the ``T^2`` term.
+
 Sizes in MB use 1 MB = 10^6 bytes and 4 / 2 / 1 bytes per parameter for fp32 / fp16 / int8. The
 int8 figure is the ideal bound of dynamic quantization (every weight int8, no scales, no graph
 overhead); a real ONNX int8 file is larger, and a GRU gains less because the GRU op itself is not
@@ -101,6 +111,16 @@ def transformer_flops(*, hidden: int, layers: int, ffn: int, seq_len: int, num_l
     return layers * per_layer + head
 
 
+def decoder_flops(*, hidden: int, layers: int, ffn: int, seq_len: int, num_labels: int, heads: int,
+                  kv_heads: int | None = None, head_dim: int | None = None, ffn_matmul_factor: int = 3) -> int:
+    """Matmul FLOPs of a decoder-only classifier (see the module docstring) on one example of ``seq_len`` tokens."""
+    t, h, f = seq_len, hidden, ffn
+    hd = int(head_dim or h // heads)
+    a, k = heads * hd, int(kv_heads or heads) * hd
+    per_layer = 2 * t * h * (2 * a + 2 * k) + 4 * t * t * a + 2 * ffn_matmul_factor * t * h * f
+    return layers * per_layer + 2 * h * num_labels
+
+
 def flops_per_example(spec: StudentConfigSpec | str, seq_len: int = 512, num_labels: int = 2) -> int:
     """Analytic forward FLOPs of one example of ``seq_len`` tokens (multiply-add = 2 FLOPs; see module doc)."""
     spec = resolve_spec(spec)
@@ -141,11 +161,42 @@ class TeacherRef:
     arch: str = ""
 
 
+#: decoder-only code LLMs by their published config.json shapes (hidden, intermediate, layers, heads,
+#: key-value heads, vocabulary, positions); with a sequence-classification head (no LM head).
+_DECODER_SHAPES: dict[str, tuple[str, dict[str, Any]]] = {
+    "qwen2.5-coder-0.5b": ("qwen2", dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+                                         num_attention_heads=14, num_key_value_heads=2, vocab_size=151936,
+                                         max_position_embeddings=32768)),
+    "qwen2.5-coder-1.5b": ("qwen2", dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28,
+                                         num_attention_heads=12, num_key_value_heads=2, vocab_size=151936,
+                                         max_position_embeddings=32768)),
+    "qwen2.5-coder-7b": ("qwen2", dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
+                                       num_attention_heads=28, num_key_value_heads=4, vocab_size=152064,
+                                       max_position_embeddings=32768)),
+    "starcoder2-3b": ("starcoder2", dict(hidden_size=3072, intermediate_size=12288, num_hidden_layers=30,
+                                         num_attention_heads=24, num_key_value_heads=2, vocab_size=49152,
+                                         max_position_embeddings=16384)),
+    "deepseek-coder-1.3b": ("llama", dict(hidden_size=2048, intermediate_size=5504, num_hidden_layers=24,
+                                          num_attention_heads=16, num_key_value_heads=16, vocab_size=32256,
+                                          max_position_embeddings=16384)),
+    "codellama-7b": ("llama", dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
+                                   num_attention_heads=32, num_key_value_heads=32, vocab_size=32016,
+                                   max_position_embeddings=16384)),
+}
+#: decoder model types whose MLP is a plain 2-matrix MLP (the others here are GLUs with 3 matrices)
+_PLAIN_MLP_DECODERS = {"starcoder2", "gpt2", "gpt_bigcode", "gpt_neox", "phi", "falcon"}
+
+
 def _known_teacher_config(name: str, num_labels: int):
     """HF configs of well-known teachers' shapes (no download needed)."""
     from transformers import BertConfig, ModernBertConfig, RobertaConfig
 
     key = name.lower()
+    if key.split("/")[-1] in _DECODER_SHAPES:
+        from transformers import AutoConfig
+
+        model_type, shape = _DECODER_SHAPES[key.split("/")[-1]]
+        return AutoConfig.for_model(model_type, num_labels=num_labels, **shape)
     if key in {"unixcoder-base", "unixcoder", "microsoft/unixcoder-base"}:
         # microsoft/unixcoder-base: RoBERTa, vocab 51416, 1026 positions, 10 token types -> 125.93M with 2 labels
         return RobertaConfig(vocab_size=51416, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
@@ -164,11 +215,12 @@ def _known_teacher_config(name: str, num_labels: int):
     return None
 
 
-KNOWN_TEACHERS = ("unixcoder-base", "codebert-base", "modernbert-base", "minilm")
+KNOWN_TEACHERS = ("unixcoder-base", "codebert-base", "modernbert-base", "minilm", *_DECODER_SHAPES)
 
 
 def config_flops(config: Any, seq_len: int, num_labels: int) -> int | None:
-    """Matmul FLOPs per example for BERT/RoBERTa/ModernBERT-shaped configs (None for other architectures).
+    """Matmul FLOPs per example for BERT/RoBERTa/ModernBERT-shaped and decoder-only configs (None for
+    other architectures).
 
     ModernBERT's sliding-window layers are counted with full T^2 attention, which is what eager and
     sdpa attention compute (the window is applied as a mask).
@@ -183,6 +235,14 @@ def config_flops(config: Any, seq_len: int, num_labels: int) -> int | None:
         return transformer_flops(hidden=h, layers=n, ffn=f, seq_len=seq_len, num_labels=num_labels, ffn_matmul_factor=3)
     if mt in {"bert", "roberta", "xlm-roberta", "camembert", "electra", "data2vec-text", "roberta-prelayernorm"}:
         return transformer_flops(hidden=h, layers=n, ffn=f, seq_len=seq_len, num_labels=num_labels)
+    from ..hf import is_causal_config
+
+    heads = getattr(config, "num_attention_heads", None)
+    if heads and is_causal_config(config):
+        return decoder_flops(hidden=h, layers=n, ffn=f, seq_len=seq_len, num_labels=num_labels, heads=heads,
+                             kv_heads=getattr(config, "num_key_value_heads", None) or heads,
+                             head_dim=getattr(config, "head_dim", None) or h // heads,
+                             ffn_matmul_factor=2 if mt in _PLAIN_MLP_DECODERS else 3)
     return None
 
 
@@ -369,6 +429,7 @@ __all__ = [
     "built_params",
     "config_flops",
     "count_params",
+    "decoder_flops",
     "flops_per_example",
     "gru_params",
     "parse_budget",
