@@ -422,17 +422,25 @@ def quantize_int8(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, s
     ``qdq-*``: ``quantize_static`` in QDQ format (QInt8 weights and activations), calibrated on
     ``calibration`` feeds (required for these schemes).
     """
+    import onnx
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
 
     name, fmt, per_channel = resolve_int8_scheme(scheme)
+    # a fused graph's com.microsoft ops (Attention, SkipLayerNormalization) have no ONNX shape inference,
+    # so the quantiser cannot type their outputs: they are float32 tensors
+    extra = {"DefaultTensorType": onnx.TensorProto.FLOAT}
     with _quiet():
         if fmt == "qoperator":
-            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel)
+            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
+                             extra_options=extra)
         else:
             if not calibration:
                 raise ConfigError(f"int8 scheme {name} is static: it needs calibration inputs")
+            # MatMul and the fused Attention only: the quantiser cannot scale the biases of the fused
+            # embedding/LayerNorm ops (their inputs' types are unknown to ONNX shape inference)
             quantize_static(str(src), str(dst), _Calibration(calibration), quant_format=QuantFormat.QDQ,
-                            per_channel=per_channel, weight_type=QuantType.QInt8, activation_type=QuantType.QInt8)
+                            per_channel=per_channel, weight_type=QuantType.QInt8, activation_type=QuantType.QInt8,
+                            op_types_to_quantize=["MatMul", "Attention"], extra_options=extra)
     return {"scheme": name, "format": fmt, "per_channel": per_channel}
 
 
