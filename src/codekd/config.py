@@ -51,7 +51,8 @@ class TrainConfig(_Strict):
     seed: int = 42
     max_length: int = Field(512, ge=8)
     bucket: bool = Field(True, description="Length-bucketed batches (dynamic padding is always on).")
-    pad_to_max_length: bool = Field(False, description="Pad every batch to max_length (for benchmarks).")
+    pad_to_max_length: bool = Field(False, description="Pad every batch, the student's and a live teacher's, to "
+                                    "max_length (the paper's fixed padding; for benchmarks).")
     mixed_precision: Literal["no", "fp16", "bf16", "auto"] = Field(
         "no", description="auto: bf16 on a GPU that has it; on a CPU, bf16 only where the CPU has bf16 instructions "
                           "and a timed probe step shows it faster than fp32 (measured, never assumed).")
