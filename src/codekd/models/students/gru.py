@@ -55,8 +55,6 @@ class BiGRUConfig(PreTrainedConfig):
     classifier_dropout: float | int | None = None
     layer_norm_eps: float = 1e-5
     initializer_range: float = 0.02
-    # inference at batch <= this runs both directions of a layer as one recurrence (see BiGRULayer)
-    fused_directions_max_batch: int = 0
     pad_token_id: int | None = 1
     bos_token_id: int | None = 0
     eos_token_id: int | list[int] | None = 2
@@ -119,74 +117,21 @@ def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tenso
     return torch.gather(x, 1, idx)
 
 
-def _fused_gru(forward_gru: nn.GRU, backward_gru: nn.GRU) -> nn.GRU:
-    """One ``nn.GRU(2*in, 2*H)`` computing both directions at once: block-diagonal input and
-    recurrent weights (gate order r, z, n; in each gate the forward units first), so unit ``j < H``
-    sees only the forward input and state, unit ``H + j`` only the backward ones. Exact (GRU gates
-    are elementwise per unit), with half the sequential steps."""
-    h, cin = forward_gru.hidden_size, forward_gru.input_size
-    ref = forward_gru.weight_ih_l0
-    g = nn.GRU(2 * cin, 2 * h, num_layers=1, batch_first=True, device=ref.device, dtype=ref.dtype)
-    with torch.no_grad():
-        for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
-            wf, wb, wc = getattr(forward_gru, name), getattr(backward_gru, name), getattr(g, name)
-            wc.zero_()
-            for k in range(3):
-                rows_f, rows_b = slice(2 * k * h, 2 * k * h + h), slice(2 * k * h + h, 2 * (k + 1) * h)
-                if wf.dim() == 2:
-                    n = wf.shape[1]
-                    wc[rows_f, :n] = wf[k * h:(k + 1) * h]
-                    wc[rows_b, n:] = wb[k * h:(k + 1) * h]
-                else:
-                    wc[rows_f] = wf[k * h:(k + 1) * h]
-                    wc[rows_b] = wb[k * h:(k + 1) * h]
-    g.eval()
-    g.requires_grad_(False)
-    return g
-
-
 class BiGRULayer(nn.Module):
-    """One bidirectional GRU layer with length-aware reversal for the backward direction.
+    """One bidirectional GRU layer with length-aware reversal for the backward direction."""
 
-    Inference at small batch (``fused_max_batch``; no grad, eval mode, not while exporting) runs the
-    two directions as one block-diagonal recurrence (:func:`_fused_gru`, built once per weight
-    version and kept outside the state dict): at batch 1 PyTorch's GRU is bound by the per-step cost
-    of its time loop, not by FLOPs, and this halves the steps. Same outputs to float rounding.
-    """
-
-    def __init__(self, input_size: int, hidden_size: int, fused_max_batch: int = 0):
+    def __init__(self, input_size: int, hidden_size: int):
         super().__init__()
         self.forward_gru = nn.GRU(input_size, hidden_size, num_layers=1, batch_first=True)
         self.backward_gru = nn.GRU(input_size, hidden_size, num_layers=1, batch_first=True)
-        self.fused_max_batch = int(fused_max_batch)
-        self.__dict__["_fused_cache"] = None  # (weight key, nn.GRU): not a submodule, not saved
-
-    def _use_fused(self, x: torch.Tensor) -> bool:
-        if self.training or x.shape[0] > self.fused_max_batch or torch.is_grad_enabled():
-            return False
-        return not (torch.onnx.is_in_onnx_export() or torch.jit.is_tracing() or torch.compiler.is_compiling())
-
-    def fused(self) -> nn.GRU:
-        params = list(self.forward_gru.parameters()) + list(self.backward_gru.parameters())
-        key = tuple((p.data_ptr(), p._version, p.device, p.dtype) for p in params)
-        cache = self.__dict__.get("_fused_cache")
-        if cache is None or cache[0] != key:
-            cache = (key, _fused_gru(self.forward_gru, self.backward_gru))
-            self.__dict__["_fused_cache"] = cache
-        return cache[1]
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``x`` [B, T, in], ``lengths`` [B], ``mask`` [B, T, 1] float -> (output [B, T, 2H], pooled [B, 2H])."""
-        h = self.forward_gru.hidden_size
-        if self._use_fused(x):
-            both, _ = self.fused()(torch.cat([x, reverse_within_length(x, lengths)], dim=-1))
-            fwd, bwd = both[..., :h], reverse_within_length(both[..., h:], lengths)
-        else:
-            fwd, _ = self.forward_gru(x)
-            bwd_rev, _ = self.backward_gru(reverse_within_length(x, lengths))
-            bwd = reverse_within_length(bwd_rev, lengths)
+        fwd, _ = self.forward_gru(x)
+        bwd_rev, _ = self.backward_gru(reverse_within_length(x, lengths))
+        bwd = reverse_within_length(bwd_rev, lengths)
         out = torch.cat([fwd, bwd], dim=-1) * mask
-        last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, h)
+        last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, fwd.shape[2])
         fwd_last = torch.gather(fwd, 1, last).squeeze(1)
         bwd_first = bwd[:, 0, :]
         return out, torch.cat([fwd_last, bwd_first], dim=-1)
@@ -216,8 +161,7 @@ class BiGRUModel(BiGRUPreTrainedModel):
         h = config.hidden_size
         self.embeddings = BiGRUEmbeddings(config)
         self.layers = nn.ModuleList(
-            [BiGRULayer(h if i == 0 else 2 * h, h, int(getattr(config, "fused_directions_max_batch", 0) or 0))
-             for i in range(config.num_hidden_layers)]
+            [BiGRULayer(h if i == 0 else 2 * h, h) for i in range(config.num_hidden_layers)]
         )
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
         self.post_init()
