@@ -14,7 +14,9 @@ Parts (``--parts``):
   way, ``train.pad_to_max_length`` + ``train.bucket=false``; the teacher padded too), for teacher
   caching (``--cache-examples`` training functions), KD from the cache, and FT.
 * ``live``: one KD epoch with the live teacher against the same epoch from the cache and an FT
-  epoch; the teacher's share of a live step is (live - cache) / live.
+  epoch (the teacher's share of a live step is (live - cache) / live), with the teacher's weights in
+  bf16 (``teacher.dtype``), and against the paper's way (both sides padded to max length, random
+  batches: what the paper's scripts do).
 
     python benchmarks/bench_engine.py --data /path/to/pinned-exc --task exception --teacher runs/teacher \\
         --parts padding,live --examples 512 --cache-examples 512 --repeats 3 --threads 1
@@ -130,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             "FT, dynamic + bucketing": ["method.name=ft", *dyn],
             "KD from the cache, dynamic + bucketing": ["method.name=kd", f"teacher.cache={cache}", *dyn],
             "KD, live teacher, dynamic + bucketing": ["method.name=kd", *dyn],
+            "KD, live bf16 teacher, dynamic + bucketing": ["method.name=kd", "teacher.dtype=bfloat16", *dyn],
+            f"KD, live teacher, padded to {args.max_length} (paper-style)": ["method.name=kd", *fixed],
         })
     cache_cfgs = {"cache build, dynamic + bucketing": {"bucket": True, "pad_to_max_length": False},
                   f"cache build, padded to {args.max_length}": {"bucket": False, "pad_to_max_length": True}} \
@@ -182,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
         comparisons.append({"what": "live KD", "live / cache (wall)": paired(a, b, wall),
                             "live / cache (CPU)": paired(a, b, cpu), "live / FT (CPU)": paired(a, f, cpu),
                             "teacher share of a live step (CPU)": _stats([1 - y / x for x, y in zip(cpu[a], cpu[b])])})
+        paper = f"KD, live teacher, padded to {args.max_length} (paper-style)"
+        for mine in (a, "KD, live bf16 teacher, dynamic + bucketing"):
+            comparisons.append({"what": f"{mine} vs paper-style", "speed-up (wall)": paired(paper, mine, wall),
+                                "speed-up (CPU)": paired(paper, mine, cpu)})
     env = {"processor": _cpu_model(), "cores": os.cpu_count(), "threads": args.threads,
            "python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
            "date": time.strftime("%Y-%m-%d %H:%M")}
