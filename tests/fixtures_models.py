@@ -45,8 +45,8 @@ def exception_dataset(root: Path, n_train: int = 48, n_eval: int = 12) -> Path:
     return root
 
 
-def tiny_bert_teacher(folder: Path, num_labels: int = 3, max_length: int = 128) -> Path:
-    """A MiniLM-shaped (BERT, uncased WordPiece) teacher with 2 layers of width 32."""
+def tiny_bert_teacher(folder: Path, num_labels: int = 3, max_length: int = 128, layers: int = 2) -> Path:
+    """A MiniLM-shaped (BERT, uncased WordPiece) teacher with ``layers`` layers (default 2) of width 32."""
     import torch
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
@@ -63,7 +63,7 @@ def tiny_bert_teacher(folder: Path, num_labels: int = 3, max_length: int = 128) 
     wp.model.save(str(folder))
     tok = BertTokenizerFast(vocab=str(folder / "vocab.txt"), model_max_length=max_length)
     torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+    cfg = BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=layers, num_attention_heads=2,
                      intermediate_size=64, max_position_embeddings=max_length, num_labels=num_labels)
     BertForSequenceClassification(cfg).save_pretrained(folder)
     tok.save_pretrained(folder)

@@ -23,8 +23,9 @@ def cli(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def one_line(err: str) -> str:
-    """The error output must be exactly one ``error: ...`` line and no traceback."""
-    text = err.strip()
+    """The error output must be exactly one ``error: ...`` line and no traceback (after any one-line
+    ``warning: ...`` lines, such as the small-data warning printed before a run starts)."""
+    text = "\n".join(x for x in err.strip().splitlines() if not x.startswith("warning: ")).strip()
     assert "Traceback" not in text, text
     assert text.count("\n") == 0, text
     assert text.startswith("error: "), text

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional, Sequence, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 
@@ -53,9 +53,31 @@ class TrainConfig(_Strict):
     bucket: bool = Field(True, description="Length-bucketed batches (dynamic padding is always on).")
     pad_to_max_length: bool = Field(False, description="Pad every batch, the student's and a live teacher's, to "
                                     "max_length (the paper's fixed padding; for benchmarks).")
+    precision: Optional[Literal["fp32", "bf16", "fp16", "auto"]] = Field(
+        None, description="Training precision (the documented name): fp32 | bf16 | fp16 (with a gradient scaler) | "
+                          "auto. Stored as mixed_precision (fp32 -> no), so a run's config hash does not depend on "
+                          "which of the two names set it; when both are given, precision wins.")
     mixed_precision: Literal["no", "fp16", "bf16", "auto"] = Field(
-        "no", description="auto: bf16 on a GPU that has it; on a CPU, bf16 only where the CPU has bf16 instructions "
-                          "and a timed probe step shows it faster than fp32 (measured, never assumed).")
+        "no", description="The older name of precision (no = fp32). auto: bf16 on a GPU that has it; on a CPU, bf16 "
+                          "only where the CPU has bf16 instructions and a timed probe step shows it faster than fp32 "
+                          "(measured, never assumed).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_precision(cls, data: Any) -> Any:
+        """``precision`` (fp32 | bf16 | fp16 | auto) is stored as ``mixed_precision``; ``fp32`` means ``no``."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if data.get("mixed_precision") == "fp32":
+            data["mixed_precision"] = "no"
+        p = data.get("precision")
+        if p is not None:
+            if p not in ("fp32", "bf16", "fp16", "auto", "no"):
+                return data  # the field's own check gives the message
+            data["mixed_precision"] = "no" if p in ("fp32", "no") else p
+            data["precision"] = None
+        return data
     minutes: Optional[float] = Field(None, gt=0, description="Time budget for training, in minutes: the steps are "
                                      "planned from the measured speed (the LR schedule follows the plan); epochs is "
                                      "then an upper bound.")
@@ -69,8 +91,19 @@ class TrainConfig(_Strict):
                                       "still uses the epoch ends.")
     eval_max_examples: Optional[int] = Field(None, ge=1)
     train_max_examples: Optional[int] = Field(None, ge=1)
-    num_threads: Optional[int] = Field(None, ge=1, description="torch CPU threads (default: torch's choice).")
-    trackers: list[str] = Field(default_factory=list, description="Accelerate trackers: tensorboard, wandb, mlflow.")
+    num_threads: Optional[int] = Field(None, ge=1, description="torch CPU threads. Default: the free cores (usable "
+                                       "cores minus the load average, at least 1), and 1 for a model under 5M "
+                                       "parameters (a second thread on a busy 2-core machine was 24-30x slower).")
+    early_stopping_patience: Optional[int] = Field(None, ge=1, description="Stop when the validation score (the "
+                                                   "epoch-end validations that select the best epoch) has not "
+                                                   "improved for this many validations (HF convention).")
+    report_to: Optional[Literal["none", "tensorboard"]] = Field(
+        None, description="tensorboard: write loss, learning rate and validation metrics to OUT/tensorboard "
+                          "(torch SummaryWriter; needs pip install 'codekd[tensorboard]'). Default: none.")
+    log_every_s: Optional[float] = Field(None, gt=0, description="When the output is not a terminal (no progress "
+                                         "bar), print a progress line every this many seconds (default 30).")
+    trackers: list[str] = Field(default_factory=list, description="Accelerate trackers: tensorboard, wandb, mlflow "
+                                "(the same scalars as report_to, in OUT/trackers).")
 
 
 class StudentSpec(_Strict):

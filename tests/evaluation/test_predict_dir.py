@@ -116,9 +116,9 @@ def test_predict_pytorch_and_onnx_agree(runs, src, tmp_path):
 
 
 def test_cli_predict(runs, src, capsys):
-    assert main(["predict", str(runs["gru"]), str(src)]) == 0
-    out = capsys.readouterr().out
-    assert "pkg/store.py:4" in out and "Store.get" in out and "skipped" in out
+    assert main(["predict", str(runs["gru"]), str(src), "--format", "table"]) == 0
+    cap = capsys.readouterr()
+    assert "pkg/store.py:4" in cap.out and "Store.get" in cap.out and "skipped broken.py" in cap.err
     assert main(["predict", str(runs["gru"]), str(src / "pkg"), "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["files"] == 1 and len(res["predictions"]) == 2

@@ -17,6 +17,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import typer
 
+from ..data.guard import SmallDataWarning
 from ..errors import CodekdError
 from . import data as _data
 from . import vocab as _vocab
@@ -27,6 +28,7 @@ from . import study as _study
 from . import demo as _demo
 from . import methods as _methods
 from . import pretrain as _pretrain
+from . import adapt as _adapt
 
 app = typer.Typer(
     name="codekd",
@@ -50,16 +52,39 @@ app.command("predict")(_evaluation.predict_cmd)
 app.add_typer(_study.app, name="study", help="Run the experiment matrix from a YAML study file (local or Ray).")
 app.command("report")(_study.report_cmd)
 app.command("demo")(_demo.demo_cmd)
+app.command("adapt")(_adapt.adapt_cmd)
 app.add_typer(_methods.app, name="methods", help="Distillation methods: needs, supported students and tasks, defaults.")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run the app, turning user errors into one line and exit code 2."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", SmallDataWarning)
+        plain = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):  # codekd's own: one line
+            if issubclass(category, SmallDataWarning):
+                typer.secho(f"warning: {message}", fg="yellow", err=True)
+            else:
+                plain(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         from ..plugins import load_plugins
 
         load_plugins()
-        app(args=argv, standalone_mode=False)
+        args = sys.argv[1:] if argv is None else list(argv)
+        if "--help" in args:  # registry lists in the help (imports torch, so only when help is asked)
+            from .help_lists import refresh
+
+            refresh()
+        app(args=args, standalone_mode=False)
     except CodekdError as exc:
         return _one_line(exc)
     except KeyboardInterrupt:

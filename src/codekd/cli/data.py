@@ -41,6 +41,13 @@ def check(
         t.add_row(name, str(s["examples"]), counts, f"{w['p50']}/{w['p90']}/{w['p99']}/{w['max']}",
                   f"{c['p50']}/{c['max']}", f"{100 * s['over_512_whitespace_tokens']:.1f}%")
     console.print(t)
+    names = list(stats["splits"])
+    pl = Table("label", *names, title="examples per label and split")
+    for lab in stats["labels"]:
+        pl.add_row(lab, *(str(stats["splits"][n]["per_label"].get(lab, 0)) for n in names))
+    console.print(pl)
+    for w in stats.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {w}")
     if stats["bad_lines"]:
         console.print(f"[yellow]skipped {len(stats['bad_lines'])} bad lines:[/]")
         for b in stats["bad_lines"][:50]:
@@ -49,33 +56,60 @@ def check(
             console.print(f"  ... and {len(stats['bad_lines']) - 50} more")
 
 
+LABELS_HELP = ("frequent (the --num-labels most frequent), top-K (the K most frequent, e.g. top-20), cubert "
+               "(CuBERT's own 20) or FILE (a JSON list such as a dataset's labels.json, or one name a line).")
+GROUP_BY_HELP = ("How the folder maps to groups for the split (no group in two splits): top-dir (each top-level "
+                 "folder or module of a PATH is a group; a PATH with pyproject.toml, setup.py, setup.cfg or "
+                 "__init__.py is one group), file (each .py file), none (each function: a random split, "
+                 "optimistic).")
+EMPTY_HELP = ("A label without training examples after the split: drop (remove it and its valid/test examples, "
+              "say which and how many), keep, or error.")
+
+
+def _print_mined(out: Path, s: dict) -> None:
+    t = Table("label", "examples", *s.get("splits", {}).keys())
+    for name, n in s.get("per_label", {}).items():
+        t.add_row(name, str(n), *(str(v.get("per_label", {}).get(name, 0)) for v in s.get("splits", {}).values()))
+    console.print(t)
+    parts = ", ".join(f"{k} {v.get('examples')} examples / {v.get('groups', v.get('projects'))} groups"
+                      for k, v in s.get("splits", {}).items())
+    console.print(f"wrote {out}: {s.get('examples')} examples, {len(s.get('per_label', {}))} labels ({parts}), grouped by "
+                  f"{s.get('options', {}).get('group_by', 'top-dir')}, in {s.get('time_seconds')} s")
+    for w in s.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {w}")
+
+
 @app.command("mine-exceptions")
 def mine_exceptions_cmd(
     paths: Optional[List[Path]] = typer.Argument(None, help="Python source trees (default: this interpreter's stdlib and site-packages)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder for train/valid/test JSONL, labels.json, stats.json."),
-    num_labels: int = typer.Option(20, help="Keep the N most frequent exception types."),
-    labels: str = typer.Option("frequent", help="frequent (top N mined) or cubert (CuBERT's own 20 labels)."),
+    num_labels: int = typer.Option(20, help="With --labels frequent: keep the N most frequent exception types."),
+    labels: str = typer.Option("frequent", help=LABELS_HELP),
+    max_label_share: float = typer.Option(0.5, help="frequent/top-K: most of a label's examples one group may hold "
+                                          "(1: no limit); a library's own exception type is not a label."),
+    group_by: str = typer.Option("top-dir", "--group-by", help=GROUP_BY_HELP),
+    empty_labels: str = typer.Option("drop", "--empty-labels", help=EMPTY_HELP),
+    lowercase_labels: bool = typer.Option(False, "--lowercase-labels", help="frequent/top-K: also allow names that do "
+                                          "not start with a capital letter ('except exceptions:' catches a variable)."),
     exclude: List[str] = typer.Option([], "--exclude", help="Exception names never used as labels, e.g. --exclude Exception (repeatable)."),
     include_tests: bool = typer.Option(False, help="Also mine test/tests folders."),
     seed: int = typer.Option(0, help="Seed of the deterministic group split."),
     workers: Optional[int] = typer.Option(None, help="Parallel parser processes (default: CPU count)."),
 ) -> None:
-    """Mine CuBERT-style exception-classification examples from real Python code with `ast`."""
-    from ..data.builders.exceptions import mine_exceptions
+    """Mine CuBERT-style exception-classification examples from real Python code with `ast`.
 
-    stats = mine_exceptions(paths or None, out, num_labels=num_labels, label_set=labels, seed=seed,
-                            exclude_labels=tuple(exclude), include_tests=include_tests, workers=workers)
-    s = stats.to_dict()
-    t = Table("label", "examples")
-    for name, n in s.get("per_label", {}).items():
-        t.add_row(name, str(n))
-    console.print(t)
-    splits = s.get("splits", {})
-    parts = ", ".join(f"{k} {v.get('examples')} examples / {v.get('projects')} projects" for k, v in splits.items())
-    console.print(f"wrote {out}: {s.get('examples')} examples, {len(s.get('per_label', {}))} labels ({parts}) "
-                  f"in {s.get('time_seconds')} s")
-    for w in s.get("warnings", []):
-        console.print(f"[yellow]warning:[/] {w}")
+    Each function whose except clauses catch one name becomes an example with the name masked
+    as __HOLE__; duplicates are removed, then the examples are split 80/10/10 by group
+    (--group-by). Run `codekd data check OUT --task exception` afterwards: it warns on labels
+    missing from a split, small splits and labels with few training examples."""
+    from ..data.builders.exceptions import mine_exceptions, parse_label_spec
+
+    label_set, n, given = parse_label_spec(labels, num_labels)
+    stats = mine_exceptions(paths or None, out, num_labels=n, label_set=label_set, labels=given, seed=seed,  # type: ignore[arg-type]
+                            exclude_labels=tuple(exclude), include_tests=include_tests, workers=workers,
+                            max_label_share=max_label_share, group_by=group_by, empty_labels=empty_labels,
+                            lowercase_labels=lowercase_labels)
+    _print_mined(out, stats.to_dict())
 
 
 @app.command("baseline")
@@ -145,7 +179,8 @@ def build_exceptions_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (train/valid/test JSONL, labels.json, stats.json)."),
     cache: Optional[Path] = typer.Option(None, "--cache", help="Download cache (default ~/.cache/codekd; wheels in pypi/)."),
     num_labels: int = typer.Option(20, help="Number of exception types kept."),
-    labels: str = typer.Option("frequent", help="frequent (top N mined) or cubert (CuBERT's own 20 labels)."),
+    labels: str = typer.Option("frequent", help=LABELS_HELP),
+    empty_labels: str = typer.Option("drop", "--empty-labels", help=EMPTY_HELP),
     include_catch_all: bool = typer.Option(False, help="Also allow Exception / BaseException as labels (excluded by default, as in CuBERT)."),
     no_stdlib: bool = typer.Option(False, "--no-stdlib", help="Leave out this Python's standard library."),
     no_tests: bool = typer.Option(False, "--no-tests", help="Skip test/tests folders (mined by default)."),
@@ -155,8 +190,10 @@ def build_exceptions_cmd(
 ) -> None:
     """Exception-classification data from ~390 pinned PyPI projects (pip download, cached) + the stdlib."""
     from ..data.builders.corpus import CATCH_ALL, build_exceptions
+    from ..data.builders.exceptions import parse_label_spec
 
-    stats = build_exceptions(out, cache=cache, num_labels=num_labels, label_set=labels,
+    label_set, n, given = parse_label_spec(labels, num_labels)
+    stats = build_exceptions(out, cache=cache, num_labels=n, label_set=label_set, labels=given, empty_labels=empty_labels,
                              exclude_labels=() if include_catch_all else CATCH_ALL, include_stdlib=not no_stdlib,
                              include_tests=not no_tests, max_label_share=max_label_share, seed=seed,
                              workers=workers)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, List, Optional
 
@@ -133,7 +134,8 @@ def bench_cmd(
     data: Optional[Path] = typer.Option(None, "--data", "-d", help="Dataset folder: real tokenised code as inputs (else random ids)."),
     task: Optional[str] = typer.Option(None, "--task", "-t", help="Task of --data."),
     seq_len: str = typer.Option("256", help="Fixed tokens per example (truncate / pad); several: 128,256,512."),
-    threads: int = typer.Option(2, help="CPU threads (torch and onnxruntime)."),
+    threads: int = typer.Option(1, help="CPU threads (torch and onnxruntime), fixed for every model so that ratios "
+                                "hold; 1 as in studies (on a busy 2-core machine 2 threads were 24-30x slower)."),
     repeats: int = typer.Option(5, help="Interleaved rounds per model."),
     heavy_repeats: Optional[int] = typer.Option(None, help="Rounds for models of --heavy-params or more (default: --repeats)."),
     heavy_params: float = typer.Option(20e6, help="Parameter count from which a model is 'heavy'."),
@@ -225,35 +227,161 @@ def export_cmd(
 
 # ------------------------------------------------------------------------------------ predict
 
+PREDICT_FORMATS = ("jsonl", "sarif", "table")
+
+
 def predict_cmd(
     model: str = typer.Argument(..., metavar="MODEL", help="Run, model or export folder, or an exported .onnx file."),
-    target: Path = typer.Argument(..., metavar="FILE_OR_DIR", help="Source file or folder."),
+    target: Optional[Path] = typer.Argument(None, metavar="FILE_OR_DIR", help="Source file or folder (not with --pairs)."),
     task: Optional[str] = typer.Option(None, "--task", "-t", help="Task (default: the model's)."),
     pattern: List[str] = typer.Option([], "--pattern", "-p", help="File glob(s), e.g. '*.c' (default: by task)."),
     unit: str = typer.Option("function", help="function (per function) | file (whole file)."),
+    fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl (one prediction or finding a line) | sarif (SARIF 2.1.0, "
+                            "for GitHub code scanning and IDE viewers) | table."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the output to this file (default: standard output)."),
+    lint: bool = typer.Option(False, "--lint", help="Exception models: mask every 'except Name:' clause and report where the "
+                              "model is confident (--threshold) that another type is caught there, with the top-3 types."),
+    threshold: float = typer.Option(0.8, help="--lint: least probability of the model's type for a finding."),
+    pairs: Optional[Path] = typer.Option(None, "--pairs", help="Pair tasks (clone): JSON lines of func1/func2 code or "
+                                         "file1/file2 paths (relative to the file); instead of FILE_OR_DIR."),
     int8: bool = typer.Option(False, "--int8", help="Use the int8 model of an export folder."),
     batch_size: int = typer.Option(32),
-    top_k: int = typer.Option(3, help="Most likely labels kept per prediction (JSON)."),
-    limit: Optional[int] = typer.Option(None, help="Print at most N rows (JSON: all)."),
+    top_k: int = typer.Option(3, help="Most likely labels kept per prediction."),
+    limit: Optional[int] = typer.Option(None, help="--format table: print at most N rows."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda ... (PyTorch models)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole result as one JSON document."),
 ) -> None:
-    """Run a saved or exported model over source files and print one prediction per function (or file)."""
-    from ..evaluation.predict import predict
+    """Run a saved or exported model over source files: one prediction per function (or file), or
+    with --lint one finding per suspicious except clause; JSON lines, SARIF 2.1.0 or a table.
 
-    res = predict(model, target, task=task, unit=unit, patterns=pattern or None, batch_size=batch_size,
-                  int8=int8, top_k=top_k, device=device)
+    Pair models (clone detection) read their pairs with --pairs FILE. Files that do not parse are
+    skipped and named on standard error (and in SARIF as notifications)."""
+    import json
+
+    from ..errors import ConfigError
+    from ..evaluation.predict import lint as run_lint
+    from ..evaluation.predict import predict, predict_pairs
+
+    if fmt not in PREDICT_FORMATS:
+        raise ConfigError(f"unknown --format {fmt!r} (expected one of {', '.join(PREDICT_FORMATS)})")
+    if pairs is not None:
+        if target is not None:
+            raise ConfigError("give either FILE_OR_DIR or --pairs FILE, not both")
+        if lint:
+            raise ConfigError("--lint checks except clauses in a folder; it does not take --pairs")
+        if fmt == "sarif":
+            raise ConfigError("--format sarif needs source locations; predictions of --pairs are written as jsonl or table")
+        res = predict_pairs(model, pairs, task=task, batch_size=batch_size, int8=int8, top_k=top_k, device=device)
+        rows = res["predictions"]
+    elif target is None:
+        raise ConfigError("give the FILE_OR_DIR to scan (or --pairs FILE for a pair-task model)")
+    elif lint:
+        if unit != "function":
+            raise ConfigError("--lint checks except clauses in functions; --unit file does not apply")
+        res = run_lint(model, target, threshold=threshold, task=task, patterns=pattern or None, batch_size=batch_size,
+                       int8=int8, top_k=top_k, device=device)
+        rows = res["findings"]
+    else:
+        res = predict(model, target, task=task, unit=unit, patterns=pattern or None, batch_size=batch_size,
+                      int8=int8, top_k=top_k, device=device)
+        rows = res["predictions"]
+    for s in res.get("skipped", []):
+        _note(f"skipped {s['file']}: {s['reason']}")
     if as_json:
-        print_json(res)
+        text = json.dumps(res, default=str, indent=2) + "\n"
+    elif fmt == "jsonl":
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    elif fmt == "sarif":
+        from ..evaluation.sarif import to_sarif
+
+        text = json.dumps(to_sarif(res, target), indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = None
+    if not lint and not as_json and fmt != "table":
+        _note(f"{len(rows)} predictions" + (f" of {len(rows)} pairs" if pairs is not None else f" in {res['files']} files"))
+    if lint and not as_json:
+        nil = res["not_in_labels_total"]
+        _note(f"{len(rows)} findings at threshold {res['threshold']} in {res['checked']} of {res['clauses']} "
+                          f"except clauses ({res['files']} files)" + (f"; {nil} clauses catch a type the model has no "
+                          "label for" if nil else ""))
+    if text is not None:
+        if out is not None:
+            from ..io import atomic_write_text
+
+            _check_replaceable(out)
+            atomic_write_text(out, text)
+            _note(f"wrote {len(rows)} {'findings' if lint else 'predictions'} to {out}")
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
         return
-    exc = res["task"] == "exception"
-    cols = ["location", "function", "prediction", "prob"] + (["actual"] if exc else [])
-    t = Table(*cols, title=f"{res['model']} ({res['runtime']}) · {len(res['predictions'])} predictions in {res['files']} files")
-    for p in res["predictions"][: limit if limit is not None else None]:
-        row = [f"{p['file']}:{p['line']}", p["function"], p["label"], f"{p['probability']:.3f}"]
-        if exc:
-            row.append(p.get("actual") or "-")
-        t.add_row(*row)
+    _print_predict_table(res, rows, lint, limit)
+
+
+def _is_predict_output(text: str) -> bool:
+    """Whether ``text`` is what ``codekd predict`` writes (JSON lines, SARIF or --json)."""
+    import json
+
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        doc = None
+    if isinstance(doc, dict):
+        if "runs" in doc:
+            try:
+                return doc["runs"][0]["tool"]["driver"]["name"] == "codekd"
+            except (KeyError, IndexError, TypeError):
+                return False
+        return "model" in doc and any(k in doc for k in ("predictions", "findings"))
+    try:
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError:
+        return False
+    return all(isinstance(r, dict) and ("label" in r or "expected" in r) for r in rows)
+
+
+def _check_replaceable(out: Path) -> None:
+    """codekd never replaces a file of yours: an existing --out must be an earlier predict output."""
+    from ..errors import OutputError
+
+    if not out.is_file() or out.stat().st_size == 0:
+        return
+    if out.stat().st_size > 512_000_000:
+        raise OutputError("exists and is too large to be checked as an earlier predict output; codekd never "
+                          "replaces a file of yours", path=out)
+    try:
+        text = out.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError):
+        text = None
+    if text is None or not _is_predict_output(text):
+        raise OutputError("exists and is not an earlier 'codekd predict' output; codekd never replaces a file of "
+                          "yours (choose another --out)", path=out)
+
+
+def _note(line: str) -> None:
+    """One unwrapped line on standard error (standard output carries the JSON lines or SARIF)."""
+    sys.stderr.write(line + "\n")
+
+
+def _print_predict_table(res: dict[str, Any], rows: list[dict[str, Any]], lint: bool, limit: Optional[int]) -> None:
+    if "pairs" in res:
+        t = Table("pair", "file1", "file2", "prediction", "prob",
+                  title=f"{res['model']} ({res['runtime']}) · {len(rows)} pairs")
+        for p in rows[: limit if limit is not None else None]:
+            t.add_row(str(p["id"]), p["file1"] or "-", p["file2"] or "-", p["label"], f"{p['probability']:.3f}")
+    elif lint:
+        t = Table("location", "function", "caught", "model expects", "prob", "top-3",
+                  title=f"{res['model']} ({res['runtime']}) · {len(rows)} findings in {res['checked']} clauses")
+        for f in rows[: limit if limit is not None else None]:
+            t.add_row(f"{f['file']}:{f['line']}", f["function"], f["caught"], f["expected"], f"{f['probability']:.3f}",
+                      ", ".join(f"{x['label']} {x['probability']:.2f}" for x in f["top"]))
+    else:
+        exc = res["task"] == "exception"
+        cols = ["location", "function", "prediction", "prob"] + (["actual"] if exc else [])
+        t = Table(*cols, title=f"{res['model']} ({res['runtime']}) · {len(rows)} predictions in {res['files']} files")
+        for p in rows[: limit if limit is not None else None]:
+            row = [f"{p['file']}:{p['line']}", p["function"], p["label"], f"{p['probability']:.3f}"]
+            if exc:
+                row.append(p.get("actual") or "-")
+            t.add_row(*row)
     console.print(t)
-    for s in res["skipped"]:
-        console.print(f"[yellow]skipped[/] {s['file']}: {s['reason']}")

@@ -8,11 +8,37 @@ from typing import Any, List, Optional
 import typer
 from rich.table import Table
 
+from ..engine.dist import is_main_process
 from .common import console
 
 teacher_app = typer.Typer(no_args_is_help=True)
 
-SET_HELP = "Dotted override of any config field, e.g. --set train.lr=1e-4 (repeatable)."
+SET_HELP = ("Dotted override of any config field, e.g. --set train.lr=1e-4 (repeatable); train.* fields include "
+            "max_steps, eval_every, early_stopping_patience, report_to, num_threads, log_every_s, warmup_ratio, "
+            "weight_decay, grad_accum, seed.")
+
+# training-loop options shared by `teacher finetune` and `distill` (train.* fields of the run config)
+MAX_STEPS_HELP = "Stop after this many optimizer steps (train.max_steps); with --minutes the smaller budget wins."
+EVAL_EVERY_HELP = ("Also validate every N optimizer steps (train.eval_every; logged, and written to TensorBoard); "
+                   "the best checkpoint is still chosen at epoch ends.")
+PATIENCE_HELP = ("Early stopping (train.early_stopping_patience, HF convention): stop when the epoch-end validation "
+                 "score has not improved for N validations.")
+REPORT_TO_HELP = ("none (default) | tensorboard (train.report_to): loss, learning rate and validation metrics in "
+                  "OUT/tensorboard; needs pip install 'codekd\\[tensorboard]'.")
+THREADS_HELP = ("torch CPU threads (train.num_threads). Default: the free cores (usable cores minus the load "
+                "average, at least 1), and 1 for a model under 5M parameters, such as every 1.5M student.")
+LOG_EVERY_S_HELP = ("When stdout is not a terminal (no progress bar), print a line every N seconds: step, loss, "
+                    "examples/s, ETA (train.log_every_s, default 30).")
+
+
+def _loop_fields(max_steps: Any, eval_every: Any, patience: Any, report_to: Any, threads: Any,
+                 log_every_s: Any) -> dict[str, Any]:
+    if report_to is not None and report_to not in ("none", "tensorboard"):
+        from ..errors import ConfigError
+
+        raise ConfigError(f"--report-to must be none or tensorboard, got {report_to!r}")
+    return {"train.max_steps": max_steps, "train.eval_every": eval_every, "train.early_stopping_patience": patience,
+            "train.report_to": report_to, "train.num_threads": threads, "train.log_every_s": log_every_s}
 
 
 def _fields(**kw: Any) -> dict[str, Any]:
@@ -66,18 +92,25 @@ def teacher_finetune(
     max_length: Optional[int] = typer.Option(None, help="Max tokens per example (paper: 512)."),
     minutes: Optional[float] = typer.Option(None, help="Time budget in minutes: steps planned from the measured "
                                             "speed, the LR schedule ends with the budget."),
-    precision: Optional[str] = typer.Option(None, help="no | bf16 | fp16 | auto (bf16 only where a timed step is "
-                                            "faster; cpu recipe default)."),
+    precision: Optional[str] = typer.Option(None, help="fp32 (or no) | bf16 | fp16 (GPU, with a gradient scaler) | "
+                                            "auto (bf16 only where a timed step is faster; cpu recipe default)."),
     freeze_layers: Optional[int] = typer.Option(None, help="Freeze (and replay) the embeddings and the bottom N "
                                                 "layers (cpu recipe: 3 for MiniLM-style teachers; 0 = none)."),
     pair_mode: Optional[str] = typer.Option(None, help="joint (text pair, the paper) or separate (CodeXGLUE) for pair tasks."),
-    pooling: Optional[str] = typer.Option(None, help="What the head reads: cls or mean (default: mean for a "
-                                          "sentence-transformers model that averages tokens, such as minilm; else cls)."),
+    pooling: Optional[str] = typer.Option(None, help="What the head reads: cls, mean or last (default: mean for a "
+                                          "sentence-transformers model that averages tokens, such as minilm; last for "
+                                          "a decoder; else cls)."),
     normalization: Optional[str] = typer.Option(None, help="whitespace (default) | structure | none, optionally :hole=N or :try=N (e.g. structure:try=4)."),
     fraction: Optional[float] = typer.Option(None, help="Seeded subsample of train and valid."),
     lora: Optional[str] = typer.Option(None, "--lora", help="Train LoRA adapters (peft) instead of all weights: "
                                        "r=16,alpha=32,dropout=0.05[,targets=q_proj+v_proj][,bits=4] ('on' = these "
                                        "defaults; bits=4 is QLoRA: bitsandbytes + GPU). OUT/best is merged."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help=MAX_STEPS_HELP),
+    eval_every: Optional[int] = typer.Option(None, "--eval-every", min=1, help=EVAL_EVERY_HELP),
+    early_stopping_patience: Optional[int] = typer.Option(None, "--early-stopping-patience", min=1, help=PATIENCE_HELP),
+    report_to: Optional[str] = typer.Option(None, "--report-to", help=REPORT_TO_HELP),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
+    log_every_s: Optional[float] = typer.Option(None, "--log-every-s", min=0.1, help=LOG_EVERY_S_HELP),
     no_resume: bool = typer.Option(False, "--no-resume", help="Start over even if the run folder has a checkpoint."),
     baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="After training, score a TF-IDF + "
                                   "logistic-regression baseline on the same data, normalisation and fraction "
@@ -95,10 +128,13 @@ def teacher_finetune(
         "kind": "finetune", "task": task, "data": str(data), "out": str(out), "teacher.path": teacher,
         "teacher.pair_mode": pair_mode, "teacher.pooling": pooling, "normalization": normalization,
         "fraction": fraction, "train.lr": lr, "train.batch_size": batch_size, "train.epochs": epochs,
-        "train.max_length": max_length, "train.minutes": minutes, "train.mixed_precision": precision,
-        "teacher.freeze_layers": freeze_layers, "teacher.lora": lora}))
+        "train.max_length": max_length, "train.minutes": minutes, "train.precision": precision,
+        "teacher.freeze_layers": freeze_layers, "teacher.lora": lora,
+        **_loop_fields(max_steps, eval_every, early_stopping_patience, report_to, threads, log_every_s)}))
     cfg = load_run_config(config, set_, **fields)
     result = finetune_teacher(cfg, resume=not no_resume)
+    if not is_main_process():  # one summary (and one baseline file) per distributed job
+        return
     _summary(result, out, f"teacher {out}", run_baseline(cfg, fast=True) if baseline else None)
 
 
@@ -112,15 +148,18 @@ def teacher_cache(
     normalization: str = typer.Option("whitespace", help="Must match the distillation runs that use the cache."),
     max_length: Optional[int] = typer.Option(None, help="Teacher max length (default: the teacher's)."),
     batch_size: int = typer.Option(64),
-    pooled: bool = typer.Option(False, "--pooled", help="Also store the [CLS] state after each teacher layer "
-                                "(what PKD reads), so PKD runs from the cache too."),
+    pooled: bool = typer.Option(False, "--pooled", help="Also store the pooled state after each teacher layer, "
+                                "pooled the way the teacher's head reads it (its pooling: cls = first token, mean = "
+                                "mean of the real tokens, last = last real token), what PKD reads, so PKD runs from "
+                                "the cache too."),
     token_layers: List[int] = typer.Option([], "--token-layer", help="Also store the token states of this teacher "
                                            "layer (0 = embeddings; repeatable), so CKD runs from the cache "
                                            "(float16, 2*hidden bytes per token and layer)."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="Teacher weights: float32 | bfloat16 | float16 "
                                         "(half the memory of a big teacher; stored arrays stay float32)."),
-    precision: str = typer.Option("no", "--precision", help="no | bf16 | fp16 | auto (autocast; auto: bf16 only "
-                                  "where a timed forward is faster)."),
+    precision: str = typer.Option("fp32", "--precision", help="fp32 (or no) | bf16 | fp16 (GPU) | auto: the "
+                                  "teacher's forward under autocast (auto: bf16 only where a timed forward is faster; "
+                                  "stored arrays stay float32, token states float16)."),
     device_map: Optional[str] = typer.Option(None, "--device-map", help="A teacher larger than one GPU: auto | "
                                              "balanced | sequential (from_pretrained's device_map)."),
 ) -> None:
@@ -130,7 +169,8 @@ def teacher_cache(
     meta = build_teacher_cache(teacher, data, task, out, splits=splits, normalization=normalization,
                                max_length=max_length, batch_size=batch_size, pooled=pooled,
                                token_layers=token_layers, dtype=_choice(dtype, ("float32", "bfloat16", "float16"), "--dtype"),
-                               precision=_choice(precision, ("no", "bf16", "fp16", "auto"), "--precision"),
+                               precision=_choice("no" if precision == "fp32" else precision, ("no", "bf16", "fp16", "auto"),
+                                                 "--precision"),
                                device_map=device_map)
     console.print(f"wrote {out}: {meta['splits']} examples in {meta['seconds']} s, fingerprint {meta['fingerprint'][:12]}")
 
@@ -138,7 +178,7 @@ def teacher_cache(
 def distill_cmd(
     student: str = typer.Option("gru-1.5m", "--student", "-s", help="Student preset (codekd students list), or a "
                                 "pre-trained student folder (codekd pretrain mlm) to start from."),
-    method: str = typer.Option("kd", "--method", "-m", help="ft | kd | dist (and any registered method)."),
+    method: str = typer.Option("kd", "--method", "-m", help="Distillation method (codekd methods list)."),
     data: Path = typer.Option(..., "--data", "-d", help="Dataset folder."),
     task: str = typer.Option(..., "--task", "-t", help="Task name."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder."),
@@ -161,8 +201,15 @@ def distill_cmd(
     seed: Optional[int] = typer.Option(None, help="Training seed."),
     minutes: Optional[float] = typer.Option(None, help="Time budget in minutes: steps planned from the measured "
                                             "speed, the LR schedule ends with the budget (epochs: an upper bound)."),
-    precision: Optional[str] = typer.Option(None, help="no (default) | bf16 | fp16 | auto (bf16 only where a timed "
-                                            "step is faster)."),
+    precision: Optional[str] = typer.Option(None, help="fp32 (default; or no) | bf16 | fp16 (GPU, with a gradient "
+                                            "scaler; a live teacher in half precision on a GPU) | auto (bf16 only "
+                                            "where a timed step is faster)."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help=MAX_STEPS_HELP),
+    eval_every: Optional[int] = typer.Option(None, "--eval-every", min=1, help=EVAL_EVERY_HELP),
+    early_stopping_patience: Optional[int] = typer.Option(None, "--early-stopping-patience", min=1, help=PATIENCE_HELP),
+    report_to: Optional[str] = typer.Option(None, "--report-to", help=REPORT_TO_HELP),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
+    log_every_s: Optional[float] = typer.Option(None, "--log-every-s", min=0.1, help=LOG_EVERY_S_HELP),
     no_resume: bool = typer.Option(False, "--no-resume", help="Start over even if the run folder has a checkpoint."),
 ) -> None:
     """Distil a teacher into a student with a method; resumable, best epoch kept, test evaluated once."""
@@ -186,8 +233,11 @@ def distill_cmd(
         "student.vocab": str(vocab) if vocab else None, "method.name": method,
         "method.paper_faithful": paper_faithful or None, "normalization": normalization, "fraction": fraction,
         "train.lr": lr, "train.batch_size": batch_size, "train.epochs": epochs, "train.max_length": max_length,
-        "train.seed": seed, "train.minutes": minutes, "train.mixed_precision": precision}))
+        "train.seed": seed, "train.minutes": minutes, "train.precision": precision,
+        **_loop_fields(max_steps, eval_every, early_stopping_patience, report_to, threads, log_every_s)}))
     result = distill(cfg, resume=not no_resume)
+    if not is_main_process():  # one summary per distributed job
+        return
     # the teacher run's TF-IDF baseline, when it was scored on the same data and normalisation
     _summary(result, out, f"student {out}", find_baseline([cfg.out, cfg.teacher.path], data=cfg.data, task=cfg.task,
                                                            normalization=cfg.normalization))

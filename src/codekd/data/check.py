@@ -13,6 +13,8 @@ from .loaders import TaskData, load_task_data
 from .normalize import normalize_code
 
 PERCENTILES = (50, 90, 95, 99, 100)
+MIN_SPLIT_EXAMPLES = 100
+MIN_TRAIN_PER_LABEL = 10
 
 
 def _percentiles(values: list[int]) -> dict[str, int]:
@@ -55,6 +57,34 @@ def dataset_stats(data: TaskData, normalization: str = "whitespace", max_example
         }
         if split.functions is not None:
             out["functions"] = len(split.functions)
+    out["warnings"] = dataset_warnings(out)
+    return out
+
+
+def dataset_warnings(stats: dict[str, Any], *, min_split: int = MIN_SPLIT_EXAMPLES,
+                     min_train_per_label: int = MIN_TRAIN_PER_LABEL) -> list[str]:
+    """What makes scores on this dataset untrustworthy: labels missing from a split, splits under
+    ``min_split`` examples, labels under ``min_train_per_label`` training examples."""
+    out: list[str] = []
+    splits = stats["splits"]
+    for name, sp in splits.items():
+        missing = [lab for lab, n in sp["per_label"].items() if n == 0]
+        if missing:
+            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+            what = ("the model cannot learn them" if name == "train" else "scores on it say nothing about them")
+            out.append(f"{len(missing)} of {len(sp['per_label'])} labels have no example in the {name} split "
+                       f"({shown}): {what}")
+    for name, sp in splits.items():
+        if sp["examples"] < min_split:
+            why = {"train": "few to learn from", "valid": "model selection on it is noisy"}.get(name, "its scores are noisy")
+            out.append(f"the {name} split has {sp['examples']} examples (under {min_split}): {why}")
+    train = splits.get("train")
+    if train is not None:
+        few = {lab: n for lab, n in train["per_label"].items() if 0 < n < min_train_per_label}
+        if few:
+            out.append(f"{len(few)} labels have fewer than {min_train_per_label} training examples: "
+                       + ", ".join(f"{k} ({v})" for k, v in list(few.items())[:10])
+                       + (f" and {len(few) - 10} more" if len(few) > 10 else ""))
     return out
 
 

@@ -15,6 +15,7 @@ from ..data.loaders import TaskData, check_trainable, load_task_data
 from ..errors import ConfigError
 from ..methods import MethodContext, get_method
 from ..tasks import get_task
+from .dist import main_first, refuse_single_process_launch
 from .sides import student_side, teacher_side
 from ..io import check_output_dir, read_json
 from .teacher_cache import TeacherCache, cache_can_serve, cache_settings, fingerprint_parts, resolve_teacher_dir
@@ -37,6 +38,13 @@ def _load_data(cfg: RunConfig) -> TaskData:
     data = load_task_data(cfg.data, get_task(cfg.task), fraction=cfg.fraction, seed=cfg.data_seed)
     check_trainable(data)
     return data
+
+
+def _warn_small_data(cfg: RunConfig, data: TaskData) -> None:
+    """After every check that can refuse the run, before the training time is spent."""
+    from ..data.guard import warn_small_data
+
+    warn_small_data(data, cfg.task, cfg.train.train_max_examples)
 
 
 def _cache_teacher(cfg: RunConfig) -> RunConfig:
@@ -74,6 +82,7 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
 
     if not cfg.teacher.path:
         raise ConfigError("teacher fine-tuning needs a teacher (hub id, alias such as 'minilm', or a folder)")
+    refuse_single_process_launch()
     check_run_folder(cfg)
     done = finished_metrics(cfg.out, cfg) if resume else None
     if done is not None:
@@ -124,6 +133,7 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
                          "params": sum(p.numel() for p in teacher.parameters()), "pooling": teacher.pooling,
                          "architecture": teacher.config.model_type, "causal": teacher.causal, **extra_info},
                    probe_context=probe_context)
+    _warn_small_data(cfg, data)
     return run_training(job, resume=resume, progress=progress, stop_after=stop_after)
 
 
@@ -213,6 +223,7 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
     from ..models.students.presets import build_student, load_student, save_student
     from ..models.teacher import Teacher
 
+    refuse_single_process_launch()
     check_run_folder(cfg)
     method_cls = get_method(cfg.method.name)
     if method_cls.needs.teacher:
@@ -228,7 +239,8 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
     check_run_config(cfg, family=spec.family)  # method x student x task, before any data or model is loaded
     data = _load_data(cfg)
     check_run_config(cfg, num_labels=data.num_labels, family=spec.family)  # now with the data's label count
-    tokenizer = student_tokenizer(cfg, spec)
+    with main_first(cpu=cfg.train.cpu or not torch.cuda.is_available()):  # DDP: one process trains the vocabulary
+        tokenizer = student_tokenizer(cfg, spec)
     set_seed(cfg.train.seed)  # the student's initial weights come from the seed
     if cfg.student.init_from:
         # encoder weights from the folder (e.g. codekd pretrain mlm); a new classifier for this task's labels
@@ -326,6 +338,8 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
             "teacher_source": str(cfg.teacher.path) if needs.teacher else None,
             "teacher_cache": bool(teacher_outputs is not None), "method_warnings": method_warnings,
             "teacher_causal": bool(extra.get("teacher_causal", False))}
+    if cache is not None and teacher_outputs is not None:
+        info["teacher_cache_reads"] = cache.read_stats  # filled as the run goes (this process's reads)
     layer_map = getattr(method, "layer_map", None)
     if layer_map is not None:
         info["layer_map"] = str(layer_map)
@@ -341,4 +355,5 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
                    load_best=load_best, teacher=tside, teacher_outputs=teacher_outputs, info=info, transfer=transfer,
                    transfer_weight=cfg.transfer.weight if cfg.transfer else 1.0,
                    transfer_batch_size=cfg.transfer.batch_size if cfg.transfer else None)
+    _warn_small_data(cfg, data)
     return run_training(job, resume=resume, progress=progress, stop_after=stop_after)

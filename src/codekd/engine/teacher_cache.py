@@ -150,6 +150,11 @@ class TeacherCache:
         self._files: dict[str, Path] = {}
         self._arrays: dict[tuple[str, str], np.ndarray] = {}
         self._ids: dict[str, dict[str, int]] = {}
+        self._handles: dict[str, Any] = {}
+        self._slices: dict[tuple[str, str], Any] = {}
+        #: rows whose stored states (pooled / token) were read by :meth:`lookup_fn`'s function; under
+        #: DDP each process reads the rows of its own slices only (the logits, N x C, are read whole)
+        self.read_stats: dict[str, int] = {"rows": 0, "state_rows": 0}
 
     @property
     def token_layers(self) -> tuple[int, ...]:
@@ -240,6 +245,28 @@ class TeacherCache:
                 self._arrays[(split, key)] = self._read(fh, key, f) if key in fh.keys() else None
         return self._arrays[(split, key)]
 
+    def _slice(self, split: str, key: str) -> Any:
+        """A lazy reader of one stored array (rows read from the memory-mapped file on indexing)."""
+        self.logits(split)
+        if (split, key) not in self._slices:
+            f = self._files[split]
+            if split not in self._handles:
+                self._handles[split] = self._open(split, f)
+            fh = self._handles[split]
+            if key not in fh.keys():
+                raise ConfigError(f"the teacher cache holds no {key!r} array", path=f)
+            self._slices[(split, key)] = fh.get_slice(key)
+        return self._slices[(split, key)]
+
+    def _rows(self, split: str, key: str, rows: np.ndarray) -> np.ndarray:
+        sl = self._slice(split, key)
+        try:
+            return np.stack([sl[int(r):int(r) + 1][0] for r in rows]) if len(rows) else np.zeros((0,))
+        except Exception as exc:  # a body shorter than its header says
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise DataError(f"teacher cache file is truncated or corrupt ({first}); rebuild the cache with "
+                            "'codekd teacher cache'", path=self._files[split]) from None
+
     def pooled(self, split: str) -> np.ndarray:
         """``[N, L, H]``: the teacher's pooled state after each layer, row order as :meth:`logits`."""
         states = self._array(split, "pooled")
@@ -257,9 +284,8 @@ class TeacherCache:
                               path=self.folder)
 
     def _token_batch(self, split: str, rows: np.ndarray, layers: Sequence[int]):
-        keys = ["tokens_ptr", "tokens_offsets", *(f"tokens_L{layer}" for layer in layers)]
-        t = {k: self._array(split, k) for k in keys}
-        ptr = t["tokens_ptr"]
+        ptr = self._array(split, "tokens_ptr")  # N + 1 row pointers; the token rows are read lazily
+        t = {k: self._slice(split, k) for k in ("tokens_offsets", *(f"tokens_L{layer}" for layer in layers))}
         starts, ends = ptr[rows], ptr[rows + 1]
         lens = ends - starts
         width = int(lens.max()) if len(lens) else 0
@@ -269,7 +295,7 @@ class TeacherCache:
         states = {layer: None for layer in layers}
         for layer in layers:
             h = t[f"tokens_L{layer}"]
-            states[layer] = np.zeros((b, width, h.shape[1]), dtype=np.float32)
+            states[layer] = np.zeros((b, width, h.get_shape()[1]), dtype=np.float32)
         for k in range(b):
             s, e, n = int(starts[k]), int(ends[k]), int(lens[k])
             mask[k, :n] = 1
@@ -294,12 +320,19 @@ class TeacherCache:
         tables = {}
         for s in splits:
             rows = torch.from_numpy(self.rows_for(s, data[s].ids))
-            tables[s] = (torch.from_numpy(self.logits(s)), torch.from_numpy(self.pooled(s)) if pooled else None, rows)
+            if pooled:
+                self._slice(s, "pooled")  # a missing array is an error now, not at the first step
+            tables[s] = (torch.from_numpy(self.logits(s)), rows)
 
         def lookup(split: str, index: torch.Tensor) -> Outputs:
-            logits, states, rows = tables[split]
+            logits, rows = tables[split]
             r = rows[index.cpu()]
-            pooled_states = tuple(states[r].unbind(1)) if states is not None else None
+            self.read_stats["rows"] += len(r)
+            pooled_states = None
+            if pooled:  # only this batch's rows are read from the file
+                pooled_states = tuple(torch.from_numpy(self._rows(split, "pooled", r.numpy())).float().unbind(1))
+            if pooled or token_layers:
+                self.read_stats["state_rows"] += len(r)
             out = Outputs(logits=logits[r], pooled_states=pooled_states)
             if token_layers:
                 out.hidden_states, out.attention_mask, out.offsets = self._token_batch(split, r.numpy(), token_layers)

@@ -24,6 +24,7 @@ backward pass.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -31,6 +32,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,13 +51,17 @@ from ..io import atomic_dir, atomic_write_json, atomic_write_text, read_json, ti
 from ..methods.base import Method, Outputs
 from ..tasks import Task
 from .batching import Collator, code_lengths, epoch_batches, eval_batches, to_device
+from .dist import (ASK_FOR_MULTI, barrier, gather_objects, is_distributed, is_main_process, launch_world,
+                   process_state, refuse_single_process_launch)
 from .budget import choose_precision, plan_steps, probe_step, time_step
+from .progress import fmt_seconds as _fmt_seconds
 from .transfer import transfer_batch
 
 CHECKPOINT = "checkpoint"
 BEST = "best"
 METRICS = "metrics.json"
 STATE = "trainer_state.json"
+RANK_RNG = "rank_rng.pt"  # every process's random state (DDP), in rank order
 
 
 class Interrupted(Exception):
@@ -112,12 +118,43 @@ def config_hash(cfg: RunConfig) -> str:
     for key in ("transfer", "pretrain"):  # keep the hashes of configs written before these fields existed
         if d.get(key, "absent") is None:
             d.pop(key)
+    d.get("train", {}).pop("precision", None)  # stored as train.mixed_precision (one value, whichever name set it)
     for section, key in (("train", "minutes"), ("train", "layer_lr_decay"), ("train", "eval_every"),
-                         ("teacher", "freeze_layers"), ("teacher", "lora"), ("teacher", "dtype"),
-                         ("teacher", "device_map")):
+                         ("train", "early_stopping_patience"), ("teacher", "freeze_layers"), ("teacher", "lora"),
+                         ("teacher", "dtype"), ("teacher", "device_map")):
         if d.get(section, {}).get(key, "absent") is None:
             d[section].pop(key)
+    for key in ("report_to", "log_every_s"):  # where progress and scalars are shown: never part of the result
+        d.get("train", {}).pop(key, None)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _rng_state() -> dict[str, Any]:
+    st: dict[str, Any] = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        st["cuda"] = torch.cuda.get_rng_state()
+    return st
+
+
+def _set_rng_state(st: dict[str, Any]) -> None:
+    random.setstate(st["python"])
+    np.random.set_state(st["numpy"])
+    torch.set_rng_state(st["torch"])
+    if "cuda" in st and torch.cuda.is_available():
+        torch.cuda.set_rng_state(st["cuda"])
+
+
+def _as_float(obj: Any) -> Any:
+    """Half-precision tensors (a bf16/fp16 teacher's outputs) as float32, for the method's loss."""
+    if isinstance(obj, torch.Tensor):
+        return obj.float() if obj.is_floating_point() else obj
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(_as_float(v) for v in obj)
+    if isinstance(obj, dict):
+        return {k: _as_float(v) for k, v in obj.items()}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.replace(obj, **{f.name: _as_float(getattr(obj, f.name)) for f in dataclasses.fields(obj)})
+    return obj
 
 
 def set_seed(seed: int) -> None:
@@ -211,14 +248,19 @@ def _make_accelerator(cfg: RunConfig, precision: str | None = None):
     from accelerate import Accelerator
     from accelerate.utils import ProjectConfiguration
 
-    kwargs: dict[str, Any] = {}
+    from accelerate.utils import DistributedDataParallelKwargs
+
+    # under DDP: some trainable parameters may not enter a step's loss (a pooler that mean pooling skips,
+    # a frozen-prefix teacher's replayed layers, method modules of one loss term); DDP must not wait for them
+    kwargs: dict[str, Any] = {"kwargs_handlers": [DistributedDataParallelKwargs(find_unused_parameters=True)]}
     if cfg.train.trackers:
         kwargs["log_with"] = cfg.train.trackers
         kwargs["project_config"] = ProjectConfiguration(project_dir=cfg.out, logging_dir=str(Path(cfg.out) / "trackers"))
     try:
         return Accelerator(cpu=cfg.train.cpu or not torch.cuda.is_available(),
                            mixed_precision=precision or cfg.train.mixed_precision,
-                           gradient_accumulation_steps=cfg.train.grad_accum, **kwargs)
+                           gradient_accumulation_steps=cfg.train.grad_accum,
+                           step_scheduler_with_optimizer=False, **kwargs)
     except ValueError as exc:  # AcceleratorState is process-global (STACK-NOTES)
         if "already been initialized" in str(exc):
             from accelerate.state import AcceleratorState
@@ -226,23 +268,48 @@ def _make_accelerator(cfg: RunConfig, precision: str | None = None):
             AcceleratorState._reset_state(True)
             return Accelerator(cpu=cfg.train.cpu or not torch.cuda.is_available(),
                                mixed_precision=precision or cfg.train.mixed_precision,
-                               gradient_accumulation_steps=cfg.train.grad_accum, **kwargs)
+                               gradient_accumulation_steps=cfg.train.grad_accum,
+                           step_scheduler_with_optimizer=False, **kwargs)
         raise
 
 
 @torch.no_grad()
 def predict_logits(side: ModelSide, model: nn.Module, split: Split, normalization: str, batch_size: int,
                    device: torch.device, *, lengths: np.ndarray | None = None, progress: Any = None,
-                   max_examples: int | None = None) -> np.ndarray:
-    """Logits for every row of ``split`` (row order), with the model in eval mode."""
-    return predict_outputs(side, model, split, normalization, batch_size, device, lengths=lengths,
-                           progress=progress, max_examples=max_examples)[0]
+                   max_examples: int | None = None, shard: tuple[int, int] | None = None) -> np.ndarray:
+    """Logits for every row of ``split`` (row order), with the model in eval mode.
+
+    With ``shard=(rank, world)`` this process computes every ``world``-th evaluation batch only and
+    the rows of all processes are gathered (each row exactly once; no padding rows, so nothing is
+    counted twice); every process gets the whole array."""
+    if shard is None or shard[1] <= 1:
+        return predict_outputs(side, model, split, normalization, batch_size, device, lengths=lengths,
+                               progress=progress, max_examples=max_examples)[0]
+    rank, world = shard
+    n = len(split) if max_examples is None else min(len(split), max_examples)
+    mine = [i for b in eval_batches(n, batch_size, None if lengths is None else lengths[:n])[rank::world] for i in b]
+    local = predict_outputs(side, model, split, normalization, batch_size, device, lengths=lengths,
+                            progress=progress, max_examples=max_examples, shard=shard)[0]
+    from .dist import gather_objects
+
+    parts = gather_objects((mine, local[mine] if mine else None))
+    width = next(p[1].shape[1] for p in parts if p[1] is not None)
+    out = np.zeros((n, width), dtype=np.float32)
+    seen = np.zeros(n, dtype=np.int64)
+    for rows, vals in parts:
+        if rows:
+            out[rows] = vals
+            seen[rows] += 1
+    if not (seen == 1).all():  # a bug, never a metric: every row exactly once
+        raise RuntimeError(f"gathered predictions cover rows {int((seen == 0).sum())} times zero and "
+                           f"{int((seen > 1).sum())} times more than once")
+    return out
 
 
 def predict_outputs(side: ModelSide, model: nn.Module, split: Split, normalization: str, batch_size: int,
                     device: torch.device, *, lengths: np.ndarray | None = None, progress: Any = None,
                     max_examples: int | None = None, pooled: bool = False,
-                    token_layers: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray | None, dict[str, np.ndarray] | None]:
+                    token_layers: tuple[int, ...] = (), shard: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray | None, dict[str, np.ndarray] | None]:
     """Logits ``[N, C]`` for every row of ``split`` (row order); with ``pooled`` the pooled state
     after each layer ``[N, L, H]`` (else None); with ``token_layers`` the token states of those
     layers, ragged (``tokens_ptr`` [N+1] row pointers into ``tokens_offsets`` [S, 2] and one
@@ -255,6 +322,8 @@ def predict_outputs(side: ModelSide, model: nn.Module, split: Split, normalizati
     states: np.ndarray | None = None
     coll = Collator(split, normalization, {"x": side.encode})
     batches = eval_batches(n, batch_size, None if lengths is None else lengths[:n])
+    if shard is not None:  # this process's share (the other rows stay zero)
+        batches = batches[shard[0]::shard[1]]
     task_id = progress.add_task(f"eval {split.name}", total=n, info="") if progress is not None else None
     rows_tokens: list[Any] = [None] * n if token_layers else []
     with torch.no_grad():
@@ -366,32 +435,82 @@ def _replan(state: dict[str, Any], budget_s: float, elapsed_s: float, done: int,
                             "total_steps": total})
 
 
-def _progress(enabled: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+def _progress(enabled: bool, every_s: float | None = None):
+    """Rich bars on a terminal; elsewhere a log line every ``every_s`` seconds (:mod:`.progress`)."""
+    from .progress import progress as make_progress
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), TextColumn("{task.fields[info]}"), disable=not enabled, transient=False)
+    return make_progress(enabled, every_s)
+
+
+def _summary_writer_class():
+    """torch's SummaryWriter (``train.report_to: tensorboard``), or a one-line error naming the package."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ConfigError("train.report_to=tensorboard needs the tensorboard package: "
+                          "pip install 'codekd[tensorboard]' (or pip install tensorboard)") from None
+    return SummaryWriter
+
+
+class _Scalars:
+    """Where the loop's scalars go: ``train.report_to: tensorboard`` (a SummaryWriter in
+    OUT/tensorboard) and any Accelerate ``train.trackers`` (OUT/trackers). Main process only."""
+
+    def __init__(self, writer: Any = None, accelerator: Any = None):
+        self.writer, self.accelerator = writer, accelerator
+
+    def __call__(self, prefix: str, values: dict[str, Any], step: int) -> None:
+        vals = {f"{prefix}/{k}": float(v) for k, v in values.items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v}
+        if self.writer is not None:
+            for k, v in vals.items():
+                self.writer.add_scalar(k, v, step)
+        if self.accelerator is not None and vals:
+            self.accelerator.log(vals, step=step)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, stop_after: int | None = None) -> dict[str, Any]:
     """Train, validate each epoch, keep the best, test once; resumable. Returns the final metrics.
 
     ``stop_after`` simulates an interruption right after the checkpoint at that optimizer step
-    (raises :class:`Interrupted`); used by the resume tests.
+    (raises :class:`Interrupted`); used by the resume tests. The process's torch thread count is
+    set for the run (:mod:`.threads`) and put back afterwards.
     """
+    threads_before = torch.get_num_threads()
+    try:
+        return _run_training(job, resume=resume, progress=progress, stop_after=stop_after)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _run_training(job: TrainJob, *, resume: bool, progress: bool, stop_after: int | None) -> dict[str, Any]:
     cfg, tc = job.cfg, job.cfg.train
     out = Path(cfg.out)
     chash = config_hash(cfg)
     done = finished_metrics(out, cfg)
     if done is not None and resume:
         return done
-    out.mkdir(parents=True, exist_ok=True)
+    refuse_single_process_launch()
+    cuda = not tc.cpu and torch.cuda.is_available()
+    distributed = is_distributed()  # several processes, one job: every rank must choose the same
+    process_state(cpu=not cuda)  # the process group, before any file is touched (main writes, all read)
+    main = is_main_process()
     ckpt = out / CHECKPOINT
-    # a checkpoint or best/ left hidden by a kill between two renames is put back; dead processes'
-    # temporary folders and files are removed
-    tidy(out, (CHECKPOINT, BEST, "vocab", METRICS, "config.yaml", "test_logits.npy", "baseline.json"))
     state: dict[str, Any] = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best_score": None,
                              "best_epoch": None, "history": [], "train_seconds": 0.0, "config_hash": chash}
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        # a checkpoint or best/ left hidden by a kill between two renames is put back; dead processes'
+        # temporary folders and files are removed
+        tidy(out, (CHECKPOINT, BEST, "vocab", METRICS, "config.yaml", "test_logits.npy", "baseline.json"))
+        resuming = resume and (ckpt / STATE).is_file()
+        if not resuming and ckpt.exists():
+            shutil.rmtree(ckpt)
+    barrier()
     resuming = resume and (ckpt / STATE).is_file()
     if resuming:
         saved = read_json(ckpt / STATE, "checkpoint state")
@@ -399,22 +518,29 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
             raise ConfigError("the run folder holds a checkpoint of a different config; use another --out "
                               "or delete the folder", path=out)
         state = saved
-    elif ckpt.exists():
-        shutil.rmtree(ckpt)
-    atomic_write_text(out / "config.yaml", dump_yaml(cfg))
-    log = _Log(out / "log.jsonl")
-    if tc.num_threads:
-        torch.set_num_threads(tc.num_threads)
+    barrier()  # every rank has read the checkpoint state before anything can replace it
+    if main:
+        atomic_write_text(out / "config.yaml", dump_yaml(cfg))
+    log = _Log(out / "log.jsonl") if main else (lambda event, **fields: None)
+    # before any work: a missing package is a one-line error now, not after the training
+    summary_writer = _summary_writer_class() if tc.report_to == "tensorboard" else None
     set_seed(tc.seed)
 
     trainable = _Trainable(job.student, job.method.modules())
+    # CPU threads: the config's, else the run's first choice (kept on resume), else the free cores (.threads)
+    if tc.num_threads:
+        state["threads"], state["threads_reason"] = tc.num_threads, "train.num_threads"
+    elif "threads" not in state:
+        from .threads import default_threads
+
+        state["threads"], state["threads_reason"] = default_threads(
+            sum(p.numel() for p in trainable.parameters() if p.requires_grad))
+    torch.set_num_threads(int(state["threads"]))
     train_split, valid_split = job.data["train"], job.data["valid"]
     n_train = len(train_split) if tc.train_max_examples is None else min(len(train_split), tc.train_max_examples)
     lengths = code_lengths(train_split, cfg.normalization)[:n_train]
     valid_lengths = code_lengths(valid_split, cfg.normalization)
     needs_hidden = job.method.needs.hidden_states or job.method.needs.pooled_states
-    cuda = not tc.cpu and torch.cuda.is_available()
-    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1  # every rank must choose the same: no probe
     probe = None
     if not distributed and ((tc.mixed_precision == "auto" and "precision" not in state and not cuda)
                             or (tc.minutes and "plan" not in state)):
@@ -426,8 +552,29 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
     precision = state["precision"]
     accelerator = _make_accelerator(cfg, precision)
     device = accelerator.device
+    if precision == "fp16" and device.type == "cpu":
+        # Accelerate turns fp16 off on a CPU without a word (no autocast, no gradient scaler): say so instead
+        raise ConfigError("train.precision fp16 needs a GPU (fp16 with a gradient scaler runs on CUDA only); on a "
+                          "CPU use bf16 or fp32")
     world, rank = accelerator.num_processes, accelerator.process_index
-    batches_per_epoch = math.ceil(n_train / tc.batch_size) // world
+    if world != launch_world():
+        raise ConfigError(f"the launcher started {launch_world()} processes but Accelerate formed a job of {world}; "
+                          + ASK_FOR_MULTI)
+    if resuming and int(state.get("world_size", 1)) != world:
+        raise ConfigError(f"the checkpoint was written by {state.get('world_size', 1)} process(es); resume it with "
+                          f"as many (this launch has {world}): the batches of a step depend on it", path=out)
+    state["world_size"] = world
+    if world > 1 and (tc.minutes or job.max_train_seconds is not None):
+        raise ConfigError("a time budget (train.minutes) is not supported with several processes: each would plan "
+                          "and stop by its own clock; use train.max_steps")
+    if rank:  # the same initial weights everywhere (DDP broadcasts rank 0's), but each rank its own dropout
+        set_seed(tc.seed + 100_003 * rank)
+    # one global batch of batch_size x world rows per step, cut into one slice per process (a global batch
+    # too short to give every process a row is left out): the same batches as one process at that batch size
+    global_bs = tc.batch_size * world
+    batches_per_epoch = math.ceil(n_train / global_bs)
+    if batches_per_epoch and n_train - (batches_per_epoch - 1) * global_bs < world:
+        batches_per_epoch -= 1
     if tc.grad_accum > 1:  # whole accumulation groups only, so every epoch ends on an optimizer step
         batches_per_epoch = max(tc.grad_accum, batches_per_epoch - batches_per_epoch % tc.grad_accum)
     steps_per_epoch = max(1, math.ceil(batches_per_epoch / tc.grad_accum))
@@ -461,18 +608,35 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
     trainable, optimizer, scheduler = accelerator.prepare(trainable, optimizer, scheduler)
     if resuming:
         accelerator.load_state(str(ckpt))
+        if world > 1:
+            saved_rng = torch.load(ckpt / RANK_RNG, weights_only=False) if (ckpt / RANK_RNG).is_file() else []
+            if len(saved_rng) != world:
+                raise ConfigError(f"the checkpoint holds the random state of {len(saved_rng)} processes; resume it "
+                                  f"with as many (this launch has {world})", path=out)
+            _set_rng_state(saved_rng[rank])
         log("resume", **{k: state[k] for k in ("epoch", "step_in_epoch", "global_step")})
     else:
         log("start", config_hash=chash, train_examples=n_train, valid_examples=len(valid_split),
             steps=total_steps, device=str(device), world_size=world, method=job.method.describe(),
-            precision=precision, precision_info=state.get("precision_info"), plan=state.get("plan"), **job.info)
+            threads=state["threads"], threads_reason=state["threads_reason"], precision=precision,
+            precision_info=state.get("precision_info"), plan=state.get("plan"), **job.info)
     inner = accelerator.unwrap_model(trainable)
     model = inner.model
     aux_mod = inner.aux if len(list(inner.aux.parameters())) else None
     teacher = job.teacher
+    teacher_dtype = None
     if teacher is not None:
         place = getattr(teacher.model, "place", None)  # a device_map-dispatched teacher keeps its layers
         (place(device) if place is not None else teacher.model.to(device)).eval().requires_grad_(False)
+        dispatched = bool(getattr(teacher.model, "dispatched", False))
+        weights = next(teacher.model.parameters()).dtype
+        if device.type == "cuda" and precision in ("bf16", "fp16") and not dispatched and weights == torch.float32:
+            # the frozen teacher's weights themselves in half precision on a GPU (half the memory; it
+            # only runs forward); on a CPU it runs under bf16 autocast with fp32 weights (teacher.dtype
+            # loads them in half precision anywhere)
+            teacher_dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+            teacher.model.to(teacher_dtype)
+    state["teacher_dtype"] = str(teacher_dtype or (next(teacher.model.parameters()).dtype if teacher else None))
     encoders = {"student": job.student.encode}
     if teacher is not None:
         encoders["teacher"] = teacher.encode
@@ -490,10 +654,14 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
     def checkpoint(epoch: int, step_in_epoch: int) -> None:
         accelerator.wait_for_everyone()
         state.update(epoch=epoch, step_in_epoch=step_in_epoch)
+        # Accelerate's save_state keeps the main process's random state only: every rank's goes in RANK_RNG
+        rng = gather_objects(_rng_state()) if world > 1 else None
         if accelerator.is_main_process:
             with atomic_dir(ckpt) as tmp:
                 accelerator.save_state(str(tmp))
                 atomic_write_json(tmp / STATE, state)
+                if rng is not None:
+                    torch.save(rng, tmp / RANK_RNG)
         accelerator.wait_for_everyone()
 
     def evaluate(m: nn.Module, split: Any, lengths_: np.ndarray | None, prog: Any = None) -> tuple[dict[str, Any], float]:
@@ -507,7 +675,8 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                 finally:
                     m.train(was_training)
             logits = predict_logits(job.student, m, split, cfg.normalization, tc.eval_batch_size, device,
-                                    lengths=lengths_, max_examples=tc.eval_max_examples, progress=prog)
+                                    lengths=lengths_, max_examples=tc.eval_max_examples, progress=prog,
+                                    shard=(rank, world))
         metrics = classification_metrics(logits, split.labels[: len(logits)], job.data.num_labels)
         return metrics, selection_score(job.task, metrics)
 
@@ -517,16 +686,29 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
         log("eval", epoch=0, step=0, valid=vm0)
 
     t_start = time.perf_counter() - float(state.get("train_seconds", 0.0))
-    with _progress(progress and accelerator.is_main_process) as prog:
+    t_process, steps_at_start = time.perf_counter(), int(state["global_step"])  # this process's speed, for the ETA
+    writer = summary_writer(log_dir=str(out / "tensorboard")) \
+        if summary_writer is not None and accelerator.is_main_process else None
+    if tc.trackers:  # Accelerate's trackers (tensorboard, wandb, mlflow), with the main settings as hparams
+        accelerator.init_trackers("codekd", config={
+            "kind": cfg.kind, "task": cfg.task, "method": cfg.method.name, "student": cfg.student.preset,
+            "lr": tc.lr, "batch_size": tc.batch_size, "epochs": tc.epochs, "seed": tc.seed})
+    scalars = _Scalars(writer, accelerator if tc.trackers else None)
+    kill_after = int(os.environ["CODEKD_KILL_AFTER_STEP"]) if os.environ.get("CODEKD_KILL_AFTER_STEP") else None
+    with _progress(progress and accelerator.is_main_process, tc.log_every_s) as prog:
         for epoch in range(int(state["epoch"]), tc.epochs):
             if tc.max_steps is not None and state["global_step"] >= tc.max_steps:
+                break
+            if state.get("early_stopped"):
                 break
             if state.get("time_budget_reached"):
                 break
             if budget_s is not None and state["global_step"] >= state["plan"]["total_steps"]:
                 break
-            batches = epoch_batches(n_train, tc.batch_size, seed=tc.seed, epoch=epoch, lengths=lengths, bucket=tc.bucket)
-            batches = batches[rank::world][:batches_per_epoch]
+            batches = epoch_batches(n_train, global_bs, seed=tc.seed, epoch=epoch, lengths=lengths, bucket=tc.bucket)
+            if world > 1:  # this process's contiguous slice of each global batch
+                batches = [np.array_split(np.asarray(b), world)[rank].tolist() for b in batches]
+            batches = batches[:batches_per_epoch]
             start = int(state["step_in_epoch"]) * tc.grad_accum if epoch == int(state["epoch"]) else 0
             bar = prog.add_task(f"epoch {epoch + 1}/{tc.epochs}", total=len(batches), completed=start, info="")
             trainable.train()
@@ -542,6 +724,8 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                     if teacher is not None:
                         with torch.no_grad(), accelerator.autocast():
                             t_out = teacher.forward(teacher.model, batch["teacher"], needs_hidden)
+                        if teacher_dtype is not None:
+                            t_out = _as_float(t_out)
                     elif job.teacher_outputs is not None:
                         t_out = to_device(job.teacher_outputs("train", batch["index"]), device)
                     loss, parts = job.method.loss(s_out, t_out, batch["labels"], aux_mod)
@@ -552,6 +736,8 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                         s_tr = trainable(tb["student"], needs_hidden)
                         with torch.no_grad(), accelerator.autocast():
                             t_tr = teacher.forward(teacher.model, tb["teacher"], needs_hidden)
+                        if teacher_dtype is not None:
+                            t_tr = _as_float(t_tr)
                         tr_loss, tr_parts = job.method.loss(s_tr, t_tr, None, aux_mod)
                         loss = loss + job.transfer_weight * tr_loss
                         parts = {**parts, **{f"transfer_{k_}": v for k_, v in tr_parts.items()}}
@@ -562,10 +748,14 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                         if (state["global_step"] + 1) % tc.log_every == 0:
                             clipped_norm = _grad_norm(params)
                     optimizer.step()
-                    scheduler.step()
+                    # once per optimizer step that happened (Accelerate's default would step it once per
+                    # process under DDP: a schedule made for one process would end `world` times early)
+                    if accelerator.sync_gradients and not getattr(optimizer, "step_was_skipped", False):
+                        scheduler.step()
                     optimizer.zero_grad(set_to_none=True)
                 seen += len(batches[bi])
-                running.append(float(loss.detach()))
+                # the mean over all processes (every rank keeps the same state, and the log the global batch's loss)
+                running.append(float(accelerator.reduce(loss.detach(), "mean") if world > 1 else loss.detach()))
                 state["epoch_loss"][0] += running[-1]
                 state["epoch_loss"][1] += 1
                 if accelerator.sync_gradients:
@@ -574,10 +764,15 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                     step_in_epoch = (bi + 1) // tc.grad_accum
                     lr = scheduler.get_last_lr()[0]
                     eps = seen / max(1e-9, time.perf_counter() - t_epoch)
-                    prog.update(bar, completed=bi + 1, info=f"loss {np.mean(running[-20:]):.4f} lr {lr:.2e} {eps:.0f} ex/s")
+                    planned = int(state["plan"]["total_steps"]) if budget_s is not None else total_steps
+                    eta_s = (planned - gs) * (time.perf_counter() - t_process) / max(1, gs - steps_at_start)
+                    prog.update(bar, completed=bi + 1, info=f"step {gs}/{planned} loss {np.mean(running[-20:]):.4f} "
+                                f"lr {lr:.2e} {eps:.0f} ex/s", eta=_fmt_seconds(eta_s))
                     if gs % tc.log_every == 0 or gs == 1:
                         log("step", epoch=epoch, step=gs, loss=float(np.mean(running[-tc.log_every:])), lr=lr,
                             grad_norm=grad_norm, grad_norm_clipped=clipped_norm, examples_per_s=eps, **parts)
+                        scalars("train", {"loss": float(np.mean(running[-tc.log_every:])), "learning_rate": lr,
+                                          "examples_per_s": eps, "grad_norm": grad_norm}, gs)
                     # before any checkpoint of this step, so a resumed run keeps the same evals
                     every = job.eval_every or tc.eval_every
                     if every and gs % every == 0:
@@ -586,9 +781,12 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                         # the log also has the clock (wall since the start of training, process CPU): a learning curve
                         log("eval", epoch=epoch, step=gs, valid=vme, examples=gs * tc.batch_size * tc.grad_accum * world,
                             train_s=round(time.perf_counter() - t_start, 2), cpu_s=round(time.process_time(), 2))
+                        scalars("eval", vme, gs)
                     if tc.checkpoint_every and gs % tc.checkpoint_every == 0:
                         state["train_seconds"] = time.perf_counter() - t_start
                         checkpoint(epoch, step_in_epoch)
+                    if kill_after is not None and gs == kill_after and main:
+                        os.kill(os.getpid(), signal.SIGKILL)  # fault injection (CODEKD_KILL_AFTER_STEP): tests
                     if stop_after is not None and gs >= stop_after:
                         state["train_seconds"] = time.perf_counter() - t_start
                         checkpoint(epoch, step_in_epoch)
@@ -632,11 +830,18 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                    "train_examples_seen": seen_before + seen}
             state["history"].append(rec)
             log("epoch", **rec)
+            scalars("eval", vm, state["global_step"])
+            scalars("train", {"epoch_loss": rec["train_loss"], "epoch": epoch + 1}, state["global_step"])
             if state["best_score"] is None or score > state["best_score"]:
                 state.update(best_score=score, best_epoch=epoch + 1)
                 if accelerator.is_main_process:
                     with atomic_dir(out / BEST) as tmp:
                         job.save_best(model, tmp)
+            patience = tc.early_stopping_patience
+            if patience and len(state["history"]) - int(state["best_epoch"]) >= patience and epoch + 1 < tc.epochs:
+                # decided before the checkpoint, so a run resumed after this point stops too
+                state["early_stopped"] = {"epoch": epoch + 1, "best_epoch": state["best_epoch"], "patience": patience}
+                log("early_stop", **state["early_stopped"])
             state["train_seconds"] = time.perf_counter() - t_start
             checkpoint(epoch + 1, 0)
 
@@ -652,7 +857,8 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
                 with accelerator.autocast():
                     tlogits = predict_logits(job.student, best_model, test_split, cfg.normalization,
                                              tc.eval_batch_size, device,
-                                             lengths=code_lengths(test_split, cfg.normalization), progress=prog)
+                                             lengths=code_lengths(test_split, cfg.normalization), progress=prog,
+                                             shard=(rank, world))
                 test_metrics = classification_metrics(tlogits, test_split.labels, job.data.num_labels)
                 state["sanity"] = degeneracy(tlogits, test_split.labels, job.data.num_labels, metric=job.task.metric,
                                              label_names=job.data.labels, split="test")
@@ -678,7 +884,10 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
     }
     result["precision"] = state.get("precision")
     result["precision_info"] = state.get("precision_info")
-    for key in ("initial_valid", "evals", "time_budget_reached", "plan", "sanity"):
+    result["threads"] = state.get("threads")
+    if teacher is not None:
+        result["teacher_dtype"] = state.get("teacher_dtype")
+    for key in ("initial_valid", "evals", "time_budget_reached", "plan", "sanity", "early_stopped"):
         if key in state:
             result[key] = state[key]
     log("done", test=test_metrics, best_epoch=state["best_epoch"])
@@ -686,6 +895,7 @@ def run_training(job: TrainJob, *, resume: bool = True, progress: bool = True, s
         atomic_write_json(out / METRICS, result)
         shutil.rmtree(ckpt, ignore_errors=True)  # the best weights and metrics are what a finished run keeps
     accelerator.end_training() if tc.trackers else None
+    scalars.close()
     return result
 
 

@@ -445,7 +445,7 @@ def benchmark(
     data: str | os.PathLike[str] | None = None,
     task: str | None = None,
     seq_len: int | str | Sequence[int] = 256,
-    threads: int = 2,
+    threads: int = 1,
     repeats: int = 5,
     heavy_repeats: int | None = None,
     heavy_params: float = 20e6,

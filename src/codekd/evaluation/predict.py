@@ -15,15 +15,24 @@ settings sit beside it). The code is cut into the units the model was trained on
   ``__HOLE__`` (exactly how the dataset is mined), and the prediction is shown beside the name
   the code actually uses. A function written with ``except __HOLE__:`` is predicted as is.
 
-Pair tasks (clone detection) take two functions per input and are not supported here.
+Pair tasks (clone detection) take two functions per input: :func:`predict_pairs` reads them from
+a JSON Lines file (``func1``/``func2`` code, or ``file1``/``file2`` paths).
+
+:func:`lint` is the exception task's check of existing code: every ``except Name:`` clause is
+masked as the miner masks it for training and predicted; a clause where the model is confident
+(``threshold``) that another type is caught there is a finding, with the top-3 types.
+
+:mod:`codekd.evaluation.sarif` writes any of these results as SARIF 2.1.0.
 """
 
 from __future__ import annotations
 
 import ast
 import fnmatch
+import json
 import os
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -201,6 +210,10 @@ def collect_units(target: str | os.PathLike[str], *, task: str | None = None, un
         raise ConfigError("no such file or folder", path=root)
     pats = tuple(patterns) if patterns else DEFAULT_PATTERNS.get(task or "", ALL_PATTERNS)
     files = find_files(root, pats)
+    if not files:
+        raise ConfigError(f"no source files matching {' '.join(pats)} in this folder"
+                          + (f" (the {task} task reads {' '.join(pats)}; --pattern chooses others)" if task else ""),
+                          path=root)
     units: list[CodeUnit] = []
     skipped: list[dict[str, str]] = []
     for f in files:
@@ -252,7 +265,9 @@ def predict(
     if task_name:
         t = get_task(task_name)
         if t.is_pair:
-            raise ConfigError(f"task {t.name!r} takes function pairs; predict runs single-function models")
+            raise ConfigError(f"task {t.name!r} takes function pairs, not a folder: give them with --pairs FILE "
+                              "(JSON lines with func1/func2 code or file1/file2 paths)")
+    _same_task(ref, task)
     inf = load_inference(ref, task=task_name, max_length=max_length, normalization=normalization, int8=int8,
                          device=device, threads=threads)
     if task_name:
@@ -277,5 +292,280 @@ def predict(
             "files": n_files, "skipped": skipped, "predictions": preds}
 
 
-__all__ = ["CodeUnit", "predict", "collect_units", "python_functions", "c_functions", "java_functions",
-           "exception_units", "find_files"]
+# ------------------------------------------------------------------------------------ lint (exception task)
+
+@dataclass
+class ClauseUnit(CodeUnit):
+    """One ``except Name:`` clause to check: ``code`` is its function with ``Name`` masked."""
+
+    column: int = 1       # 1-based UTF-16 column of the exception name (SARIF's default column kind)
+    end_column: int = 1
+    function_line: int = 1
+    function_end_line: int = 1
+
+
+def _utf16_col(line: str, byte_col: int) -> int:
+    """1-based UTF-16 column of a UTF-8 byte offset (what :mod:`ast` reports) in ``line``."""
+    prefix = line.encode("utf-8")[:byte_col].decode("utf-8", "replace")
+    return len(prefix.encode("utf-16-le")) // 2 + 1
+
+
+def except_clause_units(text: str, path: str = "<string>") -> tuple[list[ClauseUnit], Counter]:
+    """Every ``except Name:`` clause of every function, each masked in its innermost function.
+
+    The masking is the miner's (:func:`codekd.data.builders.exceptions.extract_examples`): in the
+    function's text every clause catching ``Name`` (nested functions included) becomes
+    ``except __HOLE__:``. Other clauses stay as written. Clauses outside any function, and tuples,
+    dotted names and bare ``except:`` (which the model never learnt), are counted in the returned
+    Counter, not checked. Raises ``SyntaxError`` / ``ValueError`` / ``RecursionError`` for
+    unparsable text.
+    """
+    from ..data.builders.exceptions import _hole_text, _scan_defs
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tree = ast.parse(text)
+    lines = text.split("\n")
+    defs = _scan_defs(tree)
+    owner: dict[int, int] = {}  # id(handler) -> index of its innermost def
+    for i, (node, _, handlers) in enumerate(defs):
+        for h in handlers:
+            j = owner.get(id(h))
+            if j is None or (node.lineno, node.col_offset) > (defs[j][0].lineno, defs[j][0].col_offset):
+                owner[id(h)] = i
+    skipped: Counter = Counter()
+    out: list[ClauseUnit] = []
+    for i, (node, qualname, handlers) in enumerate(defs):
+        own = [h for h in handlers if owner.get(id(h)) == i]
+        by_name: dict[str, list[ast.ExceptHandler]] = {}
+        for h in own:
+            if h.type is None:
+                skipped["bare_except"] += 1
+            elif isinstance(h.type, ast.Name):
+                by_name.setdefault(h.type.id, []).append(h)
+            else:
+                skipped["tuple_dotted_or_expression"] += 1
+        for name, mine in by_name.items():
+            masked = [h for h in handlers if isinstance(h.type, ast.Name) and h.type.id == name]
+            try:
+                code = _hole_text(lines, node, masked, name)
+            except UnicodeError:
+                code = None
+            if code is None:
+                skipped["offset_or_encoding"] += len(mine)
+                continue
+            for h in mine:
+                t = h.type
+                line = lines[t.lineno - 1]
+                out.append(ClauseUnit(path, t.lineno, t.end_lineno or t.lineno, qualname, code, actual=name,
+                                      column=_utf16_col(line, t.col_offset),
+                                      end_column=_utf16_col(lines[(t.end_lineno or t.lineno) - 1], t.end_col_offset),
+                                      function_line=node.lineno, function_end_line=node.end_lineno or node.lineno))
+    n_all = sum(1 for n in ast.walk(tree) if isinstance(n, ast.ExceptHandler))
+    outside = n_all - len(owner)
+    if outside:
+        skipped["outside_functions"] += outside
+    out.sort(key=lambda u: (u.line, u.column, u.name))
+    return out, skipped
+
+
+def _same_task(ref: Any, task: str | None) -> None:
+    """A run or export records its task: another ``task`` is a user error, not a reinterpretation."""
+    own = (ref.config.task if ref.config is not None else None) or (ref.export or {}).get("task")
+    if task and own and task != own:
+        raise ConfigError(f"this is a {own!r} model; it cannot predict the {task!r} task "
+                          f"(leave out --task, or give a {task} model)", path=ref.source)
+
+
+def _load_for(model: str | os.PathLike[str], task: str | None, **kw: Any) -> tuple[Any, Any, str | None, list[str]]:
+    from ..tasks import get_task
+    from .evaluate import load_inference, resolve_model
+
+    ref = resolve_model(model)
+    task_name = task or (ref.config.task if ref.config is not None else None) or (ref.export or {}).get("task")
+    _same_task(ref, task)
+    inf = load_inference(ref, task=task_name, **kw)
+    if task_name:
+        fixed = get_task(task_name).labels
+        if fixed and len(fixed) != inf.num_labels:
+            raise ConfigError(f"task {task_name!r} has {len(fixed)} labels but the model has {inf.num_labels}")
+    names = inf.label_names or [f"LABEL_{i}" for i in range(inf.num_labels)]
+    return ref, inf, task_name, names
+
+
+def _top(p: np.ndarray, names: Sequence[str], k: int) -> list[dict[str, Any]]:
+    order = np.argsort(-p, kind="stable")[: max(1, min(k, p.shape[0]))]
+    return [{"label": names[int(i)], "probability": float(p[i])} for i in order]
+
+
+def lint(
+    model: str | os.PathLike[str],
+    target: str | os.PathLike[str],
+    *,
+    threshold: float = 0.8,
+    task: str | None = None,
+    patterns: Sequence[str] | None = None,
+    batch_size: int = 32,
+    max_length: int | None = None,
+    normalization: str | None = None,
+    int8: bool = False,
+    top_k: int = 3,
+    device: str | None = None,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Check every ``except Name:`` clause under ``target`` with an exception-type model.
+
+    Each clause (see :func:`except_clause_units`) is predicted with its name masked. A clause is a
+    *finding* when the most likely type is not the one caught and its probability is at least
+    ``threshold``. Clauses catching a type the model has no label for cannot be judged: they are
+    counted (``not_in_labels_total``; the 50 most frequent names in ``not_in_labels``), never reported.
+
+    Returns ``{"model", "runtime", "task", "labels", "threshold", "files", "skipped", "clauses",
+    "checked", "not_in_labels", "not_checked", "findings": [...]}``; each finding has ``file``,
+    ``line``, ``end_line``, ``column``, ``end_column``, ``function``, ``function_line``,
+    ``function_end_line``, ``caught``, ``expected`` (the model's type), ``probability``,
+    ``probability_caught`` and ``top`` (the ``top_k`` most likely types).
+    """
+    if not 0.0 <= threshold <= 1.0:
+        raise ConfigError(f"threshold must be in [0, 1], got {threshold!r}")
+    ref, inf, task_name, names = _load_for(model, task, max_length=max_length, normalization=normalization,
+                                           int8=int8, device=device, threads=threads)
+    if task_name != "exception":
+        raise ConfigError(f"lint checks except clauses and needs an exception-type model; this is "
+                          f"{'a ' + repr(task_name) if task_name else 'not a'} task model", path=ref.source)
+    root = Path(target)
+    if not root.exists():
+        raise ConfigError("no such file or folder", path=root)
+    pats = tuple(patterns) if patterns else DEFAULT_PATTERNS["exception"]
+    files = find_files(root, pats)
+    if not files:
+        raise ConfigError(f"no source files matching {' '.join(pats)} in this folder", path=root)
+    units: list[ClauseUnit] = []
+    skipped: list[dict[str, str]] = []
+    not_checked: Counter = Counter()
+    for f in files:
+        shown = str(f.relative_to(root)) if root.is_dir() else str(f)
+        if f.stat().st_size > MAX_FILE_BYTES:
+            skipped.append({"file": shown, "reason": f"larger than {MAX_FILE_BYTES} bytes"})
+            continue
+        try:
+            text = f.read_text(encoding="utf-8", errors="replace").replace("\r\n", "\n")
+            found, why = except_clause_units(text, shown)
+        except (SyntaxError, ValueError, RecursionError) as exc:
+            skipped.append({"file": shown, "reason": f"does not parse: {type(exc).__name__}: {exc}".splitlines()[0]})
+            continue
+        units.extend(found)
+        not_checked.update(why)
+    index = {n: i for i, n in enumerate(names)}
+    known = [u for u in units if u.actual in index]
+    unknown = Counter(u.actual for u in units if u.actual not in index)
+    findings: list[dict[str, Any]] = []
+    if known:
+        codes: dict[str, int] = {}
+        for u in known:
+            codes.setdefault(u.code, len(codes))
+        probs = _softmax(inf.logits([(c,) for c in codes], batch_size).astype(np.float64))
+        for u in known:
+            p = probs[codes[u.code]]
+            best = int(np.argmax(p))
+            if names[best] != u.actual and p[best] >= threshold:
+                findings.append({"file": u.path, "line": u.line, "end_line": u.end_line, "column": u.column,
+                                 "end_column": u.end_column, "function": u.name, "function_line": u.function_line,
+                                 "function_end_line": u.function_end_line, "caught": u.actual,
+                                 "expected": names[best], "probability": float(p[best]),
+                                 "probability_caught": float(p[index[u.actual]]), "top": _top(p, names, top_k)})
+    return {"model": ref.source, "runtime": inf.runtime, "task": task_name, "labels": names, "threshold": threshold,
+            "files": len(files), "skipped": skipped, "clauses": len(units), "checked": len(known),
+            "not_in_labels": dict(sorted(unknown.items(), key=lambda kv: (-kv[1], kv[0]))[:50]),
+            "not_in_labels_total": sum(unknown.values()), "not_checked": dict(sorted(not_checked.items())),
+            "findings": findings}
+
+
+# ------------------------------------------------------------------------------------ pairs (clone task)
+
+def read_pairs(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The pairs of a JSON Lines file: ``{"func1": code, "func2": code}`` or ``{"file1": path, "file2":
+    path}`` (relative paths are relative to the pairs file's folder), optional ``"id"``.
+
+    Returns ``[{"id", "code1", "code2", "file1", "file2"}]`` (``file*`` None for code); a bad line
+    is a :class:`~codekd.errors.DataError` naming the file and line."""
+    from ..errors import DataError
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataError("pairs file not found" if not p.exists() else "pairs file is a folder, not a file", path=p)
+    out: list[dict[str, Any]] = []
+    with p.open(encoding="utf-8", errors="strict") as fh:
+        try:
+            raw_lines = list(fh)
+        except UnicodeDecodeError as exc:
+            raise DataError(f"pairs file is not valid UTF-8 (byte {exc.start})", path=p) from None
+    for n, raw in enumerate(raw_lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"not a JSON object ({exc.msg})", path=p, line=n) from None
+        if not isinstance(row, dict):
+            raise DataError("not a JSON object", path=p, line=n)
+        rec: dict[str, Any] = {"id": row.get("id", n), "file1": None, "file2": None}
+        if isinstance(row.get("func1"), str) and isinstance(row.get("func2"), str):
+            rec["code1"], rec["code2"] = row["func1"], row["func2"]
+        elif isinstance(row.get("file1"), str) and isinstance(row.get("file2"), str):
+            for k in ("1", "2"):
+                f = Path(row["file" + k])
+                f = f if f.is_absolute() else p.parent / f
+                if not f.is_file():
+                    raise DataError(f"file{k} {row['file' + k]!r} not found", path=p, line=n)
+                rec["code" + k] = f.read_text(encoding="utf-8", errors="replace").replace("\r\n", "\n")
+                rec["file" + k] = row["file" + k]
+        else:
+            raise DataError("a pair needs func1 and func2 (code) or file1 and file2 (paths) as strings",
+                            path=p, line=n)
+        out.append(rec)
+    if not out:
+        raise DataError("pairs file has no pairs", path=p)
+    return out
+
+
+def predict_pairs(
+    model: str | os.PathLike[str],
+    pairs: str | os.PathLike[str],
+    *,
+    task: str | None = None,
+    batch_size: int = 32,
+    max_length: int | None = None,
+    normalization: str | None = None,
+    int8: bool = False,
+    top_k: int = 3,
+    device: str | None = None,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Run a pair-task model (clone detection) over the pairs of ``pairs`` (see :func:`read_pairs`).
+
+    Returns ``{"model", "runtime", "task", "labels", "pairs", "predictions": [...]}``; each
+    prediction has ``id``, ``file1`` / ``file2`` (None for inline code), ``label``,
+    ``probability`` and ``top``."""
+    from ..tasks import get_task
+
+    ref, inf, task_name, names = _load_for(model, task, max_length=max_length, normalization=normalization,
+                                           int8=int8, device=device, threads=threads)
+    if not task_name or not get_task(task_name).is_pair:
+        raise ConfigError(f"--pairs needs a pair-task model (clone); this is "
+                          f"{'a ' + repr(task_name) if task_name else 'not a'} task model: predict it on a "
+                          "file or folder instead", path=ref.source)
+    rows = read_pairs(pairs)
+    probs = _softmax(inf.logits([(r["code1"], r["code2"]) for r in rows], batch_size).astype(np.float64))
+    preds = []
+    for r, p in zip(rows, probs):
+        top = _top(p, names, top_k)
+        preds.append({"id": r["id"], "file1": r["file1"], "file2": r["file2"], "label": top[0]["label"],
+                      "probability": top[0]["probability"], "top": top})
+    return {"model": ref.source, "runtime": inf.runtime, "task": task_name, "labels": names, "pairs": str(pairs),
+            "predictions": preds}
+
+
+__all__ = ["CodeUnit", "ClauseUnit", "predict", "lint", "predict_pairs", "read_pairs", "collect_units",
+           "except_clause_units", "python_functions", "c_functions", "java_functions", "exception_units",
+           "find_files"]

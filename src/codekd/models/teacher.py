@@ -424,7 +424,9 @@ class Teacher(nn.Module):
             model = hf_load(AutoModel.from_pretrained, src, what="teacher", local_files_only=local_files_only,
                             **kwargs)
             if dropout is None:
-                dropout = float(getattr(config, "classifier_dropout", None) or getattr(config, "hidden_dropout_prob", 0.1) or 0.1)
+                # the config's own value, 0.0 included (a falsy 0.0 used to become 0.1)
+                dropout = next((float(v) for v in (getattr(config, "classifier_dropout", None),
+                                                   getattr(config, "hidden_dropout_prob", None)) if v is not None), 0.1)
             inputs = 2 if separate else 1
             head = FirstTokenHead(int(config.hidden_size), num_labels, inputs=inputs, dropout=dropout)
             if saved_head is not None and int(saved_head.get("inputs", 1)) == inputs and int(saved.get("num_labels", -1)) == num_labels:

@@ -1,6 +1,7 @@
 """The study store: one SQLite database beside the run folders (WAL mode, safe with many writers).
 
-Tables: ``jobs`` (one row per job key: status, timing, error, the resolved config and the metrics)
+Tables: ``jobs`` (one row per job key: status, timing, error, the resolved config and the metrics;
+under Ray also ``node``, the node that ran it, and ``nodes``, every node that started it)
 and ``bench`` (efficiency figures per model). Every write is one short ``BEGIN IMMEDIATE``
 transaction with a busy timeout, so several processes (Ray workers, two terminals) can record at
 once without losing a row.
@@ -33,6 +34,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     params INTEGER,
     error TEXT,
     attempts INTEGER DEFAULT 0,
+    node TEXT,
+    nodes TEXT,
     started REAL,
     finished REAL,
     seconds REAL
@@ -57,6 +60,10 @@ class Store:
         with self._conn() as c:
             c.execute("PRAGMA journal_mode=WAL")
             c.executescript(SCHEMA)
+            have = {r["name"] for r in c.execute("PRAGMA table_info(jobs)")}
+            for col in ("node", "nodes"):  # databases written before jobs recorded their node
+                if col not in have:
+                    c.execute(f"ALTER TABLE jobs ADD COLUMN {col} TEXT")
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
@@ -101,6 +108,13 @@ class Store:
             c.execute("UPDATE jobs SET status='running', started=?, attempts=attempts+1, error=NULL WHERE key=?",
                       (time.time(), key))
 
+    def mark_node(self, key: str, node: str) -> None:
+        """The node (Ray node name) that runs the job now: ``node``; every node that started it: ``nodes``."""
+        with self._tx() as c:
+            row = c.execute("SELECT nodes FROM jobs WHERE key=?", (key,)).fetchone()
+            nodes = json.loads(row["nodes"]) if row is not None and row["nodes"] else []
+            c.execute("UPDATE jobs SET node=?, nodes=? WHERE key=?", (node, json.dumps([*nodes, node]), key))
+
     def mark_done(self, key: str, metrics: dict[str, Any], seconds: float) -> None:
         headline = metrics.get("test_headline")
         with self._tx() as c:
@@ -136,7 +150,7 @@ class Store:
         with self._conn() as c:
             rows = [dict(r) for r in c.execute(q, args)]
         for r in rows:
-            for k in ("metrics", "config"):
+            for k in ("metrics", "config", "nodes"):
                 if r.get(k):
                     r[k] = json.loads(r[k])
         return rows

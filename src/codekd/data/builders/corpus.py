@@ -41,6 +41,8 @@ def build_exceptions(
     max_label_share: float = 0.5,
     workers: int | None = None,
     progress: bool = True,
+    labels: Sequence[str] | None = None,
+    empty_labels: str = "keep",
 ) -> MineStats:
     """Fetch the pinned projects and mine them (with the stdlib) into ``out``; returns the stats.
 
@@ -65,7 +67,8 @@ def build_exceptions(
     stats = mine_exceptions(None, out, projects=[(f.name, f.root) for f in fetched], include_stdlib=include_stdlib,
                             exclude_generated=True, include_tests=include_tests,
                             max_label_share=max_label_share, num_labels=num_labels, label_set=label_set,  # type: ignore[arg-type]
-                            exclude_labels=tuple(exclude_labels), seed=seed, workers=workers, progress=progress)
+                            exclude_labels=tuple(exclude_labels), seed=seed, workers=workers, progress=progress,
+                            labels=labels, empty_labels=empty_labels)
     d = stats.to_dict()
     d["builder"] = "build-exceptions"
     d["cache"] = str(cache)

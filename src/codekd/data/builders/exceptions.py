@@ -50,8 +50,13 @@ Labels
     ``Exception`` is by far the most frequent name, so ``exclude_labels=("Exception",
     "BaseException")`` gives a CuBERT-like frequent set). Examples with another label are dropped.
 
-Projects and the split
-    Each example belongs to a project, the unit of the group split (no project is in two splits):
+Projects, groups and the split
+    Each example belongs to a project and to a group; the group is the unit of the split (no
+    group is in two splits). ``group_by="top-dir"`` (default): the group is the project.
+    ``group_by="file"``: each source file is a group (for one project whose top-level folders are
+    few: functions of one file share names and helpers, so they stay together). ``group_by="none"``:
+    each example is its own group, a plain seeded split by function (functions of one file land on
+    both sides: optimistic scores). Projects are:
     for the standard library and site-packages each top-level module or package (``email``,
     ``json.py`` -> ``json``, ``numpy``); for a PATH, the PATH itself if it is one project (a file,
     or a directory with ``__init__.py``, ``pyproject.toml``, ``setup.py`` or ``setup.cfg``), else
@@ -106,13 +111,15 @@ from ...errors import ConfigError, DataError
 from .cubert_labels import CUBERT_EXCEPTION_LABELS
 
 __all__ = [
-    "HOLE", "LABEL_SETS", "SPLIT_NAMES", "MineStats", "default_sources", "extract_examples",
-    "mine_exceptions",
+    "HOLE", "LABEL_SETS", "GROUP_BY", "EMPTY_LABELS", "SPLIT_NAMES", "MineStats", "default_sources",
+    "extract_examples", "mine_exceptions", "parse_label_spec",
 ]
 
 HOLE = "__HOLE__"
 SPLIT_NAMES: tuple[str, ...] = ("train", "valid", "test")
 LABEL_SETS: tuple[str, ...] = ("frequent", "cubert")
+GROUP_BY: tuple[str, ...] = ("top-dir", "file", "none")
+EMPTY_LABELS: tuple[str, ...] = ("keep", "drop", "error")
 TEST_DIR_NAMES = frozenset({"test", "tests", "idle_test"})
 _STDLIB_SKIP = frozenset({"site-packages", "dist-packages"})
 _PROJECT_MARKERS = ("__init__.py", "pyproject.toml", "setup.py", "setup.cfg")
@@ -185,6 +192,9 @@ class MineStats:
     examples: int = 0
     per_label: dict[str, int] = field(default_factory=dict)
     projects: int = 0
+    groups: int = 0
+    lowercase_names_skipped: dict[str, int] = field(default_factory=dict)
+    dropped_labels: dict[str, dict[str, int]] = field(default_factory=dict)
     splits: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     time_seconds: float = 0.0
@@ -218,6 +228,7 @@ class _Candidate:
     norm_key: bytes
     sig: np.ndarray
     shingles: np.ndarray
+    group: str = ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -648,6 +659,56 @@ def _example_id(c: _Candidate) -> str:
 # the API
 
 
+def _check_label_list(labels: Sequence[str], where: str | Path | None = None) -> tuple[str, ...]:
+    names = tuple(labels)
+    if not names:
+        raise ConfigError("the label list is empty", path=where)
+    bad = [n for n in names if not isinstance(n, str) or not n.isidentifier()]
+    if bad:
+        raise ConfigError(f"not an exception name: {bad[0]!r}", path=where)
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ConfigError(f"label listed twice: {', '.join(dup)}", path=where)
+    return names
+
+
+def parse_label_spec(spec: str, num_labels: int = 20) -> tuple[str, int, tuple[str, ...] | None]:
+    """``--labels`` of the miners: ``(label_set, num_labels, explicit labels or None)``.
+
+    ``frequent``: the ``num_labels`` most frequent names; ``top-K``: the K most frequent;
+    ``cubert``: CuBERT's list (its first ``num_labels``); anything else is a FILE: a JSON list of
+    names (a dataset's ``labels.json``) or one name a line (``#`` comments and blank lines ignored).
+    """
+    m = re.fullmatch(r"top-(\d+)", spec)
+    if m:
+        k = int(m.group(1))
+        if k < 1:
+            raise ConfigError(f"--labels {spec}: K must be at least 1")
+        return "frequent", k, None
+    if spec in LABEL_SETS:
+        return spec, num_labels, None
+    path = Path(spec)
+    if not path.is_file():
+        raise ConfigError(f"--labels must be frequent, cubert, top-K (e.g. top-20) or a label file; "
+                          f"{spec!r} is none of them (no such file)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the label file: {exc}", path=path) from None
+    if text.lstrip().startswith("["):
+        try:
+            names = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"label file is not a JSON list ({exc.msg})", path=path, line=exc.lineno) from None
+        if not isinstance(names, list):
+            raise ConfigError("label file is not a JSON list", path=path)
+    else:
+        names = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]
+        names = [n for n in names if n]
+    names_t = _check_label_list(names, path)
+    return "frequent", len(names_t), names_t
+
+
 def _check_options(num_labels: int, label_set: str, split: Sequence[float], max_file_bytes: int,
                    near_threshold: float) -> tuple[float, ...]:
     if label_set not in LABEL_SETS:
@@ -715,6 +776,10 @@ def mine_exceptions(
     include_stdlib: bool = False,
     exclude_generated: bool = False,
     max_label_share: float = 1.0,
+    labels: Sequence[str] | None = None,
+    group_by: str = "top-dir",
+    empty_labels: str = "keep",
+    lowercase_labels: bool = True,
 ) -> MineStats:
     """Mine a CuBERT-style exception-classification dataset into ``out`` (see the module docs).
 
@@ -735,7 +800,16 @@ def mine_exceptions(
     lines), counted in ``files_skipped_generated``. ``max_label_share``: with the frequent label
     set, a name is a label only if no single project holds more than that share of its examples (a
     library's own exception type, used mostly by that library, would sit in one split of the group
-    split almost alone).
+    split almost alone); the share is taken per group.
+
+    ``labels``: an explicit label list (e.g. read from a file by :func:`parse_label_spec`), used
+    instead of ``label_set``. ``group_by``: see *Projects, groups and the split*. ``empty_labels``:
+    what to do with a label that has no training example after the split: ``"keep"`` (default,
+    warned), ``"drop"`` (the label and its valid/test examples are removed, with a warning naming
+    it and its counts, and the split is redone) or ``"error"`` (a :class:`DataError`).
+    ``lowercase_labels=False``: with the frequent label set, a name that does not start with a
+    capital letter is no label (``except exceptions:`` catches a variable holding a tuple, not a
+    type; the most frequent such names are in ``lowercase_names_skipped``).
 
     Raises :class:`~codekd.errors.DataError` for a path that does not exist, an output path that is
     not a directory, or when no example is found; :class:`~codekd.errors.ConfigError` for bad options.
@@ -744,6 +818,11 @@ def mine_exceptions(
     ratios = _check_options(num_labels, label_set, split, max_file_bytes, near_threshold)
     if not 0.0 < max_label_share <= 1.0:
         raise ConfigError(f"max_label_share must be in (0, 1], got {max_label_share!r}")
+    if group_by not in GROUP_BY:
+        raise ConfigError(f"unknown group_by {group_by!r} (expected one of {', '.join(GROUP_BY)})")
+    if empty_labels not in EMPTY_LABELS:
+        raise ConfigError(f"unknown empty_labels {empty_labels!r} (expected one of {', '.join(EMPTY_LABELS)})")
+    given = _check_label_list(labels) if labels is not None else None
     roots = _make_roots(paths, projects, include_stdlib)
     out_dir = Path(out)
     if out_dir.exists() and not out_dir.is_dir():
@@ -762,7 +841,9 @@ def mine_exceptions(
         options={"num_labels": num_labels, "label_set": label_set, "seed": seed, "split": list(ratios),
                  "max_file_bytes": max_file_bytes, "include_tests": include_tests,
                  "exclude_labels": sorted(exclude_labels), "exclude_generated": exclude_generated,
-                 "max_label_share": max_label_share,
+                 "max_label_share": max_label_share, "group_by": group_by, "empty_labels": empty_labels,
+                 "lowercase_labels": lowercase_labels,
+                 **({"labels_given": list(given)} if given is not None else {}),
                  "near_threshold": near_threshold, "minhash": {"perm": _NUM_PERM, "bands": _BANDS, "shingle": 3}},
     )
 
@@ -789,7 +870,9 @@ def mine_exceptions(
         for label, func, name, lineno, exact, norm, sig, sh in rows:
             cands.append(_Candidate(order=(ri, rel, lineno, name), label=label, func=func, name=name,
                                     lineno=lineno, project=project, path=wpath, exact_key=exact,
-                                    norm_key=norm, sig=sig, shingles=sh))
+                                    norm_key=norm, sig=sig, shingles=sh,
+                                    group=project if group_by == "top-dir" else
+                                    f"{root.label}/{rel}" if group_by == "file" else norm.hex()))
     stats.functions_with_handlers = rejected.pop("_with_handlers", 0)
     stats.rejected = dict(sorted(rejected.items()))
     stats.candidate_examples = len(cands)
@@ -799,12 +882,19 @@ def mine_exceptions(
     counts = Counter(c.label for c in kept)
     stats.distinct_labels_after_dedup = len(counts)
     stats.top_labels_after_dedup = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:50])
-    per_proj = Counter((c.label, c.project) for c in kept)
+    per_proj = Counter((c.label, c.group) for c in kept)
     top: dict[str, int] = {}
     for (lab, _), n in per_proj.items():
         top[lab] = max(top.get(lab, 0), n)
     top_share = {lab: top[lab] / counts[lab] for lab in counts}
-    labels = _select_labels(counts, num_labels, label_set, frozenset(exclude_labels), top_share, max_label_share)
+    if given is not None:
+        labels = [lab for lab in given if lab not in set(exclude_labels)]
+    else:
+        lower = frozenset() if lowercase_labels or label_set != "frequent" else \
+            frozenset(k for k in counts if not k[:1].isupper())
+        stats.lowercase_names_skipped = {k: counts[k] for k in sorted(lower, key=lambda k: (-counts[k], k))[:20]}
+        labels = _select_labels(counts, num_labels, label_set, frozenset(exclude_labels) | lower, top_share,
+                                max_label_share)
     keep = set(labels)
     examples = [c for c in kept if c.label in keep]
     stats.labels = labels
@@ -813,19 +903,56 @@ def mine_exceptions(
     stats.per_label = {lab: counts.get(lab, 0) for lab in labels}
     if not examples:
         where = ", ".join(str(r.path) for r in roots)
+        if kept and given is None and label_set == "frequent" and max_label_share < 1.0:
+            n_groups = len({c.group for c in kept})
+            raise DataError(f"{len(kept)} examples found in {where}, but no exception name passes max_label_share "
+                            f"{max_label_share}: one group holds most of each name's examples ({n_groups} groups, "
+                            f"grouped by {group_by}; try --group-by file, or --max-label-share 1)")
         raise DataError(f"no exception-classification examples found in {where}")
-    if len(labels) < num_labels:
+    if given is None and len(labels) < num_labels:
         stats.warnings.append(f"only {len(labels)} distinct exception names found; asked for {num_labels} labels")
     for lab in labels:
         if counts.get(lab, 0) == 0:
             stats.warnings.append(f"label {lab} has no example")
 
-    sizes = Counter(c.project for c in examples)
-    stats.projects = len(sizes)
-    assign = _group_split(dict(sizes), ratios, seed)
-    by_split: list[list[_Candidate]] = [[] for _ in SPLIT_NAMES]
-    for c in examples:
-        by_split[assign[c.project]].append(c)
+    stats.projects = len({c.project for c in examples})
+    dropped: dict[str, dict[str, int]] = {}
+    while True:
+        sizes = Counter(c.group for c in examples)
+        assign = _group_split(dict(sizes), ratios, seed)
+        by_split: list[list[_Candidate]] = [[] for _ in SPLIT_NAMES]
+        for c in examples:
+            by_split[assign[c.group]].append(c)
+        in_train = Counter(c.label for c in by_split[0])
+        empty = [lab for lab in labels if in_train.get(lab, 0) == 0]
+        if not empty or empty_labels == "keep" or ratios[0] == 0:
+            break
+        where = {lab: {n: sum(1 for c in by_split[i] if c.label == lab) for i, n in enumerate(SPLIT_NAMES)}
+                 for lab in empty}
+        if empty_labels == "error":
+            raise DataError("labels without a training example after the split: " + "; ".join(
+                f"{lab} ({sum(w.values())} examples: " + ", ".join(f"{v} {k}" for k, v in w.items()) + ")"
+                for lab, w in where.items()) + " (empty_labels='drop' removes them)", path=out_dir)
+        dropped.update(where)
+        gone = set(empty)
+        labels = [lab for lab in labels if lab not in gone]
+        examples = [c for c in examples if c.label not in gone]
+        if not examples:
+            raise DataError("no label has a training example after the split (try --group-by file or none)",
+                            path=out_dir)
+    stats.groups = len(sizes)
+    if dropped:
+        for lab, w in dropped.items():
+            n = sum(w.values())
+            stats.warnings.append(f"dropped label {lab}: no training example ({n} examples: "
+                                  + ", ".join(f"{v} {k}" for k, v in w.items()) + ")")
+        stats.dropped_labels = dropped
+        stats.labels = labels
+        stats.examples = len(examples)
+        stats.per_label = {lab: counts.get(lab, 0) for lab in labels}
+    for lab in labels:
+        if ratios[0] > 0 and in_train.get(lab, 0) == 0 and counts.get(lab, 0) > 0:
+            stats.warnings.append(f"label {lab} has no training example ({counts[lab]} examples in valid/test)")
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for si, name in enumerate(SPLIT_NAMES):
@@ -840,11 +967,14 @@ def mine_exceptions(
             "examples": len(rows),
             "share": round(len(rows) / len(examples), 4),
             "projects": len(projects),
+            "groups": len({c.group for c in rows}),
             "per_label": {lab: lab_counts.get(lab, 0) for lab in labels},
             "project_names": projects,
         }
         if not rows and ratios[si] > 0:
-            stats.warnings.append(f"the {name} split is empty ({stats.projects} projects in all)")
+            hint = {"top-dir": "; --group-by file splits by file", "file": "; --group-by none splits by function"}
+            stats.warnings.append(f"the {name} split is empty ({stats.groups} groups in all"
+                                  f"{hint.get(group_by, '')})")
     _atomic_write(out_dir / "labels.json", json.dumps(labels, indent=1) + "\n")
     stats.time_seconds = round(time.perf_counter() - t0, 3)
     _atomic_write(out_dir / "stats.json", json.dumps(stats.to_dict(), indent=2, ensure_ascii=False) + "\n")

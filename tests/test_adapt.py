@@ -1,0 +1,92 @@
+"""`codekd adapt` end to end on tiny models: a folder of code written here (several top-level
+projects), the fixture's public set and tiny teacher; the split by project, transfer rows only from
+training groups, the table against TF-IDF and the teachers, the export, a resumed re-run, bad input."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+import torch
+
+from codekd.adapt import adapt, mine_own, table_text
+from codekd.errors import DataError
+
+LABELS = ["ValueError", "KeyError", "OSError"]
+
+
+def _write_projects(root, n_projects=8, per_file=6):
+    """Projects of real-looking functions, each catching one of the labels or a project's own type."""
+    kinds = {"ValueError": "int(text)", "KeyError": "table[key]", "OSError": "open(path).read()",
+             "ConfigError": "load_config(path)"}
+    for p in range(n_projects):
+        pkg = root / f"proj{p}" / f"proj{p}"
+        pkg.mkdir(parents=True)
+        (root / f"proj{p}" / "pyproject.toml").write_text(f"[project]\nname = 'proj{p}'\n")
+        body = []
+        for i in range(per_file):
+            exc = list(kinds)[(p + i) % len(kinds)]
+            body.append(textwrap.dedent(f"""
+                def func_{p}_{i}(text, table, key, path):
+                    value = {p * 10 + i}
+                    try:
+                        result = {kinds[exc]}
+                    except {exc}:
+                        result = None
+                    return result, value
+                """))
+        (pkg / "__init__.py").write_text("class ConfigError(Exception):\n    pass\n" + "\n".join(body))
+    return root
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_mine_own_keeps_the_teacher_labels_and_holds_out_groups(tmp_path):
+    code = _write_projects(tmp_path / "code")
+    m = mine_own(code, tmp_path / "data", LABELS, group_by="top-dir", seed=0, progress=False)
+    assert json.loads((m["own"] / "labels.json").read_text()) == LABELS  # the teacher's head, in its order
+    rows = {s: [json.loads(x) for x in (m["own"] / f"{s}.jsonl").read_text().splitlines()] for s in ("train", "valid", "test")}
+    groups = {s: {r["project"] for r in rows[s]} for s in rows}
+    assert not (groups["train"] & groups["test"]) and not (groups["train"] & groups["valid"])
+    assert m["transfer_candidates"] and all(r["target"] == "ConfigError" for r in m["transfer_candidates"])
+    held = groups["valid"] | groups["test"]
+    assert all(r["project"] not in held for r in m["transfer_candidates"])  # no held-out function leaks in
+
+
+def test_adapt_end_to_end_and_resume(tmp_path, exc_data, bert_teacher):
+    code = _write_projects(tmp_path / "code")
+    kw = dict(teacher=bert_teacher, public=exc_data, students=("gru-1.5m",), method="kd", minutes=0.15,
+              student_sets=["student.hidden=16", "student.layers=1", "train.batch_size=8"], progress=False,
+              say=lambda _t: None)
+    s = adapt(code, tmp_path / "out", **kw)
+    names = [r["model"] for r in s["table"]]
+    assert names[0].startswith("majority class") and "TF-IDF + logistic regression, your train split" in names
+    assert "teacher, public" in names and "teacher, continued on your code" in names and "gru-1.5m kd" in names
+    assert sum(bool(r.get("kept")) for r in s["table"]) == 1
+    assert s["transfer_examples"] > 0 and s["counts"]["test"] > 0
+    mixed = [json.loads(x) for x in (tmp_path / "out" / "data" / "mixed" / "train.jsonl").read_text().splitlines()]
+    transfer = [r for r in mixed if r.get("transfer")]
+    assert transfer and all(r["target"] in LABELS and r["caught"] == "ConfigError" for r in transfer)
+    assert (tmp_path / "out" / "export" / "export.json").is_file()
+    assert json.loads((tmp_path / "out" / "adapt.json").read_text())["verdict"] == s["verdict"]
+    assert "| gru-1.5m kd |" in table_text(s)
+    again = adapt(code, tmp_path / "out", **kw)  # every step's output is there: the same table
+    assert [r["test_top1"] for r in again["table"]] == [r["test_top1"] for r in s["table"]]
+
+
+def test_adapt_refuses_bad_input(tmp_path, exc_data, bert_teacher):
+    with pytest.raises(DataError, match="no such folder"):
+        adapt(tmp_path / "missing", tmp_path / "o", teacher=bert_teacher, public=exc_data, progress=False)
+    empty = tmp_path / "empty" / "one"
+    empty.mkdir(parents=True)
+    (empty / "m.py").write_text("def f():\n    return 1\n")
+    with pytest.raises(DataError):
+        adapt(tmp_path / "empty", tmp_path / "o2", teacher=bert_teacher, public=exc_data, progress=False,
+              say=lambda _t: None)
