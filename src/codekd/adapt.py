@@ -149,11 +149,11 @@ def mixed_data(public: Path, own: Path, transfer: list[dict[str, Any]], out: Pat
     tmp.mkdir(parents=True)
     held = {normalize_code(r["func"], "whitespace") for s in ("valid", "test") for r in _jsonl(own / f"{s}.jsonl")}
     public_train = [r for r in _jsonl(public / "train.jsonl") if normalize_code(r["func"], "whitespace") not in held]
-    # your rows get their own id space: a function copied between a public project and yours has one id
+    # your rows get their own id space: an id of yours can also name a public function (a copied file)
     train = public_train + [{**r, "idx": f"own-{r['idx']}"} for r in _jsonl(own / "train.jsonl")] + transfer
     _write_jsonl(tmp / "train.jsonl", train)
     for s in ("valid", "test"):
-        shutil.copyfile(own / f"{s}.jsonl", tmp / f"{s}.jsonl")
+        _write_jsonl(tmp / f"{s}.jsonl", [{**r, "idx": f"own-{r['idx']}"} for r in _jsonl(own / f"{s}.jsonl")])
     shutil.copyfile(public / "labels.json", tmp / "labels.json")
     atomic_write_json(tmp / "stats.json", {"train": {"public": len(public_train),
                                                      "own": len(_jsonl(own / "train.jsonl")), "transfer": len(transfer)},
