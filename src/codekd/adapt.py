@@ -267,10 +267,17 @@ def adapt(code: str | Path, out: str | Path, *, teacher: str | Path | None = Non
     teachers = {"public": public_teacher}
     valid = {"public": _score(public_teacher, own, "valid")["accuracy"]}
     if continue_teacher:
-        finetune_teacher(_teacher_config(own, out / "teacher-own", str(public_teacher), minutes=continue_minutes,
-                                         lr=CONTINUE_LR,
-                                         epochs=CONTINUE_EPOCHS, seed=seed, normalization=normalization,
-                                         max_length=max_length), progress=progress)
+        import warnings
+
+        from .data.guard import SmallDataWarning
+
+        # a few hundred examples are what this step is for: it starts from a teacher that knows the task
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SmallDataWarning)
+            finetune_teacher(_teacher_config(own, out / "teacher-own", str(public_teacher), minutes=continue_minutes,
+                                             lr=CONTINUE_LR,
+                                             epochs=CONTINUE_EPOCHS, seed=seed, normalization=normalization,
+                                             max_length=max_length), progress=progress)
         teachers["continued on your code"] = out / "teacher-own" / "best"
         valid["continued on your code"] = _score(teachers["continued on your code"], own, "valid")["accuracy"]
     kept = max(valid, key=lambda k: (valid[k], k == "public"))
@@ -284,7 +291,12 @@ def adapt(code: str | Path, out: str | Path, *, teacher: str | Path | None = Non
         if transfer and mined["transfer_candidates"] else []
     mixed = mixed_data(pub, own, rows, out / "data")
     cache = out / "cache"
-    if not (cache / "meta.json").is_file():
+    meta = json.loads((cache / "meta.json").read_text()) if (cache / "meta.json").is_file() else None
+    if meta is not None and (meta.get("teacher_folder") != str(teacher_dir.resolve())
+                             or meta.get("data") != str(mixed.resolve())):
+        shutil.rmtree(cache)  # built from the other teacher (a re-run kept another one): not this run's
+        meta = None
+    if meta is None:
         build_teacher_cache(teacher_dir, mixed, "exception", cache, splits=["train"], normalization=normalization,
                             max_length=max_length, progress=progress, precision="auto")
     step("cache", t)

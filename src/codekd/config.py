@@ -91,6 +91,10 @@ class TrainConfig(_Strict):
                                       "still uses the epoch ends.")
     eval_max_examples: Optional[int] = Field(None, ge=1)
     train_max_examples: Optional[int] = Field(None, ge=1)
+    flush_denormal: Optional[bool] = Field(
+        None, description="Flush subnormal floats to zero during training (x86 FTZ/DAZ; default on). Gradients "
+                          "shrinking through long BiGRU sequences otherwise slow every CPU multiply ~100x "
+                          "(gru-1.5m, 256 tokens: 6.7 s a step vs 0.95 s); only values below 1.2e-38 change.")
     num_threads: Optional[int] = Field(None, ge=1, description="torch CPU threads. Default: the free cores (usable "
                                        "cores minus the load average, at least 1), and 1 for a model under 5M "
                                        "parameters (a second thread on a busy 2-core machine was 24-30x slower).")

@@ -56,7 +56,8 @@ def test_new_unset_fields_keep_the_hash_of_older_runs(exc_data, tmp_path):
     for key in ("transfer", "pretrain"):
         if d.get(key, "absent") is None:
             d.pop(key)
-    for key in ("minutes", "layer_lr_decay", "eval_every", "early_stopping_patience", "report_to", "log_every_s"):
+    for key in ("minutes", "layer_lr_decay", "eval_every", "early_stopping_patience", "report_to", "log_every_s",
+                "flush_denormal"):
         d["train"].pop(key)
     d["train"].pop("precision", None)  # the documented name of mixed_precision: never in the hash
     for key in ("freeze_layers", "lora", "dtype", "device_map"):
