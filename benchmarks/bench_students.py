@@ -1,23 +1,25 @@
-"""Student efficiency benchmark: the teachers against every student preset, CPU (and GPU when present).
+"""Student efficiency benchmark: the teacher against the students, every runtime, several lengths, one run.
 
-Measures, in one process and interleaved (``codekd.evaluation.bench.benchmark``):
+Measures, in one process and interleaved (``codekd.evaluation.bench.benchmark``; every timing
+records wall and process CPU time, the round order rotates, rows whose batch-time spread over the
+rounds exceeds ``--unstable-spread`` are marked unstable):
 
 * ``shape:unixcoder-base``: a random-weight RoBERTa of UniXcoder-base's exact shape (125.9M
-  parameters: vocab 51416, 12 layers, hidden 768, 1026 positions, 10 token types), the speed
-  baseline of every ratio (its accuracy is meaningless; only its cost is used);
-* ``minilm``: the offline MiniLM teacher (pretrained encoder, new head);
-* all eight student presets with random weights (cost does not depend on the weights), each in
-  PyTorch fp32 and, exported by ``codekd.evaluation.export``, onnxruntime fp32 and int8.
+  parameters), the speed baseline of every ratio (only its cost is used); measured over as many
+  rounds as every other model (a teacher measured over fewer rounds overstated the ratios before);
+* optionally ``minilm`` (``--minilm``);
+* the students (default: the five of the 7M class and below), each in every runtime of
+  ``--runtime`` (``torch,onnx,onnx-int8``): ONNX exports fused by onnxruntime's transformer
+  optimizer (RoBERTa), int8 in the default scheme (``--int8-scheme``);
+* at every length of ``--seq-len`` (``128,256,512``).
 
-Then writes the JSON results and ``benchmarks/RESULTS.md`` (table, machine, versions, command,
-and whether the goal holds: every student of the 7M class or smaller reaches at least 20x the
-UniXcoder-shape teacher's CPU throughput at batch 32).
+Then writes the JSON results and a section of ``benchmarks/RESULTS.md``: machine (``lscpu`` model
+name), versions, the table per length with median and min-max, the speed-up from CPU time beside the
+wall-clock one, and the goals of issue 17 at 256 tokens (best runtime >= 0.5x the FLOP ratio; ONNX
+int8 >= 1.5x PyTorch fp32; gru-1.5m batch-1 latency speed-up >= 30x).
 
-    .venv/bin/python benchmarks/bench_students.py                       # CPU, 2 threads, seq 256
-    .venv/bin/python benchmarks/bench_students.py --seq-len 512 --out benchmarks/results/students-512.json
-
-On a shared machine, ``--wait-idle`` waits (up to that many seconds) for the 1-minute load average
-to fall below ``--idle-load`` before measuring; the load averages at start and end are recorded.
+    taskset -c 1 .venv/bin/python benchmarks/bench_students.py --threads 1 --runtime torch,onnx,onnx-int8 \
+        --seq-len 128,256,512
 """
 
 from __future__ import annotations
@@ -34,8 +36,25 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-GOAL_X = 20.0
-GOAL_PARAMS = 7.5e6  # the 7M class: presets named up to "7m" (gru-7m has 7.10M parameters)
+DEFAULT_STUDENTS = ["roberta-0.6m", "roberta-1.5m", "gru-1.5m", "roberta-7m", "gru-7m"]
+GOAL_FLOP_SHARE = 0.5     # best runtime >= 0.5x the FLOP ratio
+GOAL_INT8_X = 1.5         # ONNX int8 >= 1.5x PyTorch fp32 throughput
+GOAL_GRU_B1 = ("gru-1.5m", 30.0)
+GOAL_SEQ = 256
+RT_NAMES = {"pytorch": "PyTorch fp32", "onnxruntime fp32": "ONNX fp32", "onnxruntime int8": "ONNX int8"}
+
+
+def lscpu_model() -> str:
+    import subprocess
+
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        for line in out.splitlines():
+            if line.strip().lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return "?"
 
 
 def wait_idle(max_seconds: float, threshold: float) -> dict:
@@ -52,15 +71,47 @@ def _f(v, fmt=".1f", dash="-"):
     return dash if v is None else format(v, fmt)
 
 
-def goal_rows(res: dict, device: str = "cpu") -> list[dict]:
-    rows = [r for r in res["rows"] if r["device"] == device]
-    base = next(r for r in rows if r["model"].startswith("unixcoder") and r["runtime"] == "pytorch")
-    out = []
-    for r in rows:
-        if r["role"] != "student" or r["params"] > GOAL_PARAMS:
+def _x(ratio: dict | None, key: str = "throughput_x") -> str:
+    if ratio is None:
+        return "-"
+    rng = ratio.get(key + "_range")
+    return f"{ratio[key]:.1f}" + (f" ({rng[0]:.1f}-{rng[1]:.1f})" if rng else "")
+
+
+def _index(res: dict) -> tuple[dict, dict]:
+    rows = {(r["device"], r["seq_len"], r["model"], r["runtime"]): r for r in res["rows"]}
+    ratios = {(r["device"], r.get("seq_len"), r["model"], r["runtime"]): r for r in res["ratios"]}
+    return rows, ratios
+
+
+def goals(res: dict, seq_len: int = GOAL_SEQ, device: str = "cpu") -> dict:
+    """The issue's goals at ``seq_len`` (students only)."""
+    rows, ratios = _index(res)
+    students = list(dict.fromkeys(r["model"] for r in res["rows"] if r["role"] == "student" and r["seq_len"] == seq_len))
+    out = {"seq_len": seq_len, "students": []}
+    for name in students:
+        per = {rt: ratios.get((device, seq_len, name, rt)) for rt in RT_NAMES}
+        per = {k: v for k, v in per.items() if v is not None}
+        if not per:
             continue
-        x = r["throughput"] / base["throughput"]
-        out.append({"model": r["model"], "runtime": r["runtime"], "params": r["params"], "x": x, "ok": x >= GOAL_X})
+        flops_x = next(iter(per.values()))["flops_x"]
+        best_rt = max(per, key=lambda k: per[k]["throughput_x"])
+        best = per[best_rt]["throughput_x"]
+        best_b1_rt = max(per, key=lambda k: per[k]["latency_x"])
+        torch_thr = rows.get((device, seq_len, name, "pytorch"))
+        int8_thr = rows.get((device, seq_len, name, "onnxruntime int8"))
+        int8_x = int8_thr["throughput"] / torch_thr["throughput"] if torch_thr and int8_thr else None
+        int8_cpu_x = (int8_thr["throughput_cpu"] / torch_thr["throughput_cpu"]) if torch_thr and int8_thr else None
+        out["students"].append({
+            "model": name, "flops_x": flops_x, "best_runtime": best_rt, "best_x": best,
+            "best_share_of_flops": (best / flops_x) if flops_x else None,
+            "flop_goal": bool(flops_x and best >= GOAL_FLOP_SHARE * flops_x),
+            "int8_vs_torch": int8_x, "int8_vs_torch_cpu": int8_cpu_x,
+            "int8_goal": None if int8_x is None else bool(int8_x >= GOAL_INT8_X),
+            "best_b1_runtime": best_b1_rt, "best_b1_x": per[best_b1_rt]["latency_x"],
+        })
+    gru = next((g for g in out["students"] if g["model"] == GOAL_GRU_B1[0]), None)
+    out["gru_b1_goal"] = None if gru is None else bool(gru["best_b1_x"] >= GOAL_GRU_B1[1])
     return out
 
 
@@ -68,87 +119,76 @@ def markdown(res: dict, command: str, idle: dict | None, title: str | None = Non
     env = res["environment"]
     s = res["settings"]
     v = env["versions"]
-    title = title or f"CPU, {s['threads']} threads, sequence length {s['seq_len']}"
+    seq_lens = s.get("seq_lens") or [s["seq_len"]]
+    rows_by, ratios_by = _index(res)
+    title = title or f"CPU, {s['threads']} thread{'s' if s['threads'] != 1 else ''}, sequence length {', '.join(map(str, seq_lens))}"
     lines = [f"## Student efficiency: {title} (`benchmarks/bench_students.py`)", "",
              f"Measured {res['created']} in {res['seconds']:.0f} s.", "",
-             "**Machine**: " + f"{env['cpu']}, {env['nproc']} CPUs (`nproc`), {env['ram_gb']} GiB RAM, "
-             f"{env['platform']}; GPU: {env['gpu'] or 'none'}.", "",
+             "**Machine**: " + f"{env.get('lscpu_model') or env['cpu']} (`lscpu` model name), {env['nproc']} CPUs (`nproc`), "
+             f"{env.get('cpus_usable')} usable by the process (affinity), {env['ram_gb']} GiB RAM, {env['platform']}; "
+             f"GPU: {env['gpu'] or 'none'}.", "",
              "**Versions**: " + ", ".join(f"{k} {v[k]}" for k in ("python", "torch", "transformers", "onnx",
                                                                    "onnxruntime", "numpy") if k in v) + ".", "",
-             f"**Settings**: sequence length {s['seq_len']} (inputs padded/truncated to it; random token ids), "
-             f"{s['threads']} CPU thread{'s' if s['threads'] != 1 else ''} (torch and onnxruntime), latency at batch {s['latency_batch']} "
-             f"(p50/p95 over {s['latency_calls']} calls per round), throughput at batch {s['throughput_batch']} "
-             f"(examples/s from the median batch time), {s['warmup']} warm-up calls at batch 1 and one at the throughput "
-             f"batch (batch {s.get('heavy_warmup_batch', s['throughput_batch'])} for the heavy models), {s['repeats']} interleaved "
-             f"rounds ({s['heavy_repeats']} for models of {s['heavy_params'] / 1e6:.0f}M parameters or more; "
-             "the round order rotates).", "",
+             f"**Settings**: {s['threads']} CPU thread{'s' if s['threads'] != 1 else ''} (torch `set_num_threads`; "
+             "onnxruntime intra-op threads = the same, inter-op 1, sequential, `ORT_ENABLE_ALL`); runtimes "
+             f"{', '.join(s.get('runtimes', []))}; random token ids at a fixed length (cost does not depend on the "
+             f"ids); latency at batch {s['latency_batch']} ({s['latency_calls']} calls per round), throughput at batch "
+             f"{s['throughput_batch']} (one call per round); {s['repeats']} interleaved rounds for every model "
+             f"(heavy models: {s['heavy_repeats']}), the order rotating each round; {s['warmup']} warm-up calls at "
+             "batch 1 and one at the throughput batch. Every call timed in wall time and process CPU time. "
+             f"Rows marked ! have a wall-time spread (max/min batch time over the rounds) above {s.get('unstable_spread')}x. "
+             "ONNX: RoBERTa graphs fused by onnxruntime's transformer optimizer (attention, skip-LayerNorm, bias-GELU; "
+             f"the export fails when nothing fuses), int8 scheme {s.get('int8_scheme') or 'qoperator-per-tensor (default)'}.", "",
              "**Command**:", "", "```", command, "```", ""]
-    if idle is not None:
-        lines += [f"Load average (1, 5, 15 min) at start {[round(x, 2) for x in env.get('loadavg_start', [])]}, "
-                  f"at end {[round(x, 2) for x in env.get('loadavg_end', [])]} (waited {idle['waited_s']} s for "
-                  f"the 1-minute load to fall below {idle['threshold']}: "
-                  f"{'reached' if idle['idle'] else 'not reached'}). Other processes shared this machine; the "
-                  "models were measured interleaved in one process, so that load hits them all alike and the "
-                  "ratios hold better than the absolute figures."
-                  + (" With more than one thread per process on a loaded machine that is only partly true: "
-                     "PyTorch's OpenMP threads stall on each other at every parallel region, which inflates the "
-                     "cost of small models far more than that of the teacher (see README.md); the 1-thread "
-                     "section is the fair comparison under load."
-                     if s["threads"] > 1 and env.get("loadavg_start", [0])[0] > 1.0 else ""), ""]
-    for device in dict.fromkeys(r["device"] for r in res["rows"]):
-        rows = [r for r in res["rows"] if r["device"] == device]
-        base = next((r for r in rows if r["model"].startswith("unixcoder") and r["runtime"] == "pytorch"), rows[0])
-        mini = next((r for r in rows if r["model"] == "minilm" and r["runtime"] == "pytorch"), None)
-        where = f"{env['cpu']}, {s['threads']} thread{'s' if s['threads'] != 1 else ''}" if device == "cpu" else env["gpu"]
-        lines += [f"### {device} ({where}, sequence length {s['seq_len']})", "",
-                  "| model | runtime | params | fp32 MB | fp16 MB | int8 MB | GFLOPs/ex | b1 p50 ms | b1 p95 ms | "
-                  f"ex/s @{s['throughput_batch']} | x UniXcoder thr | x MiniLM thr | x UniXcoder b1 latency |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    la, lb = env.get("loadavg_start", []), env.get("loadavg_end", [])
+    lines += [f"Load average (1, 5, 15 min) at start {[round(x, 2) for x in la]}, at end {[round(x, 2) for x in lb]}."
+              + ("" if idle is None else f" Waited {idle['waited_s']} s for the 1-minute load to fall below "
+                 f"{idle['threshold']} ({'reached' if idle['idle'] else 'not reached'})."), ""]
+    for n in seq_lens:
+        rows = [r for r in res["rows"] if r["device"] == "cpu" and r["seq_len"] == n]
+        if not rows:
+            continue
+        base = rows[0]
+        lines += [f"### {n} tokens (ratios against {base['model']}, {RT_NAMES.get(base['runtime'], base['runtime'])})", "",
+                  "| model | runtime | params | GFLOPs/ex | FLOP ratio | b1 p50 ms (min-max) | ex/s @"
+                  f"{s['throughput_batch']} median (min-max) | x thr, wall (min-max) | x thr, CPU | x b1 latency | spread |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in rows:
-            sz = r["size_mb"]
-            fp32 = sz.get("fp32", sz.get("onnx_fp32"))
-            int8 = sz.get("int8", sz.get("onnx_int8"))
-            onnx_row = r["runtime"] != "pytorch"
+            x = ratios_by.get(("cpu", n, r["model"], r["runtime"]))
+            lat = r["latency_ms"]
             lines.append(
-                f"| {r['model']} | {r['runtime']} | {r['params'] / 1e6:.2f}M | "
-                f"{_f(fp32)}{'†' if onnx_row and 'onnx_fp32' in sz else ''} | {_f(sz.get('fp16'))} | "
-                f"{_f(int8)}{'†' if onnx_row and 'onnx_int8' in sz else ('‡' if 'analytic' in r['size_notes'].get('int8', '') else '')} | "
-                f"{_f(r['gflops_per_example'], '.2f')} | {r['latency_ms']['p50']:.1f} | {r['latency_ms']['p95']:.1f} | "
-                f"{r['throughput']:.1f} | {r['throughput'] / base['throughput']:.1f} | "
-                f"{_f(None if mini is None else r['throughput'] / mini['throughput'])} | "
-                f"{base['latency_ms']['p50'] / r['latency_ms']['p50']:.1f} |")
-        twin = next((r for r in rows if r["model"] == "roberta-124m" and r["runtime"] == "pytorch"), None)
-        if twin is not None and base["model"].startswith("unixcoder"):
-            lines += ["", f"Noise gauge: roberta-124m has the UniXcoder shape's architecture and FLOPs (only the "
-                      f"vocabulary, position and token-type tables differ), so its PyTorch figures should match the "
-                      f"baseline's: throughput {twin['throughput']:.2f} vs {base['throughput']:.2f} ex/s "
-                      f"({twin['throughput'] / base['throughput']:.2f}x), batch-1 p50 {twin['latency_ms']['p50']:.0f} vs "
-                      f"{base['latency_ms']['p50']:.0f} ms. The further this is from 1.00x, the less the run's ratios "
-                      "can be trusted."]
-        lines += ["", "fp32 / fp16 MB: safetensors files written and measured. int8 MB: the int8 ONNX file (measured); "
-                  "‡ = analytic (1 byte per parameter, no ONNX export of that model). † = size of that ONNX file. "
-                  "FLOPs: analytic matmul FLOPs per example at this sequence length (multiply-add = 2).", ""]
-        if device == "cpu":
-            goal = goal_rows(res, device)
-            lines += [f"### Goal ({s['threads']} thread{'s' if s['threads'] != 1 else ''}): students of the 7M class or smaller at >= {GOAL_X:.0f}x the "
-                      f"UniXcoder-shape teacher's CPU throughput at batch {s['throughput_batch']} (teacher in PyTorch fp32)", "",
-                      "| student | params | PyTorch fp32 | ONNX fp32 | ONNX int8 |", "|---|---:|---:|---:|---:|"]
-            for name in dict.fromkeys(g["model"] for g in goal):
-                cells = []
-                for rt in ("pytorch", "onnxruntime fp32", "onnxruntime int8"):
-                    g = next((g for g in goal if g["model"] == name and g["runtime"] == rt), None)
-                    cells.append("-" if g is None else f"{g['x']:.1f}x {'yes' if g['ok'] else 'no'}")
-                p = next(g["params"] for g in goal if g["model"] == name)
-                lines.append(f"| {name} | {p / 1e6:.2f}M | " + " | ".join(cells) + " |")
-            same = [g for g in goal if g["runtime"] == "pytorch"]
-            best: dict[str, float] = {}
-            for g in goal:
-                best[g["model"]] = max(best.get(g["model"], 0.0), g["x"])
-            lines += ["", f"Same runtime (PyTorch fp32 student vs PyTorch fp32 teacher): goal "
-                      f"{'holds' if same and all(g['ok'] for g in same) else 'does NOT hold'} "
-                      f"({sum(g['ok'] for g in same)}/{len(same)} students). Best deployment of each student "
-                      f"(fastest of PyTorch / ONNX fp32 / ONNX int8) against the PyTorch teacher: "
-                      f"{sum(x >= GOAL_X for x in best.values())}/{len(best)} students reach {GOAL_X:.0f}x.", ""]
+                f"| {r['model']} | {RT_NAMES.get(r['runtime'], r['runtime'])} | {r['params'] / 1e6:.2f}M | "
+                f"{_f(r['gflops_per_example'], '.2f')} | {_f(x and x['flops_x'])} | "
+                f"{lat['p50']:.1f} ({lat['min']:.1f}-{lat.get('max', lat['p95']):.1f}) | "
+                f"{r['throughput']:.1f} ({r['throughput_range'][0]:.1f}-{r['throughput_range'][1]:.1f}) | "
+                f"{_x(x)} | {_f(x and x.get('cpu_throughput_x'))} | {_f(x and x['latency_x'])} | "
+                f"{r['spread']:.2f}{' !' if r['unstable'] else ''} |")
+        lines.append("")
+    g = goals(res)
+    if g["students"]:
+        lines += [f"### Goals at {GOAL_SEQ} tokens (issue 17)", "",
+                  "Speed-up over the teacher, throughput at batch 32, median (min-max of the per-round ratios):", "",
+                  "| student | FLOP ratio | PyTorch fp32 | ONNX fp32 | ONNX int8 | CPU-time: PyTorch / ONNX / int8 | "
+                  "batch-1 latency, PyTorch / ONNX / int8 | best / FLOP ratio | int8 / PyTorch |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for st in g["students"]:
+            per = {rt: ratios_by.get(("cpu", GOAL_SEQ, st["model"], rt)) for rt in RT_NAMES}
+            lines.append(
+                f"| {st['model']} | {_f(st['flops_x'])} | " + " | ".join(_x(per[rt]) for rt in RT_NAMES) + " | "
+                + " / ".join(_f(per[rt] and per[rt].get("cpu_throughput_x")) for rt in RT_NAMES) + " | "
+                + " / ".join(_f(per[rt] and per[rt]["latency_x"]) for rt in RT_NAMES) + " | "
+                f"{_f(st['best_share_of_flops'], '.2f')} ({RT_NAMES[st['best_runtime']]}) {'yes' if st['flop_goal'] else 'no'} | "
+                f"{_f(st['int8_vs_torch'], '.2f')} {'' if st['int8_goal'] is None else ('yes' if st['int8_goal'] else 'no')} |")
+        ok_f = sum(st["flop_goal"] for st in g["students"])
+        ok_i = sum(bool(st["int8_goal"]) for st in g["students"])
+        gru = next((st for st in g["students"] if st["model"] == GOAL_GRU_B1[0]), None)
+        lines += ["", f"* best runtime >= {GOAL_FLOP_SHARE}x the FLOP ratio: {ok_f}/{len(g['students'])} students;",
+                  f"* ONNX int8 >= {GOAL_INT8_X}x PyTorch fp32 throughput: {ok_i}/{len(g['students'])} students;"]
+        if gru is not None:
+            lines.append(f"* {GOAL_GRU_B1[0]} batch-1 latency speed-up >= {GOAL_GRU_B1[1]:.0f}x in its best runtime: "
+                         f"{gru['best_b1_x']:.1f}x ({RT_NAMES[gru['best_b1_runtime']]}) "
+                         f"{'yes' if g['gru_b1_goal'] else 'no'}.")
+        lines.append("")
     return "\n".join(lines) + "\n"
 
 
@@ -167,56 +207,62 @@ def write_section(md_path: Path, tag: str, text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seq-len", type=int, default=256)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--heavy-repeats", type=int, default=2)
+    ap.add_argument("--seq-len", default="256", help="one or several lengths: 128,256,512")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--runtime", default="torch,onnx,onnx-int8", help="torch,onnx,onnx-int8 (any subset)")
+    ap.add_argument("--int8-scheme", default=None)
+    ap.add_argument("--no-fuse", action="store_true")
+    ap.add_argument("--repeats", type=int, default=4)
+    ap.add_argument("--heavy-repeats", type=int, default=None, help="rounds of models >= --heavy-params (default: --repeats)")
     ap.add_argument("--heavy-params", type=float, default=20e6)
     ap.add_argument("--latency-calls", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--heavy-warmup-batch", type=int, default=8)
-    ap.add_argument("--no-onnx", action="store_true", help="PyTorch rows only")
-    ap.add_argument("--students", nargs="*", default=None, help="presets (default: all eight)")
-    ap.add_argument("--no-minilm", action="store_true")
+    ap.add_argument("--unstable-spread", type=float, default=1.3)
+    ap.add_argument("--students", nargs="*", default=None, help=f"presets (default: {' '.join(DEFAULT_STUDENTS)})")
+    ap.add_argument("--minilm", action="store_true", help="also the MiniLM teacher")
+    ap.add_argument("--onnx-teachers", action="store_true", help="the teacher in the ONNX runtimes too")
     ap.add_argument("--wait-idle", type=float, default=0.0, help="wait up to N s for an idle machine")
     ap.add_argument("--idle-load", type=float, default=1.0)
     ap.add_argument("--out", default="benchmarks/results/students-cpu.json")
     ap.add_argument("--md", default="benchmarks/RESULTS.md", help="Markdown report ('' to skip)")
-    ap.add_argument("--tag", default=None, help="section name in the Markdown (default: cpu-<threads>t-seq<len>)")
+    ap.add_argument("--tag", default=None, help="section name in the Markdown (default: cpu-<threads>t)")
     ap.add_argument("--title", default=None, help="section title")
     ap.add_argument("--from-json", default=None, help="only (re)write the Markdown section of a saved result")
     args = ap.parse_args(argv)
     if args.from_json:
         res = json.loads(Path(args.from_json).read_text())
-        s = res["settings"]
-        tag = args.tag or f"cpu-{s['threads']}t-seq{s['seq_len']}"
+        tag = args.tag or f"cpu-{res['settings']['threads']}t"
         write_section(Path(args.md), tag, markdown(res, res.get("command", "?"), res.get("idle"), args.title))
         print(f"wrote section {tag} of {args.md}")
         return 0
 
     from codekd.evaluation.bench import benchmark
-    from codekd.models.students.presets import preset_names
 
-    models = ["shape:unixcoder-base"] + ([] if args.no_minilm else ["minilm"]) + (args.students or preset_names())
+    models = ["shape:unixcoder-base"] + (["minilm"] if args.minilm else []) + (args.students or DEFAULT_STUDENTS)
     idle = wait_idle(args.wait_idle, args.idle_load) if args.wait_idle else None
     command = ".venv/bin/python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv if argv is not None else sys.argv[1:])])
     res = benchmark(models, seq_len=args.seq_len, threads=args.threads, repeats=args.repeats,
                     heavy_repeats=args.heavy_repeats, heavy_params=args.heavy_params,
                     latency_calls=args.latency_calls, warmup=args.warmup, throughput_batch=args.batch,
-                    heavy_warmup_batch=args.heavy_warmup_batch,
-                    onnx=not args.no_onnx, out=args.out,
+                    heavy_warmup_batch=args.heavy_warmup_batch, runtimes=args.runtime, fuse=not args.no_fuse,
+                    int8_scheme=args.int8_scheme, onnx_teachers=args.onnx_teachers,
+                    unstable_spread=args.unstable_spread, out=args.out,
                     progress=lambda m: print(f"[{time.strftime('%H:%M:%S')}] {m}", flush=True))
     res["command"] = command
     res["idle"] = idle
+    res["environment"]["lscpu_model"] = lscpu_model()
+    res["goals"] = goals(res)
     Path(args.out).write_text(json.dumps(res, indent=2, default=str) + "\n")
     os.chmod(args.out, 0o644)
     if args.md:
-        tag = args.tag or f"cpu-{args.threads}t-seq{args.seq_len}"
+        tag = args.tag or f"cpu-{args.threads}t"
         write_section(Path(args.md), tag, markdown(res, command, idle, args.title))
         print(f"wrote section {tag} of {args.md}")
-    for g in goal_rows(res):
-        print(f"{g['model']:14s} {g['runtime']:18s} {g['x']:6.1f}x {'ok' if g['ok'] else 'below goal'}")
+    for st in res["goals"]["students"]:
+        print(f"{st['model']:14s} FLOPx {st['flops_x']:6.1f} best {st['best_x']:6.1f} ({st['best_runtime']}) "
+              f"int8/torch {_f(st['int8_vs_torch'], '.2f')} b1 best {st['best_b1_x']:.1f}x")
     print(f"wrote {args.out} ({res['seconds']:.0f} s)")
     return 0
 

@@ -51,7 +51,8 @@ class TrainConfig(_Strict):
     seed: int = 42
     max_length: int = Field(512, ge=8)
     bucket: bool = Field(True, description="Length-bucketed batches (dynamic padding is always on).")
-    pad_to_max_length: bool = Field(False, description="Pad every batch to max_length (for benchmarks).")
+    pad_to_max_length: bool = Field(False, description="Pad every batch, the student's and a live teacher's, to "
+                                    "max_length (the paper's fixed padding; for benchmarks).")
     precision: Optional[Literal["fp32", "bf16", "fp16", "auto"]] = Field(
         None, description="Training precision (the documented name): fp32 | bf16 | fp16 (with a gradient scaler) | "
                           "auto. Stored as mixed_precision (fp32 -> no), so a run's config hash does not depend on "

@@ -77,3 +77,27 @@ def test_cli_bench_and_errors(tmp_path, capsys):
         benchmark(["roberta-0.6m"], seq_len=4096, threads=1)
     with pytest.raises(CodekdError):
         benchmark(["shape:no-such-teacher"], seq_len=16, threads=1)
+
+
+def test_bench_runtime_matrix_seq_lens_and_cpu_time(tmp_path):
+    res = benchmark(["roberta-0.6m", "gru-1.5m"], seq_len="16,24", threads=1, repeats=2, latency_calls=2, warmup=1,
+                    throughput_batch=2, runtimes="torch,onnx-int8", unstable_spread=1e9)
+    rows = res["rows"]
+    assert res["settings"]["seq_lens"] == [16, 24] and res["settings"]["runtimes"] == ["torch", "onnx-int8"]
+    assert [(r["seq_len"], r["model"], r["runtime"]) for r in rows] == [
+        (n, m, rt) for n in (16, 24) for m in ("roberta-0.6m", "gru-1.5m") for rt in ("pytorch", "onnxruntime int8")]
+    for r in rows:
+        assert r["batch_cpu_ms"]["n"] == 2 and r["latency_cpu_ms"]["n"] == 4 and r["throughput_cpu"] > 0
+        assert len(r["batch_ms_rounds"]) == 2 and r["throughput_range"][0] <= r["throughput"] <= r["throughput_range"][1]
+        assert r["spread"] >= 1.0 and r["unstable"] is False
+    assert rows[0]["flops_per_example"] < rows[4]["flops_per_example"]  # FLOPs at each length
+    onnx = rows[1]["info"]
+    assert onnx["fusion"]["applied"] and onnx["int8"]["scheme"] == "qoperator-per-tensor"
+    assert onnx["session"]["intra_op_num_threads"] == 1 and onnx["session"]["inter_op_num_threads"] == 1
+    assert rows[3]["info"]["fusion"]["applied"] is False  # BiGRU
+    x = [r for r in res["ratios"] if r["seq_len"] == 24]
+    assert x[0]["throughput_x"] == 1.0 and x[0]["baseline"] == "roberta-0.6m" and "cpu_throughput_x" in x[1]
+    # every row unstable with a threshold below 1
+    res = benchmark(["roberta-0.6m"], seq_len=16, threads=1, repeats=2, latency_calls=1, warmup=1, throughput_batch=2,
+                    unstable_spread=0.5)
+    assert res["rows"][0]["unstable"] is True

@@ -23,7 +23,10 @@ def test_student_export_parity_fp32_and_int8(runs, tmp_path, family):
     out = tmp_path / f"{family}-onnx"
     meta = export_model(runs[family], out=out, int8=True)
     assert meta["status"] == "ok" and meta["family"] == family
-    assert meta["exporter"] == ("legacy" if family == "gru" else "dynamo")
+    assert meta["exporter"] == "legacy"  # BiGRU; RoBERTa: legacy + eager attention, then fused
+    assert meta["fusion"]["applied"] == (family == "roberta")
+    if family == "roberta":
+        assert meta["fusion"]["fused"]["Attention"] == 2 and meta["int8"]["scheme"] == "qoperator-per-tensor"
     # dynamic axes checked at shapes other than the export example
     assert meta["verify"]["shapes"] == [[3, 29], [1, 11]] and meta["verify"]["max_abs_diff"] < 1e-4
     fp32, int8 = meta["parity"]["fp32"], meta["parity"]["int8"]
@@ -52,6 +55,7 @@ def test_teacher_export_with_token_types(runs, tmp_path):
     meta = export_model(runs["teacher"], out=out, data=runs["data"], task="exception", max_examples=8)
     assert meta["kind"] == "teacher" and meta["family"] == "bert"
     assert meta["input_names"] == ["input_ids", "attention_mask", "token_type_ids"]
+    assert meta["fusion"]["applied"] and meta["fusion"]["fused"]["Attention"] == 2  # encoder teachers fuse too
     assert meta["parity"]["fp32"]["agreement"] == 1.0 and meta["parity"]["fp32"]["examples"] == 8
     assert meta["teacher"]["num_labels"] == 3
     # the teacher's tokenisation is rebuilt from the export folder alone (no weights there)

@@ -96,25 +96,31 @@ def evaluate_cmd(
 
 def _print_bench(res: dict[str, Any]) -> None:
     env = res["environment"]
-    ratio = {(r["model"], r["runtime"], r["device"]): r for r in res["ratios"]}
-    for device in dict.fromkeys(r["device"] for r in res["rows"]):
-        rows = [r for r in res["rows"] if r["device"] == device]
+    ratio = {(r["model"], r["runtime"], r["device"], r.get("seq_len")): r for r in res["ratios"]}
+    for device, seq_len in dict.fromkeys((r["device"], r.get("seq_len")) for r in res["rows"]):
+        rows = [r for r in res["rows"] if r["device"] == device and r.get("seq_len") == seq_len]
         where = f"{env['cpu']}, {rows[0]['threads']} threads" if device == "cpu" else f"{env['gpu']}"
         t = Table("model", "runtime", "params", "fp32 MB", "fp16 MB", "int8 MB", "GFLOPs/ex", "p50 ms", "p95 ms",
-                  f"ex/s @{rows[0]['throughput_batch']}", "x thr", "x lat", "x params",
-                  title=f"{device} ({where}) · seq len {rows[0]['seq_len']} · ratios vs {rows[0]['model']}")
+                  f"ex/s @{rows[0]['throughput_batch']}", "x thr (min-max)", "x thr CPU", "x lat", "x params",
+                  title=f"{device} ({where}) · seq len {seq_len} · ratios vs {rows[0]['model']}")
         for r in rows:
-            x = ratio[(r["model"], r["runtime"], r["device"])]
+            x = ratio[(r["model"], r["runtime"], r["device"], r.get("seq_len"))]
             sz = r["size_mb"]
+            rng = x.get("throughput_x_range")
             t.add_row(r["model"], r["runtime"].replace("onnxruntime", "ort"), f"{r['params'] / 1e6:.2f}M",
                       f"{sz['fp32']:.1f}" if "fp32" in sz else (f"{sz['onnx_fp32']:.1f}*" if "onnx_fp32" in sz else "-"),
                       f"{sz['fp16']:.1f}" if "fp16" in sz else "-",
                       f"{sz['int8']:.1f}" if "int8" in sz else (f"{sz['onnx_int8']:.1f}*" if "onnx_int8" in sz else "-"),
                       "-" if r["gflops_per_example"] is None else f"{r['gflops_per_example']:.2f}",
-                      f"{r['latency_ms']['p50']:.2f}", f"{r['latency_ms']['p95']:.2f}", f"{r['throughput']:.1f}",
-                      f"{x['throughput_x']:.1f}", f"{x['latency_x']:.1f}", f"{x['params_x']:.1f}")
+                      f"{r['latency_ms']['p50']:.2f}", f"{r['latency_ms']['p95']:.2f}",
+                      f"{r['throughput']:.1f}" + (" !" if r.get("unstable") else ""),
+                      f"{x['throughput_x']:.1f}" + (f" ({rng[0]:.1f}-{rng[1]:.1f})" if rng else ""),
+                      f"{x['cpu_throughput_x']:.1f}" if x.get("cpu_throughput_x") else "-",
+                      f"{x['latency_x']:.1f}", f"{x['params_x']:.1f}")
         console.print(t)
-    console.print("ort = onnxruntime. * ONNX file size. fp32/fp16 sizes are measured safetensors files; int8 of PyTorch rows is the int8 "
+    console.print("ort = onnxruntime. * ONNX file size. ! = unstable (wall-time spread over the rounds above "
+                  f"{res['settings'].get('unstable_spread', '-')}x). x thr CPU: the ratio from process CPU time. "
+                  "fp32/fp16 sizes are measured safetensors files; int8 of PyTorch rows is the int8 "
                   "ONNX file when exported, else 1 byte/parameter (see size_notes in the JSON).")
     v = env["versions"]
     console.print(f"torch {v.get('torch')} · transformers {v.get('transformers')} · onnxruntime {v.get('onnxruntime')} · "
@@ -127,17 +133,21 @@ def bench_cmd(
     models: List[str] = typer.Argument(..., metavar="MODEL...", help="Teacher first: presets (gru-7m), shape:unixcoder-base, run/model folders, minilm."),
     data: Optional[Path] = typer.Option(None, "--data", "-d", help="Dataset folder: real tokenised code as inputs (else random ids)."),
     task: Optional[str] = typer.Option(None, "--task", "-t", help="Task of --data."),
-    seq_len: int = typer.Option(256, help="Fixed tokens per example (truncate / pad)."),
+    seq_len: str = typer.Option("256", help="Fixed tokens per example (truncate / pad); several: 128,256,512."),
     threads: int = typer.Option(1, help="CPU threads (torch and onnxruntime), fixed for every model so that ratios "
                                 "hold; 1 as in studies (on a busy 2-core machine 2 threads were 24-30x slower)."),
     repeats: int = typer.Option(5, help="Interleaved rounds per model."),
-    heavy_repeats: int = typer.Option(2, help="Rounds for models of --heavy-params or more."),
+    heavy_repeats: Optional[int] = typer.Option(None, help="Rounds for models of --heavy-params or more (default: --repeats)."),
     heavy_params: float = typer.Option(20e6, help="Parameter count from which a model is 'heavy'."),
     latency_calls: int = typer.Option(10, help="Batch-1 calls per round (heavy models: a fifth, at least 2)."),
     warmup: int = typer.Option(2, help="Warm-up calls at batch 1 (plus one at the throughput batch)."),
     batch: int = typer.Option(32, "--batch", help="Throughput batch size."),
     heavy_warmup_batch: int = typer.Option(8, help="Warm-up batch of heavy models (instead of --batch)."),
     onnx: bool = typer.Option(False, "--onnx", help="Also export students to ONNX fp32 + int8 and time them in onnxruntime."),
+    runtime: Optional[str] = typer.Option(None, "--runtime", help="Runtimes: torch,onnx,onnx-int8 (any subset; --onnx = all)."),
+    no_fuse: bool = typer.Option(False, "--no-fuse", help="ONNX rows without onnxruntime's transformer fusion."),
+    int8_scheme: Optional[str] = typer.Option(None, help="int8 scheme of the onnx-int8 rows (default qoperator-per-tensor)."),
+    unstable_spread: float = typer.Option(1.3, help="Mark rows whose max/min batch time over the rounds exceeds this."),
     onnx_teachers: bool = typer.Option(False, "--onnx-teachers", help="With --onnx: export the teachers too."),
     no_gpu: bool = typer.Option(False, "--no-gpu", help="Skip the GPU even when present."),
     num_labels: int = typer.Option(2, help="Classifier outputs of built models."),
@@ -150,7 +160,8 @@ def bench_cmd(
     res = benchmark(models, data=data, task=task, seq_len=seq_len, threads=threads, repeats=repeats,
                     heavy_repeats=heavy_repeats, heavy_params=heavy_params, latency_calls=latency_calls,
                     warmup=warmup, throughput_batch=batch, heavy_warmup_batch=heavy_warmup_batch, onnx=onnx,
-                    onnx_teachers=onnx_teachers, gpu=not no_gpu, num_labels=num_labels, out=out,
+                    onnx_teachers=onnx_teachers, runtimes=runtime, fuse=not no_fuse, int8_scheme=int8_scheme,
+                    unstable_spread=unstable_spread, gpu=not no_gpu, num_labels=num_labels, out=out,
                     progress=None if as_json else (lambda m: console.print(f"[dim]{m}[/]")))
     if as_json:
         print_json(res)
@@ -179,9 +190,12 @@ def export_cmd(
     batch_size: int = typer.Option(32, help="Batch size of the parity check."),
     max_examples: Optional[int] = typer.Option(None, help="Parity on the first N examples only."),
     threads: Optional[int] = typer.Option(None, help="onnxruntime threads for the parity check."),
+    no_fuse: bool = typer.Option(False, "--no-fuse", help="Skip onnxruntime's transformer fusion of BERT/RoBERTa graphs."),
+    int8_scheme: Optional[str] = typer.Option(None, help="int8 scheme: qoperator-per-tensor (default), "
+                                              "qoperator-per-channel, qdq-per-tensor, qdq-per-channel."),
     as_json: bool = typer.Option(False, "--json", help="Print export.json."),
 ) -> None:
-    """Export to ONNX (+ int8), verify dynamic shapes, and refuse the export when parity on test data fails."""
+    """Export to ONNX (+ int8), fuse BERT/RoBERTa graphs (checked), verify dynamic shapes, and refuse the export when parity on test data fails."""
     from ..errors import ConfigError
     from ..evaluation.export import Thresholds, export_model
 
@@ -190,7 +204,8 @@ def export_cmd(
     meta = export_model(model, out=out, data=data, task=task, int8=int8, split=split, normalization=normalization,
                         max_length=max_length, exporter=exporter, opset=opset,
                         thresholds=Thresholds(min_agreement, max_metric_diff, int8_min_agreement, int8_max_metric_diff),
-                        batch_size=batch_size, max_examples=max_examples, threads=threads)
+                        batch_size=batch_size, max_examples=max_examples, threads=threads, fuse=not no_fuse,
+                        int8_scheme=int8_scheme)
     if as_json:
         print_json(meta)
         return
@@ -202,6 +217,10 @@ def export_cmd(
                   _pct(p["headline_pytorch"]), _pct(p["headline_onnx"]), f"{100 * p['metric_diff']:.2f}",
                   f"{p['max_abs_logit_diff']:.2e}")
     console.print(t)
+    fusion = meta.get("fusion") or {}
+    console.print("fusion: " + (", ".join(f"{k} {v}" for k, v in fusion.get("fused", {}).items())
+                                + f" ({fusion.get('nodes_before')} -> {fusion.get('nodes_after')} nodes)"
+                                if fusion.get("applied") else f"none ({fusion.get('reason', '-')})"))
     console.print(f"dynamic shapes verified at {meta['verify']['shapes']} (max |diff| {meta['verify']['max_abs_diff']:.1e}); "
                   f"parity on {meta['split']} ({meta['parity']['fp32']['examples']} examples); folder: {meta['folder']}")
 

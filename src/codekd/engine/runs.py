@@ -116,7 +116,7 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
         extra_info["frozen_prefix"] = store.stats  # filled as the run goes: functions, tokens, bytes
         probe_context = store.probing
     else:
-        side = teacher_side(teacher)
+        side = teacher_side(teacher, pad_to_max_length=cfg.train.pad_to_max_length)
         probe_context = None
     method = get_method("ft")(MethodContext(task=task.name, num_labels=data.num_labels, student_family="teacher",
                                             student_layers=teacher.num_layers, student_hidden=teacher.hidden_size))
@@ -316,7 +316,7 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
 
     side = student_side(model, tokenizer, cfg.train.max_length, pad_to_max_length=cfg.train.pad_to_max_length,
                         with_offsets=needs.token_alignment)
-    tside = teacher_side(teacher) if teacher is not None else None
+    tside = teacher_side(teacher, pad_to_max_length=cfg.train.pad_to_max_length) if teacher is not None else None
 
     def save_best(m: torch.nn.Module, folder: Path) -> None:
         save_student(m, tokenizer, folder, spec)

@@ -75,7 +75,7 @@ def student_side(model: nn.Module, tokenizer: Any, max_length: int, *, pad_to_ma
     return ModelSide("student", model, encoder, forward)
 
 
-def teacher_side(teacher: nn.Module, max_length: int | None = None) -> ModelSide:
+def teacher_side(teacher: nn.Module, max_length: int | None = None, *, pad_to_max_length: bool = False) -> ModelSide:
     """``teacher`` is a :class:`codekd.models.teacher.Teacher`.
 
     Offsets of a pair's second function are shifted past the first (as on the student side), so
@@ -83,13 +83,14 @@ def teacher_side(teacher: nn.Module, max_length: int | None = None) -> ModelSide
     separate``) hands token-level methods the two functions' token states concatenated along the
     token axis, and its pooled states are the two pooled vectors concatenated (what its head reads).
     Pooled states per layer follow the teacher's ``pooling`` ([CLS], the mean over real tokens, or the
-    last real token of a decoder-only teacher).
+    last real token of a decoder-only teacher). ``pad_to_max_length`` pads every batch to the
+    teacher's ``max_length`` (as ``train.pad_to_max_length`` does on the student side).
     """
 
     def encode(codes: Sequence[tuple[str, ...]]) -> dict[str, torch.Tensor]:
         a = [c[0] for c in codes]
         b = [c[1] for c in codes] if codes and len(codes[0]) > 1 else None
-        enc = teacher.encode(a, b, max_length=max_length)
+        enc = teacher.encode(a, b, max_length=max_length, pad_to_max_length=pad_to_max_length)
         if b is not None:
             lens = [len(x) for x in a]
             if "offset_mapping_b" in enc:  # separate pair: the second encoding is all "second function"

@@ -404,7 +404,8 @@ def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, o
                         pooled: bool = False, token_layers: Sequence[int] = (),
                         progress: bool = True, precision: str = "no", fraction: float | None = None,
                         data_seed: int = 0, dtype: str | None = None,
-                        device_map: str | dict[str, Any] | None = None) -> dict[str, Any]:
+                        device_map: str | dict[str, Any] | None = None, bucket: bool = True,
+                        pad_to_max_length: bool = False) -> dict[str, Any]:
     """Run the frozen teacher over ``splits`` and store its logits per example id (with ``pooled``
     also its pooled state after each layer, for PKD; with ``token_layers`` the token states of those
     layers, 0 = embeddings, for CKD). ``fraction`` caches only the seeded subsample that runs with
@@ -412,7 +413,10 @@ def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, o
     a timed forward on a real batch shows it faster; see :mod:`codekd.engine.budget`); stored
     arrays are float32 (token states float16) either way. ``dtype`` (``bfloat16``/``float16``) loads
     the teacher's weights in that type (half the memory of a big teacher); ``device_map`` spreads a
-    teacher larger than one GPU over the GPUs (``from_pretrained``'s, e.g. ``auto``). The size the cache will
+    teacher larger than one GPU over the GPUs (``from_pretrained``'s, e.g. ``auto``). Batches are
+    length-bucketed (sorted by length) and padded to their longest row; ``bucket=False`` keeps the
+    split's order and ``pad_to_max_length`` pads every batch to ``max_length`` (the paper's way; for
+    benchmarks). The size the cache will
     take, estimated from the teacher's tokenisation of the data, is in ``meta["estimated_bytes"]``
     and printed before the teacher runs when ``progress`` is on."""
     from ..models.teacher import Teacher
@@ -430,7 +434,7 @@ def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, o
         raise DataError(f"the teacher has {teacher.num_labels} labels, the data {td.num_labels}", path=data)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     teacher.place(dev).eval().requires_grad_(False)  # (a device_map-dispatched teacher keeps its layers)
-    side = teacher_side(teacher)
+    side = teacher_side(teacher, pad_to_max_length=pad_to_max_length)
     token_layers = tuple(sorted({int(x) for x in token_layers}))
     bad = [x for x in token_layers if not 0 <= x <= teacher.num_layers]
     if bad:
@@ -463,7 +467,8 @@ def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, o
             split = td[s]
             with autocast:
                 logits, states, tokens = predict_outputs(side, teacher, split, normalization, batch_size, dev,
-                                                         lengths=code_lengths(split, normalization), progress=prog,
+                                                         lengths=code_lengths(split, normalization) if bucket else None,
+                                                         progress=prog,
                                                          pooled=pooled, token_layers=token_layers)
             arrays = {"logits": np.ascontiguousarray(logits, dtype=np.float32)}
             if pooled:

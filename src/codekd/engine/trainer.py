@@ -718,7 +718,7 @@ def _run_training(job: TrainJob, *, resume: bool, progress: bool, stop_after: in
             start = int(state["step_in_epoch"]) * tc.grad_accum if epoch == int(state["epoch"]) else 0
             bar = prog.add_task(f"epoch {epoch + 1}/{tc.epochs}", total=len(batches), completed=start, info="")
             trainable.train()
-            t_epoch, seen, running = time.perf_counter(), 0, []
+            t_epoch, cpu_epoch, seen, running = time.perf_counter(), time.process_time(), 0, []
             seen_before = sum(len(b) for b in batches[:start])  # a resumed epoch counts its first part too
             if start == 0:
                 state["epoch_loss"] = [0.0, 0]
@@ -816,6 +816,7 @@ def _run_training(job: TrainJob, *, resume: bool, progress: bool, stop_after: in
                     prog.update(bar, completed=bi + 1)
             prog.remove_task(bar)
             train_loop_seconds = time.perf_counter() - t_epoch
+            train_loop_cpu_seconds = time.process_time() - cpu_epoch  # every thread of this process
             # ---- validation: selection uses the validation split only
             t_eval = time.perf_counter()
             vm, score = evaluate(model, valid_split, valid_lengths)
@@ -831,7 +832,8 @@ def _run_training(job: TrainJob, *, resume: bool, progress: bool, stop_after: in
             el = state.get("epoch_loss", [0.0, 0])
             rec = {"epoch": epoch + 1, "train_loss": el[0] / el[1] if el[1] else None,
                    "valid": vm, "selection": score, "seconds": time.perf_counter() - t_epoch,
-                   "train_loop_seconds": train_loop_seconds, "train_examples_seen": seen_before + seen}
+                   "train_loop_seconds": train_loop_seconds, "train_loop_cpu_seconds": train_loop_cpu_seconds,
+                   "train_examples_seen": seen_before + seen}
             state["history"].append(rec)
             log("epoch", **rec)
             scalars("eval", vm, state["global_step"])

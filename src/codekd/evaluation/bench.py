@@ -29,8 +29,19 @@ weights), ``shape:NAME`` for a random-weight model of a known teacher's shape (`
 accepts (run folder, student / teacher folder, the ``minilm`` alias, an export folder). The first
 model is the baseline of every ratio (normally the teacher).
 
-With ``onnx=True`` each student (``onnx_teachers=True``: every model) is also exported to ONNX
-(fp32) and dynamically quantised to int8, and both run in onnxruntime as extra rows.
+Runtimes (``runtimes="torch,onnx,onnx-int8"`` or a subset; ``onnx=True`` = all three): each student
+(``onnx_teachers=True``: every model) is exported to ONNX (BERT/RoBERTa graphs fused by
+onnxruntime's transformer optimizer, checked) and quantised to int8 (default scheme of
+:mod:`codekd.evaluation.export`); the sessions use explicit options (``ORT_ENABLE_ALL``, intra-op
+threads = ``threads``, inter-op 1, sequential), recorded in each row's ``info.session``.
+
+Load-robust figures: every call is timed in wall time and in process CPU time (``time.process_time``:
+all threads of this process, none of the time spent waiting for a core). Rows carry the per-round
+batch times, the throughput median and min-max, the spread (max / min) and ``unstable`` when the
+spread exceeds ``unstable_spread``; :func:`ratios` gives the speed-up from the medians, the min-max of
+the per-round ratios (rounds paired: both models were timed in the same round) and the speed-up from
+CPU time. Several sequence lengths (``seq_len="128,256,512"``) are measured one after another in the
+same run, on the same loaded models and sessions; ratios are per length.
 """
 
 from __future__ import annotations
@@ -128,6 +139,7 @@ class BenchModel:
     encoder: Callable[[list[tuple[str, ...]], int], dict[str, Any]] | None = None
     onnx_path: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    flops_by_len: dict[int, int | None] = field(default_factory=dict)
 
 
 def _state_size_mb(model: Any, dtype: Any, folder: Path) -> float:
@@ -271,27 +283,82 @@ def load_bench_model(spec: str, *, num_labels: int = 2, seq_len: int = 256, task
                       inputs_kind=inputs_kind, vocab_size=vocab, encoder=encoder, info=info)
 
 
-def _onnx_rows(bm: BenchModel, folder: Path, threads: int, providers: Sequence[str]) -> list[BenchModel]:
-    """Export ``bm`` to ONNX fp32 + int8 in ``folder`` and return the two onnxruntime rows."""
-    from .export import export_onnx, ort_session, quantize_int8
+RUNTIMES = ("torch", "onnx", "onnx-int8")
+_RUNTIME_ALIASES = {"torch": "torch", "pytorch": "torch", "onnx": "onnx", "onnx-fp32": "onnx", "ort": "onnx",
+                    "onnx-int8": "onnx-int8", "int8": "onnx-int8"}
+
+
+def parse_runtimes(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """``"torch,onnx,onnx-int8"`` (or a list) -> the runtimes, in :data:`RUNTIMES` order."""
+    if value is None:
+        return ("torch",)
+    items = value.split(",") if isinstance(value, str) else list(value)
+    out = set()
+    for item in items:
+        key = _RUNTIME_ALIASES.get(str(item).strip().lower())
+        if key is None:
+            raise ConfigError(f"unknown runtime {item!r} (known: {', '.join(RUNTIMES)})")
+        out.add(key)
+    if not out:
+        raise ConfigError("no runtime given (known: " + ", ".join(RUNTIMES) + ")")
+    return tuple(r for r in RUNTIMES if r in out)
+
+
+def parse_seq_lens(value: int | str | Sequence[int]) -> tuple[int, ...]:
+    """``256``, ``"128,256,512"`` or a list -> the sequence lengths (order kept, duplicates dropped)."""
+    if isinstance(value, int):
+        items = [value]
+    elif isinstance(value, str):
+        items = [v for v in value.split(",") if v.strip()]
+    else:
+        items = list(value)
+    try:
+        lens = tuple(dict.fromkeys(int(v) for v in items))
+    except (TypeError, ValueError):
+        raise ConfigError(f"sequence lengths must be integers, got {value!r}") from None
+    if not lens:
+        raise ConfigError("no sequence length given")
+    for n in lens:
+        if n < 8:
+            raise ConfigError(f"seq_len must be >= 8, got {n}")
+    return lens
+
+
+def _onnx_rows(bm: BenchModel, folder: Path, threads: int, providers: Sequence[str],
+               runtimes: Sequence[str] = ("onnx", "onnx-int8"), *, fuse: bool = True,
+               int8_scheme: str | None = None) -> list[BenchModel]:
+    """Export ``bm`` to ONNX (fp32, fused when BERT-style; + int8) in ``folder`` and return the
+    onnxruntime rows asked for in ``runtimes``."""
+    from .export import (INT8_SCHEMES, calibration_feeds, describe_session_options, export_onnx, resolve_int8_scheme,
+                         ort_session, quantize_int8, session_options)
 
     family = "gru" if bm.module.config.model_type == "codekd-bigru" else bm.module.config.model_type
     fp32 = folder / "model.onnx"
     int8 = folder / "model.int8.onnx"
     pad = getattr(bm.module.config, "pad_token_id", 1)
-    info = export_onnx(bm.module, fp32, vocab_size=bm.vocab_size, family=family, pad_id=1 if pad is None else int(pad))
-    quantize_int8(fp32, int8)
+    pad = 1 if pad is None else int(pad)
+    info = export_onnx(bm.module, fp32, vocab_size=bm.vocab_size, family=family, pad_id=pad, fuse=fuse)
+    files = []
+    if "onnx" in runtimes:
+        files.append(("fp32", fp32, {}))
+    if "onnx-int8" in runtimes:
+        name = resolve_int8_scheme(int8_scheme)[0]
+        calib = calibration_feeds(fp32, bm.vocab_size, pad_id=pad) if INT8_SCHEMES[name][0] == "qdq" else None
+        files.append(("int8", int8, {"int8": quantize_int8(fp32, int8, scheme=name, calibration=calib)}))
+    so = describe_session_options(session_options(threads))
     rows = []
-    for tag, path in (("fp32", fp32), ("int8", int8)):
+    for tag, path, extra in files:
         size = path.stat().st_size / 1e6
         rows.append(BenchModel(
             name=bm.name, role=bm.role, runtime=f"onnxruntime {tag}", params=bm.params, flops=bm.flops,
             sizes_mb={f"onnx_{tag}": size}, size_notes={f"onnx_{tag}": "measured (.onnx file)"},
             session=ort_session(path, threads=threads, providers=providers), inputs_kind=bm.inputs_kind,
             vocab_size=bm.vocab_size, encoder=bm.encoder, onnx_path=str(path),
-            info={**bm.info, "exporter": info["exporter"], "onnx_file_mb": size}))
-    bm.sizes_mb["int8"] = rows[1].sizes_mb["onnx_int8"]
-    bm.size_notes["int8"] = "measured (int8 ONNX file)"
+            info={**bm.info, "exporter": info["exporter"], "fusion": info["fusion"], "session": so,
+                  "onnx_file_mb": size, **extra}))
+        if tag == "int8":
+            bm.sizes_mb["int8"] = size
+            bm.size_notes["int8"] = "measured (int8 ONNX file)"
     return rows
 
 
@@ -315,7 +382,7 @@ def _codes_from_data(data: str | os.PathLike[str] | None, task: str | None, n: i
 
 
 class _Runner:
-    """Prepared inputs and a timed call for one (model, device)."""
+    """Prepared inputs and a timed call for one (model, device, sequence length)."""
 
     def __init__(self, bm: BenchModel, device: str, seq_len: int, codes: list[tuple[str, ...]] | None,
                  batches: Sequence[int]):
@@ -323,6 +390,7 @@ class _Runner:
 
         self.bm = bm
         self.device = device
+        self.seq_len = seq_len
         self.cuda = device.startswith("cuda")
         self.inputs: dict[int, dict[str, Any]] = {}
         for b in sorted(set(batches)):
@@ -337,28 +405,38 @@ class _Runner:
                 self.inputs[b] = {k: v.to(device) for k, v in enc.items()}
         self._torch = torch
 
-    def __call__(self, batch: int) -> float:
-        """Seconds for one forward at ``batch`` (GPU: synchronised)."""
+    def __call__(self, batch: int) -> tuple[float, float]:
+        """``(wall seconds, process CPU seconds)`` of one forward at ``batch`` (GPU: synchronised).
+
+        Process CPU time counts every thread of this process (torch's and onnxruntime's) and none of
+        the time the process waited for a core, so it holds on a loaded machine where wall time does not.
+        """
         torch = self._torch
         inp = self.inputs[batch]
         if self.bm.session is not None:
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             self.bm.session.run(["logits"], inp)
-            return time.perf_counter() - t0
+            return time.perf_counter() - t0, time.process_time() - c0
         with torch.inference_mode():
             if self.cuda:
                 torch.cuda.synchronize()
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             self.bm.module(input_ids=inp["input_ids"], attention_mask=inp["attention_mask"])
             if self.cuda:
                 torch.cuda.synchronize()
-            return time.perf_counter() - t0
+            return time.perf_counter() - t0, time.process_time() - c0
 
 
 def _stats_ms(samples: list[float]) -> dict[str, float]:
     a = np.asarray(samples, dtype=float) * 1000.0
     return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)), "mean": float(a.mean()),
-            "min": float(a.min()), "n": int(len(a))}
+            "min": float(a.min()), "max": float(a.max()), "n": int(len(a))}
+
+
+def spread(samples: Sequence[float]) -> float:
+    """max / min of positive samples (1.0 = perfectly stable)."""
+    a = [float(x) for x in samples if x > 0]
+    return max(a) / min(a) if a else float("nan")
 
 
 def benchmark(
@@ -366,10 +444,10 @@ def benchmark(
     *,
     data: str | os.PathLike[str] | None = None,
     task: str | None = None,
-    seq_len: int = 256,
+    seq_len: int | str | Sequence[int] = 256,
     threads: int = 1,
     repeats: int = 5,
-    heavy_repeats: int = 2,
+    heavy_repeats: int | None = None,
     heavy_params: float = 20e6,
     latency_calls: int = 10,
     warmup: int = 2,
@@ -377,19 +455,33 @@ def benchmark(
     heavy_warmup_batch: int = 8,
     onnx: bool = False,
     onnx_teachers: bool = False,
+    runtimes: str | Sequence[str] | None = None,
+    fuse: bool = True,
+    int8_scheme: str | None = None,
+    unstable_spread: float = 1.3,
     gpu: bool = True,
     num_labels: int = 2,
     out: str | os.PathLike[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Measure ``models`` in one process, interleaved (see the module docstring). Returns (and writes
-    to ``out``) ``{"environment", "settings", "rows", "ratios"}``."""
+    to ``out``) ``{"environment", "settings", "rows", "ratios"}``.
+
+    ``runtimes``: ``"torch,onnx,onnx-int8"`` or a subset (``onnx=True`` is the same as all three);
+    the ONNX runtimes apply to students (``onnx_teachers``: to every model). ``seq_len``: one length
+    or several (``"128,256,512"``), measured one after another on the same loaded models and
+    sessions. Every timing records wall and process CPU time; a row whose throughput wall-time
+    spread (max / min over the rounds) exceeds ``unstable_spread`` is marked ``unstable``.
+    ``heavy_repeats`` (default: ``repeats``) gives models of ``heavy_params`` or more fewer rounds.
+    """
     import torch
 
     if not models:
         raise ConfigError("bench needs at least one model")
-    if seq_len < 8:
-        raise ConfigError(f"seq_len must be >= 8, got {seq_len}")
+    seq_lens = parse_seq_lens(seq_len)
+    rts = parse_runtimes(runtimes if runtimes is not None else (RUNTIMES if onnx else ("torch",)))
+    onnx_rts = [r for r in rts if r != "torch"]
+    heavy_repeats = repeats if heavy_repeats is None else heavy_repeats
     say = progress or (lambda _msg: None)
     t_start = time.perf_counter()
     threads_before = torch.get_num_threads()
@@ -405,15 +497,21 @@ def benchmark(
         entries: list[BenchModel] = []
         for i, spec in enumerate(models):
             say(f"loading {spec}")
-            bm = load_bench_model(spec, num_labels=num_labels, seq_len=seq_len, task=task)
+            bm = load_bench_model(spec, num_labels=num_labels, seq_len=max(seq_lens), task=task)
+            bm.flops_by_len = {n: model_flops(bm.module, n, num_labels) for n in seq_lens}
             bm.sizes_mb["fp32"] = _state_size_mb(bm.module, torch.float32, tmp)
             bm.sizes_mb["fp16"] = _state_size_mb(bm.module, torch.float16, tmp)
             bm.size_notes.update(fp32="measured (safetensors file)", fp16="measured (safetensors file)")
-            entries.append(bm)
-            if onnx and (bm.role == "student" or onnx_teachers):
-                say(f"exporting {spec} to ONNX (fp32 + int8)")
+            if "torch" in rts or not (onnx_rts and (bm.role == "student" or onnx_teachers)):
+                entries.append(bm)
+            if onnx_rts and (bm.role == "student" or onnx_teachers):
+                say(f"exporting {spec} to ONNX ({', '.join(onnx_rts)})")
                 folder = tmp / f"m{i}"
-                entries.extend(_onnx_rows(bm, folder, int(threads), cpu_providers))
+                rows_i = _onnx_rows(bm, folder, int(threads), cpu_providers, onnx_rts, fuse=fuse,
+                                    int8_scheme=int8_scheme)
+                for r in rows_i:
+                    r.flops_by_len = bm.flops_by_len
+                entries.extend(rows_i)
             if "int8" not in bm.sizes_mb:
                 from ..models.students.sizing import size_mb
 
@@ -425,56 +523,22 @@ def benchmark(
             devices.append("cuda")
         rows: list[dict[str, Any]] = []
         for device in devices:
-            runners = []
+            bms = []
             for bm in entries:
                 if bm.session is not None and device != "cpu":
                     if "CUDAExecutionProvider" not in ort.get_available_providers():
                         continue
-                    gpu_bm = BenchModel(**{**bm.__dict__, "session": ort.InferenceSession(
-                        str(bm.onnx_path), providers=["CUDAExecutionProvider", "CPUExecutionProvider"])})
-                    runners.append(_Runner(gpu_bm, device, seq_len, codes, batches))
+                    bms.append(BenchModel(**{**bm.__dict__, "session": ort.InferenceSession(
+                        str(bm.onnx_path), providers=["CUDAExecutionProvider", "CPUExecutionProvider"])}))
                     continue
                 if bm.module is not None:
                     bm.module.to(device)
-                runners.append(_Runner(bm, device, seq_len, codes, batches))
-            n_rounds = {id(r): (heavy_repeats if r.bm.params >= heavy_params else repeats) for r in runners}
-            n_lat = {id(r): (max(2, latency_calls // 5) if r.bm.params >= heavy_params else latency_calls) for r in runners}
-            say(f"{device}: warm-up")
-            warm_batch = {id(r): (min(heavy_warmup_batch, throughput_batch) if r.bm.params >= heavy_params
-                                  else throughput_batch) for r in runners}
-            for r in runners:
-                for _ in range(warmup):
-                    r(LATENCY_BATCH)
-                r(warm_batch[id(r)])
-            lat: dict[int, list[float]] = {id(r): [] for r in runners}
-            thr: dict[int, list[float]] = {id(r): [] for r in runners}
-            rounds = max(n_rounds.values())
-            for k in range(rounds):
-                say(f"{device}: round {k + 1}/{rounds}")
-                order = runners[k % len(runners):] + runners[:k % len(runners)]
-                for r in order:
-                    if k >= n_rounds[id(r)]:
-                        continue
-                    for _ in range(n_lat[id(r)]):
-                        lat[id(r)].append(r(LATENCY_BATCH))
-                    thr[id(r)].append(r(throughput_batch))
-            for r in runners:
-                bm = r.bm
-                t_stats = _stats_ms(thr[id(r)])
-                rows.append({
-                    "model": bm.name, "role": bm.role, "runtime": bm.runtime, "device": device,
-                    "device_name": env["gpu"] if device != "cpu" else env["cpu"],
-                    "threads": int(threads) if device == "cpu" else None, "seq_len": seq_len,
-                    "params": bm.params, "flops_per_example": bm.flops,
-                    "gflops_per_example": None if bm.flops is None else bm.flops / 1e9,
-                    "size_mb": dict(bm.sizes_mb), "size_notes": dict(bm.size_notes),
-                    "latency_batch": LATENCY_BATCH, "latency_ms": _stats_ms(lat[id(r)]),
-                    "throughput_batch": throughput_batch, "batch_ms": t_stats,
-                    "throughput": throughput_batch / (t_stats["p50"] / 1000.0),
-                    "rounds": n_rounds[id(r)], "inputs": bm.inputs_kind,
-                    "versions": {k: env["versions"].get(k) for k in ("torch", "transformers", "onnxruntime")},
-                    "info": bm.info,
-                })
+                bms.append(bm)
+            for n in seq_lens:
+                rows.extend(_measure(bms, device, n, codes, batches, env, threads=int(threads), repeats=repeats,
+                                     heavy_repeats=heavy_repeats, heavy_params=heavy_params,
+                                     latency_calls=latency_calls, warmup=warmup, throughput_batch=throughput_batch,
+                                     heavy_warmup_batch=heavy_warmup_batch, unstable_spread=unstable_spread, say=say))
             for bm in entries:
                 if bm.module is not None:
                     bm.module.to("cpu")
@@ -487,12 +551,14 @@ def benchmark(
         pass
     result = {
         "environment": env,
-        "settings": {"models": list(models), "seq_len": seq_len, "threads": threads, "latency_batch": LATENCY_BATCH,
-                     "throughput_batch": throughput_batch, "repeats": repeats, "heavy_repeats": heavy_repeats,
-                     "heavy_params": heavy_params, "latency_calls": latency_calls, "warmup": warmup,
-                     "heavy_warmup_batch": heavy_warmup_batch,
-                     "interleaved": True, "onnx": onnx, "data": str(data) if data else None, "task": task,
-                     "num_labels": num_labels},
+        "settings": {"models": list(models), "seq_len": seq_lens[0], "seq_lens": list(seq_lens), "threads": threads,
+                     "latency_batch": LATENCY_BATCH, "throughput_batch": throughput_batch, "repeats": repeats,
+                     "heavy_repeats": heavy_repeats, "heavy_params": heavy_params, "latency_calls": latency_calls,
+                     "warmup": warmup, "heavy_warmup_batch": heavy_warmup_batch, "interleaved": True,
+                     "runtimes": list(rts), "onnx": bool(onnx_rts), "onnx_teachers": onnx_teachers, "fuse": fuse,
+                     "int8_scheme": int8_scheme, "unstable_spread": unstable_spread,
+                     "timers": "wall (perf_counter) and process CPU (process_time) around every call",
+                     "data": str(data) if data else None, "task": task, "num_labels": num_labels},
         "rows": rows,
         "ratios": ratios(rows),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -508,22 +574,95 @@ def benchmark(
     return result
 
 
+def _measure(bms: Sequence[BenchModel], device: str, seq_len: int, codes: list[tuple[str, ...]] | None,
+             batches: Sequence[int], env: dict[str, Any], *, threads: int, repeats: int, heavy_repeats: int,
+             heavy_params: float, latency_calls: int, warmup: int, throughput_batch: int, heavy_warmup_batch: int,
+             unstable_spread: float, say: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Warm up, then time every model in rotated, interleaved rounds at one sequence length."""
+    runners = [_Runner(bm, device, seq_len, codes, batches) for bm in bms]
+    heavy = {id(r): r.bm.params >= heavy_params for r in runners}
+    n_rounds = {id(r): (heavy_repeats if heavy[id(r)] else repeats) for r in runners}
+    n_lat = {id(r): (max(2, latency_calls // 5) if heavy[id(r)] else latency_calls) for r in runners}
+    say(f"{device} seq {seq_len}: warm-up")
+    for r in runners:
+        for _ in range(warmup):
+            r(LATENCY_BATCH)
+        r(min(heavy_warmup_batch, throughput_batch) if heavy[id(r)] else throughput_batch)
+    lat = {id(r): ([], []) for r in runners}
+    thr = {id(r): ([], []) for r in runners}
+    rounds = max(n_rounds.values())
+    for k in range(rounds):
+        say(f"{device} seq {seq_len}: round {k + 1}/{rounds}")
+        order = runners[k % len(runners):] + runners[:k % len(runners)]
+        for r in order:
+            if k >= n_rounds[id(r)]:
+                continue
+            for _ in range(n_lat[id(r)]):
+                w, c = r(LATENCY_BATCH)
+                lat[id(r)][0].append(w)
+                lat[id(r)][1].append(c)
+            w, c = r(throughput_batch)
+            thr[id(r)][0].append(w)
+            thr[id(r)][1].append(c)
+    rows = []
+    for r in runners:
+        bm = r.bm
+        wall, cpu = thr[id(r)]
+        t_stats, c_stats = _stats_ms(wall), _stats_ms(cpu)
+        flops = getattr(bm, "flops_by_len", {}).get(seq_len, bm.flops)
+        sp = spread(wall)
+        rows.append({
+            "model": bm.name, "role": bm.role, "runtime": bm.runtime, "device": device,
+            "device_name": env["gpu"] if device != "cpu" else env["cpu"],
+            "threads": threads if device == "cpu" else None, "seq_len": seq_len,
+            "params": bm.params, "flops_per_example": flops,
+            "gflops_per_example": None if flops is None else flops / 1e9,
+            "size_mb": dict(bm.sizes_mb), "size_notes": dict(bm.size_notes),
+            "latency_batch": LATENCY_BATCH, "latency_ms": _stats_ms(lat[id(r)][0]),
+            "latency_cpu_ms": _stats_ms(lat[id(r)][1]),
+            "throughput_batch": throughput_batch, "batch_ms": t_stats, "batch_cpu_ms": c_stats,
+            "batch_ms_rounds": [1000.0 * x for x in wall], "batch_cpu_ms_rounds": [1000.0 * x for x in cpu],
+            "throughput": throughput_batch / (t_stats["p50"] / 1000.0),
+            "throughput_range": [throughput_batch / (t_stats["max"] / 1000.0), throughput_batch / (t_stats["min"] / 1000.0)],
+            "throughput_cpu": throughput_batch / (c_stats["p50"] / 1000.0),
+            "spread": sp, "cpu_spread": spread(cpu), "unstable": bool(sp > unstable_spread),
+            "cpu_share": float(sum(cpu) / sum(wall)) if sum(wall) > 0 else None,
+            "rounds": n_rounds[id(r)], "inputs": bm.inputs_kind,
+            "versions": {k: env["versions"].get(k) for k in ("torch", "transformers", "onnxruntime")},
+            "info": bm.info,
+        })
+    return rows
+
+
 def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per device, every row against the first row of that device (the baseline, normally the teacher):
-    ``throughput_x`` (higher is faster), ``latency_x`` (baseline p50 / row p50), ``params_x`` and
-    ``flops_x`` (baseline / row: how many times smaller)."""
+    """Per device and sequence length, every row against the first row there (the baseline, normally
+    the teacher): ``throughput_x`` (median wall time; higher is faster), ``throughput_x_range``
+    (min and max of the per-round ratios, rounds paired by index: both were timed in the same round),
+    ``cpu_throughput_x`` (median process CPU time), ``latency_x`` (baseline p50 / row p50, wall),
+    ``params_x`` and ``flops_x`` (baseline / row: how many times smaller)."""
     out = []
-    base_by_device: dict[str, dict[str, Any]] = {}
+    base_by_key: dict[tuple[str, Any], dict[str, Any]] = {}
     for r in rows:
-        base = base_by_device.setdefault(r["device"], r)
-        out.append({
+        base = base_by_key.setdefault((r["device"], r.get("seq_len")), r)
+        item = {
             "model": r["model"], "runtime": r["runtime"], "device": r["device"], "baseline": base["model"],
             "throughput_x": r["throughput"] / base["throughput"],
             "latency_x": base["latency_ms"]["p50"] / r["latency_ms"]["p50"],
             "params_x": base["params"] / r["params"],
             "flops_x": (base["flops_per_example"] / r["flops_per_example"]) if base["flops_per_example"] and r["flops_per_example"] else None,
-        })
+        }
+        if "seq_len" in r:
+            item["seq_len"] = r["seq_len"]
+        if r.get("throughput_cpu") and base.get("throughput_cpu"):
+            item["cpu_throughput_x"] = r["throughput_cpu"] / base["throughput_cpu"]
+        if r.get("latency_cpu_ms") and base.get("latency_cpu_ms"):
+            item["cpu_latency_x"] = base["latency_cpu_ms"]["p50"] / r["latency_cpu_ms"]["p50"]
+        pairs = list(zip(base.get("batch_ms_rounds") or [], r.get("batch_ms_rounds") or []))
+        if pairs:
+            per_round = [b / x for b, x in pairs if x > 0]
+            item["throughput_x_range"] = [min(per_round), max(per_round)]
+        out.append(item)
     return out
 
 
-__all__ = ["benchmark", "ratios", "load_bench_model", "model_flops", "environment", "cpu_model", "BenchModel"]
+__all__ = ["benchmark", "ratios", "parse_runtimes", "parse_seq_lens", "spread", "RUNTIMES", "load_bench_model", "model_flops", "environment", "cpu_model", "BenchModel"]

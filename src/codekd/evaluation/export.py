@@ -4,21 +4,40 @@
 
     model.onnx          fp32 graph, one file (no external data), inputs input_ids / attention_mask
                         (+ token_type_ids for teachers that use them), output logits; batch and
-                        sequence axes dynamic
-    model.int8.onnx     onnxruntime.quantization.quantize_dynamic (QInt8 weights), with --int8
+                        sequence axes dynamic; BERT/RoBERTa graphs fused (see below)
+    model.int8.onnx     onnxruntime.quantization int8 (``--int8-scheme``, default
+                        :data:`DEFAULT_INT8_SCHEME`), with --int8
     tokenizer files, config.json (with the label names as id2label), codekd_student.json or
     codekd_teacher.json (tokenisation settings), export.json (settings, sizes, parity figures)
 
 Export paths (see STACK-NOTES.md):
 
-* RoBERTa/BERT-style models (students and teachers): the dynamo exporter (``dynamic_shapes`` with
-  ``Dim.AUTO``, ``external_data=False``).
+* RoBERTa/BERT-style models (students and teachers): the legacy TorchScript exporter with eager
+  attention (switched on for the export, restored afterwards), then onnxruntime's transformer
+  optimizer (``onnxruntime.transformers.optimizer``, BERT fusions at ``opt_level=0``: attention,
+  skip-LayerNorm, bias-GELU; the result stays portable, the session applies its own graph
+  optimisations on top). Measured on a tiny RoBERTa: only eager attention + the legacy exporter
+  fuses attention; sdpa (either exporter) and the dynamo exporter (either attention) leave the
+  attention as ~30 unfused MatMul/Softmax/Reshape nodes per layer. The fusion is checked: every
+  layer must give one ``Attention`` node and at least one ``SkipLayerNormalization``, else the
+  export fails (:class:`ExportError`) instead of shipping a silently unfused graph. ``fuse=False``
+  (``--no-fuse``) skips it; ``exporter="dynamo"`` exports unfused (``Dim.AUTO`` shapes).
+* Other encoders (ModernBERT, ...): the dynamo exporter, unfused (no BERT fusion patterns).
 * BiGRU students: the legacy TorchScript exporter by default. The dynamo exporter keeps the
   sequence axis of a GRU dynamic only in the first GRU export of a process, so
   ``exporter="dynamo"`` exports a GRU in a fresh subprocess.
 * Every export is checked in onnxruntime at two batch sizes and sequence lengths that differ from
   the export example (a graph that silently baked a shape in is caught there), with the wrapper
   and the model in eval mode.
+
+int8 (``quantize_int8``): dynamic quantisation (weights int8, activations quantised at run time),
+QOperator format (``MatMulInteger``/``QAttention``/``DynamicQuantizeLinear``), per-tensor or
+per-channel weights (:data:`INT8_SCHEMES`); ``qdq-*`` schemes are static QDQ graphs calibrated on
+example inputs (onnxruntime's ``quantize_dynamic`` writes QOperator only). The default was chosen by
+measurement (benchmarks/RESULTS.md).
+
+Sessions (:func:`ort_session`): options set explicitly: graph optimisation level ``ORT_ENABLE_ALL``,
+``intra_op_num_threads`` = the given threads, ``inter_op_num_threads`` = 1, sequential execution.
 
 Parity: the exported model and the PyTorch model are run over the test split (of ``--data`` or the
 run's data) with the same tokenisation; the prediction agreement and the difference of the task's
@@ -58,6 +77,19 @@ EXPORT_FORMAT = 1
 DEFAULT_OPSET = 18
 EXAMPLE_SHAPE = (2, 16)
 VERIFY_SHAPES = ((3, 29), (1, 11))
+# families whose graphs onnxruntime's BERT optimizer fuses (model_type of the HF config)
+FUSABLE_FAMILIES = ("bert", "roberta", "xlm-roberta", "camembert")
+# fused operators the optimizer can produce (counted in export.json)
+FUSED_OPS = ("Attention", "MultiHeadAttention", "EmbedLayerNormalization", "SkipLayerNormalization", "BiasGelu",
+             "Gelu", "FastGelu", "GemmFastGelu")
+# int8 schemes: (format, per_channel); qoperator = dynamic quantisation, qdq = static, calibrated
+INT8_SCHEMES = {
+    "qoperator-per-tensor": ("qoperator", False),
+    "qoperator-per-channel": ("qoperator", True),
+    "qdq-per-tensor": ("qdq", False),
+    "qdq-per-channel": ("qdq", True),
+}
+DEFAULT_INT8_SCHEME = "qoperator-per-tensor"
 
 
 class ExportError(CodekdError):
@@ -158,16 +190,99 @@ def _export_in_process(wrapper: Any, path: Path, inputs: dict[str, Any], input_n
     wrapper.eval()  # the legacy exporter restores the training flag recursively (STACK-NOTES); keep eval
 
 
-def ort_session(path: str | os.PathLike[str], *, threads: int | None = None, providers: Sequence[str] | None = None):
-    """An onnxruntime session (CPU by default) with a fixed intra-op thread count when given."""
+def is_fusable(family: str) -> bool:
+    """True for the BERT-style families onnxruntime's transformer optimizer fuses."""
+    return family in FUSABLE_FAMILIES
+
+
+@contextlib.contextmanager
+def eager_attention(model: Any):
+    """Switch an HF model (or a :class:`~codekd.models.teacher.Teacher`) to eager attention for the
+    block, restoring the previous implementation afterwards (sdpa graphs do not fuse)."""
+    config = getattr(model, "config", None)
+    prev = getattr(config, "_attn_implementation", None)
+    switch = prev != "eager" and hasattr(model, "set_attn_implementation")
+    if switch:
+        model.set_attn_implementation("eager")
+    try:
+        yield model
+    finally:
+        if switch and prev is not None:  # unknown before: stays eager (same logits, see STACK-NOTES)
+            model.set_attn_implementation(prev)
+
+
+def op_counts(path: str | os.PathLike[str]) -> dict[str, int]:
+    """Node count per operator type of an ONNX file (top-level graph)."""
+    import onnx
+
+    counts: dict[str, int] = {}
+    for node in onnx.load(str(path), load_external_data=False).graph.node:
+        counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return counts
+
+
+def fuse_transformer(path: str | os.PathLike[str], *, num_heads: int, hidden_size: int, num_layers: int) -> dict[str, Any]:
+    """Run onnxruntime's BERT optimizer on ``path`` (in place) and check that it fused the graph.
+
+    Returns ``{"optimizer", "nodes_before", "nodes_after", "fused"}``. Raises :class:`ExportError`
+    when fewer than ``num_layers`` attention blocks or no skip-LayerNorm were fused (the file is then
+    left unchanged).
+    """
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    path = Path(path)
+    before = op_counts(path)
+    logging.getLogger("onnxruntime").setLevel(logging.ERROR)
+    with _quiet():
+        opt = optimize_model(str(path), model_type="bert", num_heads=int(num_heads), hidden_size=int(hidden_size),
+                             opt_level=0)
+    after: dict[str, int] = {}
+    for node in opt.model.graph.node:
+        after[node.op_type] = after.get(node.op_type, 0) + 1
+    fused = {op: after[op] for op in FUSED_OPS if after.get(op)}
+    attention = fused.get("Attention", 0) + fused.get("MultiHeadAttention", 0)
+    skip_ln = fused.get("SkipLayerNormalization", 0)
+    if attention < num_layers or skip_ln == 0:
+        raise ExportError(f"onnxruntime's optimizer fused {attention} of {num_layers} attention blocks and "
+                          f"{skip_ln} skip-LayerNorms ({sum(before.values())} -> {sum(after.values())} nodes): "
+                          "export with the legacy exporter and eager attention (exporter=auto), or pass --no-fuse")
+    tmp = path.with_name(f".{path.name}.fused.tmp")
+    try:
+        opt.save_model_to_file(str(tmp), use_external_data_format=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return {"optimizer": "onnxruntime.transformers.optimizer (bert, opt_level 0)", "nodes_before": sum(before.values()),
+            "nodes_after": sum(after.values()), "fused": fused}
+
+
+def session_options(threads: int | None = None) -> Any:
+    """onnxruntime session options, every one that matters for speed set explicitly: graph optimisation
+    ``ORT_ENABLE_ALL``, ``intra_op_num_threads`` = ``threads`` (0: onnxruntime's default), inter-op 1,
+    sequential execution."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     so.log_severity_level = 3
-    if threads:
-        so.intra_op_num_threads = int(threads)
-        so.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), so, providers=list(providers or ["CPUExecutionProvider"]))
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.intra_op_num_threads = int(threads or 0)
+    so.inter_op_num_threads = 1
+    return so
+
+
+def describe_session_options(so: Any) -> dict[str, Any]:
+    """The settings of :func:`session_options` as plain values (recorded with every ONNX bench row)."""
+    return {"graph_optimization_level": str(so.graph_optimization_level).split(".")[-1],
+            "execution_mode": str(so.execution_mode).split(".")[-1],
+            "intra_op_num_threads": int(so.intra_op_num_threads), "inter_op_num_threads": int(so.inter_op_num_threads)}
+
+
+def ort_session(path: str | os.PathLike[str], *, threads: int | None = None, providers: Sequence[str] | None = None):
+    """An onnxruntime session (CPU by default) with :func:`session_options` (``threads`` intra-op threads)."""
+    import onnxruntime as ort
+
+    return ort.InferenceSession(str(path), session_options(threads), providers=list(providers or ["CPUExecutionProvider"]))
 
 
 def _ort_feed(session: Any, inputs: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -221,12 +336,15 @@ def _export_gru_subprocess(model_dir: str, kind: str, path: Path, opset: int, in
 def export_onnx(model: Any, path: str | os.PathLike[str], *, vocab_size: int, family: str,
                 input_names: Sequence[str] = ("input_ids", "attention_mask"), exporter: str = "auto",
                 opset: int = DEFAULT_OPSET, pad_id: int = 1, model_dir: str | None = None,
-                kind: str = "student") -> dict[str, Any]:
-    """Export ``model`` (an HF-style classifier whose output has ``.logits``) to one ONNX file and
-    verify it at other shapes. Returns ``{"exporter", "verify", "seconds"}``.
+                kind: str = "student", fuse: bool = True) -> dict[str, Any]:
+    """Export ``model`` (an HF-style classifier whose output has ``.logits``) to one ONNX file, fuse it
+    (BERT-style families, ``fuse=True``) and verify it at other shapes.
+    Returns ``{"exporter", "opset", "fusion", "verify", "seconds"}``.
 
-    ``exporter``: ``auto`` (dynamo for transformers, legacy for BiGRU), ``dynamo`` or ``legacy``.
-    A BiGRU with ``dynamo`` is exported in a fresh subprocess from ``model_dir`` (required then).
+    ``exporter``: ``auto`` (legacy for BiGRU and for fused BERT/RoBERTa, dynamo otherwise), ``dynamo``
+    or ``legacy``. A BiGRU with ``dynamo`` is exported in a fresh subprocess from ``model_dir``
+    (required then). With ``fuse`` and a fusable family, a graph the optimizer cannot fuse raises
+    :class:`ExportError`.
     """
     t0 = time.perf_counter()
     path = Path(path)
@@ -234,32 +352,96 @@ def export_onnx(model: Any, path: str | os.PathLike[str], *, vocab_size: int, fa
     if exporter not in ("auto", "dynamo", "legacy"):
         raise ConfigError(f"exporter must be auto, dynamo or legacy, got {exporter!r}")
     is_gru = family == "gru"
-    used = ("legacy" if is_gru else "dynamo") if exporter == "auto" else exporter
+    do_fuse = bool(fuse) and is_fusable(family)
+    used = ("legacy" if is_gru or do_fuse else "dynamo") if exporter == "auto" else exporter
     model.eval()
     wrapper = logits_wrapper(model, input_names)
     inputs = example_inputs(EXAMPLE_SHAPE, vocab_size, input_names, pad_id=pad_id)
-    if is_gru and used == "dynamo":
-        if model_dir is None:
-            raise ConfigError("a BiGRU is exported with dynamo only from a saved folder (fresh subprocess); "
-                              "use exporter='legacy' or save the model first")
-        _export_gru_subprocess(model_dir, kind, path, opset, input_names)
-        used = "dynamo (fresh subprocess)"
-    else:
-        _export_in_process(wrapper, path, inputs, input_names, used, opset)
-    if model.training or wrapper.training:  # pragma: no cover - guarded by _export_in_process
-        model.eval()
-        wrapper.eval()
-    verify = verify_shapes(wrapper, path, vocab_size, input_names, pad_id=pad_id)
-    return {"exporter": used, "opset": opset if used != "legacy" else min(opset, 17), "verify": verify,
-            "seconds": round(time.perf_counter() - t0, 3)}
+    fusion: dict[str, Any] = {"applied": False, "reason": "BiGRU (no transformer fusions)" if is_gru else
+                              ("disabled (fuse=False)" if not fuse else
+                               (f"no BERT fusion patterns for {family}" if not do_fuse else ""))}
+    with (eager_attention(model) if do_fuse else contextlib.nullcontext()):
+        if is_gru and used == "dynamo":
+            if model_dir is None:
+                raise ConfigError("a BiGRU is exported with dynamo only from a saved folder (fresh subprocess); "
+                                  "use exporter='legacy' or save the model first")
+            _export_gru_subprocess(model_dir, kind, path, opset, input_names)
+            used = "dynamo (fresh subprocess)"
+        else:
+            _export_in_process(wrapper, path, inputs, input_names, used, opset)
+        if model.training or wrapper.training:  # pragma: no cover - guarded by _export_in_process
+            model.eval()
+            wrapper.eval()
+        if do_fuse:
+            config = model.config
+            fusion = {"applied": True, **fuse_transformer(path, num_heads=int(config.num_attention_heads),
+                                                          hidden_size=int(config.hidden_size),
+                                                          num_layers=int(config.num_hidden_layers))}
+        verify = verify_shapes(wrapper, path, vocab_size, input_names, pad_id=pad_id)
+    return {"exporter": used, "opset": opset if used != "legacy" else min(opset, 17), "fusion": fusion,
+            "verify": verify, "seconds": round(time.perf_counter() - t0, 3)}
 
 
-def quantize_int8(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
-    """Dynamic int8 quantisation of the weights (onnxruntime ``quantize_dynamic``, QInt8)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+def resolve_int8_scheme(name: str | None) -> tuple[str, str, bool]:
+    """``(name, format, per_channel)`` of an int8 scheme (``None``: the default)."""
+    key = DEFAULT_INT8_SCHEME if name in (None, "", "default") else str(name)
+    if key not in INT8_SCHEMES:
+        raise ConfigError(f"unknown int8 scheme {name!r} (known: {', '.join(INT8_SCHEMES)})")
+    fmt, per_channel = INT8_SCHEMES[key]
+    return key, fmt, per_channel
 
+
+class _Calibration:
+    """onnxruntime ``CalibrationDataReader`` over a list of feeds (static QDQ schemes)."""
+
+    def __init__(self, feeds: Sequence[dict[str, np.ndarray]]):
+        self._it = iter(list(feeds))
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._it, None)
+
+
+def calibration_feeds(path: str | os.PathLike[str], vocab_size: int, *, n: int = 8, shape: tuple[int, int] = (4, 64),
+                      pad_id: int = 1) -> list[dict[str, np.ndarray]]:
+    """Random-id feeds for the inputs of the ONNX file at ``path`` (static calibration when no data is given)."""
+    import onnx
+
+    names = [i.name for i in onnx.load(str(path), load_external_data=False).graph.input]
+    feeds = []
+    for k in range(n):
+        inp = example_inputs(shape, vocab_size, names, seed=1000 + k, pad_id=pad_id)
+        feeds.append({nm: inp[nm].numpy().astype(np.int64) for nm in names})
+    return feeds
+
+
+def quantize_int8(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, scheme: str | None = None,
+                  calibration: Sequence[dict[str, np.ndarray]] | None = None) -> dict[str, Any]:
+    """int8 quantisation of an ONNX file; returns ``{"scheme", "format", "per_channel"}``.
+
+    ``qoperator-*``: ``quantize_dynamic`` (QInt8 weights, activations quantised at run time).
+    ``qdq-*``: ``quantize_static`` in QDQ format (QInt8 weights and activations), calibrated on
+    ``calibration`` feeds (required for these schemes).
+    """
+    import onnx
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
+
+    name, fmt, per_channel = resolve_int8_scheme(scheme)
+    # a fused graph's com.microsoft ops (Attention, SkipLayerNormalization) have no ONNX shape inference,
+    # so the quantiser cannot type their outputs: they are float32 tensors
+    extra = {"DefaultTensorType": onnx.TensorProto.FLOAT}
     with _quiet():
-        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+        if fmt == "qoperator":
+            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
+                             extra_options=extra)
+        else:
+            if not calibration:
+                raise ConfigError(f"int8 scheme {name} is static: it needs calibration inputs")
+            # MatMul and the fused Attention only: the quantiser cannot scale the biases of the fused
+            # embedding/LayerNorm ops (their inputs' types are unknown to ONNX shape inference)
+            quantize_static(str(src), str(dst), _Calibration(calibration), quant_format=QuantFormat.QDQ,
+                            per_channel=per_channel, weight_type=QuantType.QInt8, activation_type=QuantType.QInt8,
+                            op_types_to_quantize=["MatMul", "Attention"], extra_options=extra)
+    return {"scheme": name, "format": fmt, "per_channel": per_channel}
 
 
 # ------------------------------------------------------------------------------------ runtime side
@@ -398,9 +580,15 @@ def export_model(
     batch_size: int = 32,
     max_examples: int | None = None,
     threads: int | None = None,
+    fuse: bool = True,
+    int8_scheme: str | None = None,
 ) -> dict[str, Any]:
     """Export a student or teacher (run folder or model folder) to ONNX (+ int8), check parity on
     ``split`` of the data, and write the export folder. Returns the ``export.json`` content.
+
+    ``fuse``: run onnxruntime's transformer optimizer on BERT/RoBERTa graphs (checked, see the module
+    docstring). ``int8_scheme``: one of :data:`INT8_SCHEMES` (default :data:`DEFAULT_INT8_SCHEME`;
+    static ``qdq-*`` schemes are calibrated on random token ids).
 
     Raises :class:`ExportError` when a shape check or a parity check fails (the failed file is
     removed; ``export.json`` records why).
@@ -411,6 +599,7 @@ def export_model(
     from .evaluate import load_inference, resolve_model
 
     t0 = time.perf_counter()
+    scheme_name = resolve_int8_scheme(int8_scheme)[0]
     ref = resolve_model(model)
     if ref.kind == "onnx":
         raise ConfigError("this is already an export (give the run or model folder)", path=ref.path)
@@ -486,13 +675,15 @@ def export_model(
     fp32 = dest / FP32_FILE
     try:
         info = export_onnx(hf_model, fp32, vocab_size=vocab, family=family, input_names=input_names,
-                           exporter=exporter, opset=opset, pad_id=pad_id, model_dir=str(ref.path), kind=kind)
+                           exporter=exporter, opset=opset, pad_id=pad_id, model_dir=str(ref.path), kind=kind,
+                           fuse=fuse)
     except ExportError as exc:
         fp32.unlink(missing_ok=True)
         meta["error"] = str(exc)
         write("refused")
         raise
-    meta.update(exporter=info["exporter"], opset=info["opset"], verify=info["verify"], export_seconds=info["seconds"])
+    meta.update(exporter=info["exporter"], opset=info["opset"], fusion=info["fusion"], verify=info["verify"],
+                export_seconds=info["seconds"])
     meta["files"]["fp32"] = FP32_FILE
     meta["sizes_bytes"]["fp32"] = fp32.stat().st_size
 
@@ -523,7 +714,10 @@ def export_model(
         raise ExportError(msg, path=dest)
     if int8:
         q = dest / INT8_FILE
-        quantize_int8(fp32, q)
+        calib = calibration_feeds(fp32, vocab, pad_id=pad_id) if INT8_SCHEMES[scheme_name][0] == "qdq" else None
+        meta["int8"] = quantize_int8(fp32, q, scheme=scheme_name, calibration=calib)
+        if calib:
+            meta["int8"]["calibration"] = f"{len(calib)} batches of random token ids"
         meta["files"]["int8"] = INT8_FILE
         meta["sizes_bytes"]["int8"] = q.stat().st_size
         meta["parity"]["int8"] = pi = parity_for("int8")
@@ -573,4 +767,6 @@ if __name__ == "__main__":  # pragma: no cover - exercised through export_onnx(e
 
 
 __all__ = ["ExportError", "Thresholds", "export_model", "export_onnx", "quantize_int8", "ort_session",
+           "session_options", "describe_session_options", "fuse_transformer", "op_counts", "is_fusable",
+           "eager_attention", "resolve_int8_scheme", "calibration_feeds", "INT8_SCHEMES", "DEFAULT_INT8_SCHEME",
            "load_onnx_inference", "logits_wrapper", "verify_shapes", "onnx_side", "FP32_FILE", "INT8_FILE"]

@@ -534,11 +534,14 @@ class Teacher(nn.Module):
         *,
         max_length: int | None = None,
         return_tensors: bool = True,
+        pad_to_max_length: bool = False,
     ) -> dict[str, Any]:
         """Tokenise a batch of (already normalised) functions, or of function pairs.
 
         See the module docstring for the keys. ``max_length`` (default: the teacher's) is capped
         by the model's position limit and includes every special token (UniXcoder's prefix too).
+        The batch is padded to its longest row, or with ``pad_to_max_length`` to ``max_length``
+        (the paper's fixed padding, for benchmarks).
         """
         codes = list(codes)
         if codes_b is not None:
@@ -549,21 +552,23 @@ class Teacher(nn.Module):
             raise ConfigError("this teacher was loaded for pairs (is_pair=True): pass codes_b")
         ml = self.max_length if max_length is None else min(int(max_length), self.max_length)
         if codes_b is not None and self.pair_mode == "separate":
-            both = self._encode_sequences(codes + codes_b, None, ml)
+            both = self._encode_sequences(codes + codes_b, None, ml, pad_to_max_length)
             n = len(codes)
             out = {k: v[:n] for k, v in both.items()}
             out.update({f"{k}_b": v[n:] for k, v in both.items()})
         else:
-            out = self._encode_sequences(codes, codes_b, ml)
+            out = self._encode_sequences(codes, codes_b, ml, pad_to_max_length)
         if not return_tensors:
             return {k: v.tolist() for k, v in out.items()}
         return out
 
-    def _encode_sequences(self, codes: list[str], codes_b: list[str] | None, ml: int) -> dict[str, torch.Tensor]:
+    def _encode_sequences(self, codes: list[str], codes_b: list[str] | None, ml: int,
+                          pad_to_max_length: bool = False) -> dict[str, torch.Tensor]:
         if self.unixcoder:
-            return self._encode_unixcoder(codes, codes_b, ml)
+            return self._encode_unixcoder(codes, codes_b, ml, pad_to_max_length)
         tok = self.tokenizer
-        enc = tok(codes, codes_b, truncation=True, max_length=ml, padding=True, return_offsets_mapping=True,
+        enc = tok(codes, codes_b, truncation=True, max_length=ml, padding="max_length" if pad_to_max_length else True,
+                  return_offsets_mapping=True,
                   return_tensors="pt")
         seq_ids = [[-1 if s is None else s for s in enc.sequence_ids(i)] for i in range(len(codes))]
         out = {
@@ -577,7 +582,8 @@ class Teacher(nn.Module):
             out["token_type_ids"] = enc["token_type_ids"]
         return out
 
-    def _encode_unixcoder(self, codes: list[str], codes_b: list[str] | None, ml: int) -> dict[str, torch.Tensor]:
+    def _encode_unixcoder(self, codes: list[str], codes_b: list[str] | None, ml: int,
+                          pad_to_max_length: bool = False) -> dict[str, torch.Tensor]:
         tok = self.tokenizer
         cls_id = tok.cls_token_id if tok.cls_token_id is not None else tok.bos_token_id
         sep_id = tok.sep_token_id if tok.sep_token_id is not None else tok.eos_token_id
@@ -605,7 +611,7 @@ class Teacher(nn.Module):
                 offs += [tuple(o) for o in off_a[:la]] + [(0, 0)] * 2 + [tuple(o) for o in off_b[:lb]] + [(0, 0)]
                 sides += [0] * la + [-1, -1] + [1] * lb + [-1]
             rows.append((ids, offs, sides))
-        width = max(len(r[0]) for r in rows)
+        width = ml if pad_to_max_length else max(len(r[0]) for r in rows)
         n = len(rows)
         input_ids = torch.full((n, width), pad_id, dtype=torch.long)
         attention_mask = torch.zeros((n, width), dtype=torch.long)
