@@ -114,8 +114,8 @@ def _group(row: dict[str, Any], group_by: str) -> Any:
 def _label_transfer(teacher_dir: Path, rows: list[dict[str, Any]], labels: list[str], out: Path,
                     normalization: str, max_length: int) -> list[dict[str, Any]]:
     """Transfer rows labelled by the teacher's top-1 (their real type is not a label)."""
-    path = out / "transfer-labelled.jsonl"
-    if path.is_file():
+    path, by = out / "transfer-labelled.jsonl", out / "transfer-labelled.teacher"
+    if path.is_file() and by.is_file() and by.read_text() == str(teacher_dir.resolve()):
         return _jsonl(path)
     import torch
 
@@ -133,6 +133,7 @@ def _label_transfer(teacher_dir: Path, rows: list[dict[str, Any]], labels: list[
                 done.append({**r, "idx": f"transfer-{r['idx']}", "target": labels[k], "caught": r["target"],
                              "transfer": True})
     _write_jsonl(path, done)
+    atomic_write_text(by, str(teacher_dir.resolve()))  # a re-run that keeps another teacher labels them again
     return done
 
 
@@ -142,8 +143,11 @@ def mixed_data(public: Path, own: Path, transfer: list[dict[str, Any]], out: Pat
     from .data.normalize import normalize_code
 
     mixed = out / "mixed"
-    if (mixed / "labels.json").is_file():
+    stats = mixed / "stats.json"
+    if (mixed / "labels.json").is_file() and stats.is_file() and \
+            json.loads(stats.read_text()).get("transfer_rows") == [r["idx"] + "=" + r["target"] for r in transfer]:
         return mixed
+    shutil.rmtree(mixed, ignore_errors=True)  # built with other transfer labels (another teacher)
     tmp = out / ".mixed.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -157,6 +161,7 @@ def mixed_data(public: Path, own: Path, transfer: list[dict[str, Any]], out: Pat
     shutil.copyfile(public / "labels.json", tmp / "labels.json")
     atomic_write_json(tmp / "stats.json", {"train": {"public": len(public_train),
                                                      "own": len(_jsonl(own / "train.jsonl")), "transfer": len(transfer)},
+                                           "transfer_rows": [r["idx"] + "=" + r["target"] for r in transfer],
                                            "valid": "own", "test": "own"})
     tmp.rename(mixed)
     return mixed
