@@ -141,29 +141,26 @@ def mixed_data(public: Path, own: Path, transfer: list[dict[str, Any]], out: Pat
     """train = public train + your train (+ transfer); valid and test = yours; the public label list.
     Public functions equal (after whitespace normalisation) to one of your held-out functions are dropped."""
     from .data.normalize import normalize_code
+    from .io import atomic_dir
 
     mixed = out / "mixed"
+    transfer_rows = [r["idx"] + "=" + r["target"] for r in transfer]
     stats = mixed / "stats.json"
     if (mixed / "labels.json").is_file() and stats.is_file() and \
-            json.loads(stats.read_text()).get("transfer_rows") == [r["idx"] + "=" + r["target"] for r in transfer]:
-        return mixed
-    shutil.rmtree(mixed, ignore_errors=True)  # built with other transfer labels (another teacher)
-    tmp = out / ".mixed.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    held = {normalize_code(r["func"], "whitespace") for s in ("valid", "test") for r in _jsonl(own / f"{s}.jsonl")}
-    public_train = [r for r in _jsonl(public / "train.jsonl") if normalize_code(r["func"], "whitespace") not in held]
+            json.loads(stats.read_text()).get("transfer_rows") == transfer_rows:
+        return mixed  # else built with other transfer labels (another teacher): replaced below
     # your rows get their own id space: an id of yours can also name a public function (a copied file)
-    train = public_train + [{**r, "idx": f"own-{r['idx']}"} for r in _jsonl(own / "train.jsonl")] + transfer
-    _write_jsonl(tmp / "train.jsonl", train)
-    for s in ("valid", "test"):
-        _write_jsonl(tmp / f"{s}.jsonl", [{**r, "idx": f"own-{r['idx']}"} for r in _jsonl(own / f"{s}.jsonl")])
-    shutil.copyfile(public / "labels.json", tmp / "labels.json")
-    atomic_write_json(tmp / "stats.json", {"train": {"public": len(public_train),
-                                                     "own": len(_jsonl(own / "train.jsonl")), "transfer": len(transfer)},
-                                           "transfer_rows": [r["idx"] + "=" + r["target"] for r in transfer],
-                                           "valid": "own", "test": "own"})
-    tmp.rename(mixed)
+    mine = {s: [{**r, "idx": f"own-{r['idx']}"} for r in _jsonl(own / f"{s}.jsonl")] for s in ("train", "valid", "test")}
+    held = {normalize_code(r["func"], "whitespace") for s in ("valid", "test") for r in mine[s]}
+    public_train = [r for r in _jsonl(public / "train.jsonl") if normalize_code(r["func"], "whitespace") not in held]
+    with atomic_dir(mixed, marker="labels.json", what="adapt training data") as tmp:
+        _write_jsonl(tmp / "train.jsonl", public_train + mine["train"] + transfer)
+        for s in ("valid", "test"):
+            _write_jsonl(tmp / f"{s}.jsonl", mine[s])
+        shutil.copyfile(public / "labels.json", tmp / "labels.json")
+        atomic_write_json(tmp / "stats.json", {"train": {"public": len(public_train), "own": len(mine["train"]),
+                                                         "transfer": len(transfer)},
+                                               "transfer_rows": transfer_rows, "valid": "own", "test": "own"})
     return mixed
 
 
@@ -325,8 +322,9 @@ def adapt(code: str | Path, out: str | Path, *, teacher: str | Path | None = Non
     t = time.perf_counter()
     base_own = tfidf_baseline(own, "exception", normalization="whitespace")
     base_mixed = tfidf_baseline(mixed, "exception", normalization="whitespace", fast=True)
+    majority = _majority(own)
     table: list[dict[str, Any]] = [
-        {"model": f"majority class ({_majority(own)['label']})", "test_top1": _majority(own)["accuracy"]},
+        {"model": f"majority class ({majority['label']})", "test_top1": majority["accuracy"]},
         {"model": "TF-IDF + logistic regression, your train split", "test_top1": base_own["test"]["accuracy"],
          "valid_top1": base_own["valid"]["accuracy"]},
         {"model": "TF-IDF + logistic regression, public + your train", "test_top1": base_mixed["test"]["accuracy"],
