@@ -114,13 +114,6 @@ def teacher_side(teacher: nn.Module, max_length: int | None = None, *, pad_to_ma
             mask = torch.cat([out.attention_mask, out.attention_mask_b], dim=1)
             if offsets is not None and enc.get("offset_mapping_b") is not None:
                 offsets = torch.cat([offsets, enc["offset_mapping_b"]], dim=1)
-        if out.logits.dtype in (torch.bfloat16, torch.float16) and not torch.is_autocast_enabled(out.logits.device.type):
-            # a teacher loaded in bf16/fp16 (teacher.dtype) for an fp32 student: the losses read float32
-            # (exact: every half-precision value is a float32); under autocast the run's precision rules
-            hs = tuple(h.float() for h in hs) if hs is not None else None
-            pooled = tuple(p.float() for p in pooled) if pooled is not None else None
-            return Outputs(logits=out.logits.float(), hidden_states=hs, pooled_states=pooled, attention_mask=mask,
-                           offsets=offsets)
         return Outputs(logits=out.logits, hidden_states=hs, pooled_states=pooled, attention_mask=mask, offsets=offsets)
 
     return ModelSide("teacher", teacher, encode, forward)

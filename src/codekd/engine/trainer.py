@@ -643,6 +643,9 @@ def _run_training(job: TrainJob, *, resume: bool, progress: bool, stop_after: in
             teacher_dtype = torch.bfloat16 if precision == "bf16" else torch.float16
             teacher.model.to(teacher_dtype)
     state["teacher_dtype"] = str(teacher_dtype or (next(teacher.model.parameters()).dtype if teacher else None))
+    # half-precision teacher weights (cast above, or loaded so with teacher.dtype): its outputs are
+    # read as float32 by the losses (exact: every half-precision value is a float32)
+    half_teacher = teacher is not None and next(teacher.model.parameters()).dtype in (torch.bfloat16, torch.float16)
     encoders = {"student": job.student.encode}
     if teacher is not None:
         encoders["teacher"] = teacher.encode
@@ -730,7 +733,7 @@ def _run_training(job: TrainJob, *, resume: bool, progress: bool, stop_after: in
                     if teacher is not None:
                         with torch.no_grad(), accelerator.autocast():
                             t_out = teacher.forward(teacher.model, batch["teacher"], needs_hidden)
-                        if teacher_dtype is not None:
+                        if half_teacher:
                             t_out = _as_float(t_out)
                     elif job.teacher_outputs is not None:
                         t_out = to_device(job.teacher_outputs("train", batch["index"]), device)
@@ -742,7 +745,7 @@ def _run_training(job: TrainJob, *, resume: bool, progress: bool, stop_after: in
                         s_tr = trainable(tb["student"], needs_hidden)
                         with torch.no_grad(), accelerator.autocast():
                             t_tr = teacher.forward(teacher.model, tb["teacher"], needs_hidden)
-                        if teacher_dtype is not None:
+                        if half_teacher:
                             t_tr = _as_float(t_tr)
                         tr_loss, tr_parts = job.method.loss(s_tr, t_tr, None, aux_mod)
                         loss = loss + job.transfer_weight * tr_loss
