@@ -366,18 +366,21 @@ def predict_outputs(side: ModelSide, model: nn.Module, split: Split, normalizati
 
 
 REPLAN_AFTER = 20  # steps into every epoch, the time plan is remade from the measured speed
+TEST_OVERHEAD_S = 2.0  # seconds a budgeted plan keeps for the test pass's fixed costs (load, save) beside its own time
 
 
-def planned_linear(step: int, total: int, warmup_ratio: float, anchor: tuple[int, float] | None = None) -> float:
+def planned_linear(step: int, total: int, warmup_ratio: float, anchor: tuple[int, float] | None = None,
+                   warmup_steps: int | None = None) -> float:
     """The LR factor of a linear warm-up and decay to ``total`` steps (as transformers' linear schedule).
 
     ``anchor`` ``(step_a, factor_a)``: the plan was remade at ``step_a``, where the factor was
     ``factor_a``; from there it decays linearly to 0 at the new ``total``, so a longer plan never
-    raises the learning rate again."""
+    raises the learning rate again. ``warmup_steps``: the warm-up length a plan fixed (default
+    ``warmup_ratio * total``)."""
     if anchor is not None and step >= anchor[0]:
         step_a, factor_a = anchor
         return max(0.0, factor_a * float(total - step) / float(max(1, total - step_a)))
-    warm = int(warmup_ratio * total)
+    warm = int(warmup_ratio * total) if warmup_steps is None else int(warmup_steps)
     if step < warm:
         return float(step) / float(max(1, warm))
     return max(0.0, float(total - step) / float(max(1, total - warm)))
@@ -385,7 +388,8 @@ def planned_linear(step: int, total: int, warmup_ratio: float, anchor: tuple[int
 
 def _plan_factor(plan: dict[str, Any], step: int, warmup_ratio: float) -> float:
     anchor = plan.get("anchor")
-    return planned_linear(step, int(plan["total_steps"]), warmup_ratio, tuple(anchor) if anchor else None)
+    return planned_linear(step, int(plan["total_steps"]), warmup_ratio, tuple(anchor) if anchor else None,
+                          plan.get("warmup_steps"))
 
 
 def _speed_probe(job: TrainJob, trainable: nn.Module, split: Split, lengths: np.ndarray, n: int,
@@ -420,17 +424,26 @@ def _test_size(job: TrainJob) -> int:
 def _replan(state: dict[str, Any], budget_s: float, elapsed_s: float, done: int, step_s: float,
             steps_per_epoch: int, max_total: int, warmup_ratio: float = 0.1) -> None:
     """Remake the time plan (in place: the LR schedule reads it) from the measured seconds per step.
-    Past the warm-up the schedule is re-anchored at this step's factor (it never rises again)."""
+
+    The factor rises through the warm-up, then never rises again: past the warm-up the schedule is
+    re-anchored at this step's factor; inside it, a shorter plan ends the warm-up sooner (at this step
+    at the latest, re-anchored there) and a longer one keeps the warm-up it had (never a drop)."""
     plan = state["plan"]
-    warm_done = done >= int(warmup_ratio * int(plan["total_steps"]))
+    warm = plan.get("warmup_steps")
+    if warm is None:
+        warm = int(warmup_ratio * int(plan["total_steps"]))
     eval_s = plan.get("eval_s")
     if eval_s is None:
         eval_s = plan.get("eval_estimate_s", 0.0)
     total = plan_steps(budget_s=budget_s, elapsed_s=elapsed_s, done_steps=done, step_s=step_s, eval_s=eval_s,
                        steps_per_epoch=steps_per_epoch, max_steps=max_total, test_s=plan.get("test_s", 0.0))
-    if warm_done:
-        plan["anchor"] = [done, _plan_factor(plan, done, warmup_ratio)]
-    plan.update(total_steps=total, step_s=step_s)
+    factor = _plan_factor(plan, done, warmup_ratio)
+    if done < warm:
+        warm = min(warm, int(warmup_ratio * total))
+    if done >= warm:
+        plan["anchor"] = [done, factor]
+        warm = min(warm, done)
+    plan.update(total_steps=total, step_s=step_s, warmup_steps=warm)
     plan["replans"].append({"step": done, "elapsed_s": round(elapsed_s, 1), "step_s": round(step_s, 4),
                             "total_steps": total})
 
@@ -593,13 +606,14 @@ def _run_training(job: TrainJob, *, resume: bool, progress: bool, stop_after: in
             if timed is None:
                 timed = time_step(probe, rounds=1) if probe is not None else {"fp32_s": 1.0, "bf16_s": 1.0}
             per_step = timed["bf16_s" if precision == "bf16" else "fp32_s"] * tc.grad_accum * 1.15
+            eval_s = _eval_estimate(per_step, len(valid_split), tc)
+            test_s = _eval_estimate(per_step, _test_size(job), tc) + TEST_OVERHEAD_S
+            # the same test reserve as every later replan (a first plan without it was cut by the first replan)
             state["plan"] = {"budget_s": budget_s, "total_steps": plan_steps(
-                budget_s=budget_s, elapsed_s=0.0, done_steps=0, step_s=per_step,
-                eval_s=_eval_estimate(per_step, len(valid_split), tc), steps_per_epoch=steps_per_epoch,
-                max_steps=max_total, test_s=_eval_estimate(per_step, _test_size(job), tc)),
-                "step_s": per_step, "replans": [],
-                "eval_estimate_s": _eval_estimate(per_step, len(valid_split), tc),
-                "test_s": _eval_estimate(per_step, _test_size(job), tc) + 2.0}
+                budget_s=budget_s, elapsed_s=0.0, done_steps=0, step_s=per_step, eval_s=eval_s,
+                steps_per_epoch=steps_per_epoch, max_steps=max_total, test_s=test_s),
+                "step_s": per_step, "replans": [], "eval_estimate_s": eval_s, "test_s": test_s}
+            state["plan"]["warmup_steps"] = int(tc.warmup_ratio * state["plan"]["total_steps"])
         total_steps = int(state["plan"]["total_steps"])
 
     optimizer = torch.optim.AdamW(_param_groups(trainable, tc.weight_decay, tc.lr, tc.layer_lr_decay), lr=tc.lr)
@@ -826,7 +840,7 @@ def _run_training(job: TrainJob, *, resume: bool, progress: bool, stop_after: in
             if budget_s is not None:
                 plan = state["plan"]
                 plan["eval_s"] = time.perf_counter() - t_eval
-                plan["test_s"] = plan["eval_s"] * _test_size(job) / max(1, len(valid_split)) + 2.0
+                plan["test_s"] = plan["eval_s"] * _test_size(job) / max(1, len(valid_split)) + TEST_OVERHEAD_S
                 steps_done = state["global_step"] - int(plan.get("epoch_start_step", 0))
                 if steps_done > 0:
                     _replan(state, budget_s, time.perf_counter() - t_start, state["global_step"],
