@@ -90,7 +90,7 @@ def demo_data(data: Path, *, progress: bool = True, say=print) -> dict[str, Any]
     say(f"[1/5] building the pinned exception dataset (~390 pinned PyPI projects + this Python's stdlib; "
         f"downloads cached in ~/.cache/codekd) into {data}")
     try:
-        from .data.builders.corpus import build_exceptions
+        from .data.builders.pinned_exceptions import build_exceptions
 
         stats = build_exceptions(data, progress=progress).to_dict()
         source = "pinned"

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from codekd.data.builders.cubert_labels import CUBERT_EXCEPTION_LABELS
-from codekd.data.builders.exceptions import HOLE, extract_examples, mine_exceptions
+from codekd.data.builders.exception_mining import HOLE, extract_examples
+from codekd.data.builders.exceptions import mine_exceptions
 from codekd.errors import ConfigError, DataError
 
 SPLITS = ("train", "valid", "test")

@@ -19,7 +19,8 @@ from codekd.data.builders.clone_transforms import (JAVA_TRANSFORMS, PY_TRANSFORM
                                                    java_parses, py_parses)
 from codekd.data.builders.clones import (build_clones_from_dirs, cross_version_pairs, extract_java_methods,
                                          extract_python_functions, extract_version)
-from codekd.data.builders.exceptions import is_generated, mine_exceptions
+from codekd.data.builders.exception_mining import is_generated
+from codekd.data.builders.exceptions import mine_exceptions
 from codekd.errors import CodekdError, ConfigError, DataError
 
 JAVA = """public int sum(int[] xs, int n) {

@@ -13,7 +13,7 @@ from fixtures_data import bcb_joined_folder, devign_folder
 from fixtures_models import TINY_STUDENTS, single_thread, tiny_eval_runs  # noqa: F401  (single_thread: autouse)
 
 from codekd.cli import main
-from codekd.data.builders.exceptions import extract_examples
+from codekd.data.builders.exception_mining import extract_examples
 from codekd.errors import CodekdError
 from codekd.evaluation import evaluate as ev
 from codekd.evaluation.predict import except_clause_units, lint, predict

@@ -189,7 +189,7 @@ def build_exceptions_cmd(
     workers: Optional[int] = typer.Option(None, help="Parallel parser processes (default: CPU count)."),
 ) -> None:
     """Exception-classification data from ~390 pinned PyPI projects (pip download, cached) + the stdlib."""
-    from ..data.builders.corpus import CATCH_ALL, build_exceptions
+    from ..data.builders.pinned_exceptions import CATCH_ALL, build_exceptions
     from ..data.builders.exceptions import parse_label_spec
 
     label_set, n, given = parse_label_spec(labels, num_labels)

@@ -31,7 +31,6 @@ import ast
 import fnmatch
 import json
 import os
-import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..data.builders.exception_mining import HOLE, extract_examples, hole_text
+from ..data.pysource import def_text, parse_module, scan_defs
 from ..errors import ConfigError
 
 LANGUAGES = {".py": "python", ".c": "c", ".h": "c", ".java": "java"}
@@ -48,7 +49,6 @@ DEFAULT_PATTERNS: dict[str, tuple[str, ...]] = {
 }
 ALL_PATTERNS = ("*.py", "*.c", "*.h", "*.java")
 MAX_FILE_BYTES = 2_000_000
-HOLE = "__HOLE__"
 
 
 @dataclass
@@ -67,35 +67,15 @@ class CodeUnit:
 
 def python_functions(text: str, path: str = "<string>") -> list[CodeUnit]:
     """Every ``def`` / ``async def`` (methods and nested functions included), dedented, without decorators."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        tree = ast.parse(text)
     lines = text.split("\n")
-    out: list[CodeUnit] = []
-    work: list[tuple[ast.AST, tuple[str, ...]]] = [(tree, ())]
-    while work:
-        node, names = work.pop()
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                qual = ".".join((*names, child.name))
-                first, last = child.lineno - 1, child.end_lineno or child.lineno
-                seg = lines[first:last]
-                indent = seg[0][: len(seg[0]) - len(seg[0].lstrip())] if seg else ""
-                code = "\n".join(s[len(indent):] if s.startswith(indent) else s for s in seg)
-                out.append(CodeUnit(path, child.lineno, last, qual, code))
-                work.append((child, (*names, child.name, "<locals>")))
-            elif isinstance(child, ast.ClassDef):
-                work.append((child, (*names, child.name)))
-            else:
-                work.append((child, names))
+    out = [CodeUnit(path, d.node.lineno, d.node.end_lineno or d.node.lineno, d.qualname, def_text(lines, d.node))
+           for d in scan_defs(parse_module(text))]
     out.sort(key=lambda u: (u.line, u.name))
     return out
 
 
 def exception_units(text: str, path: str = "<string>") -> list[CodeUnit]:
     """Functions whose ``except`` clauses catch one name, with that name replaced by ``__HOLE__``."""
-    from ..data.builders.exceptions import extract_examples
-
     _, _, examples = extract_examples(text)
     out = []
     for label, func, qualname, lineno in examples:
@@ -313,20 +293,16 @@ def _utf16_col(line: str, byte_col: int) -> int:
 def except_clause_units(text: str, path: str = "<string>") -> tuple[list[ClauseUnit], Counter]:
     """Every ``except Name:`` clause of every function, each masked in its innermost function.
 
-    The masking is the miner's (:func:`codekd.data.builders.exceptions.extract_examples`): in the
+    The masking is the miner's (:func:`codekd.data.builders.exception_mining.extract_examples`): in the
     function's text every clause catching ``Name`` (nested functions included) becomes
     ``except __HOLE__:``. Other clauses stay as written. Clauses outside any function, and tuples,
     dotted names and bare ``except:`` (which the model never learnt), are counted in the returned
     Counter, not checked. Raises ``SyntaxError`` / ``ValueError`` / ``RecursionError`` for
     unparsable text.
     """
-    from ..data.builders.exceptions import _hole_text, _scan_defs
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        tree = ast.parse(text)
+    tree = parse_module(text)
     lines = text.split("\n")
-    defs = _scan_defs(tree)
+    defs = scan_defs(tree)
     owner: dict[int, int] = {}  # id(handler) -> index of its innermost def
     for i, (node, _, handlers) in enumerate(defs):
         for h in handlers:
@@ -348,7 +324,7 @@ def except_clause_units(text: str, path: str = "<string>") -> tuple[list[ClauseU
         for name, mine in by_name.items():
             masked = [h for h in handlers if isinstance(h.type, ast.Name) and h.type.id == name]
             try:
-                code = _hole_text(lines, node, masked, name)
+                code = hole_text(lines, node, masked, name)
             except UnicodeError:
                 code = None
             if code is None:

@@ -16,7 +16,7 @@ Two uses:
   per-token projection of the BiGRU outputs, tied with the word embeddings). ``distill --student
   OUT`` (or ``student.init_from: OUT``) then starts from these weights with a new classifier.
 
-How it runs: the corpus (:mod:`codekd.pretrain.corpus`) is built into ``OUT/corpus``; the engine's
+How it runs: the corpus (:mod:`codekd.pretrain.mlm_corpus`) is built into ``OUT/corpus``; the engine's
 :func:`~codekd.engine.trainer.run_training` trains with an :class:`MLMMethod` (cross-entropy on the
 masked positions only; the vocabulary projection is computed only there), masking in the collate step
 with the global torch generator (saved in every checkpoint, so a resumed run masks exactly like an
@@ -33,7 +33,7 @@ import json
 import math
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -41,13 +41,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import PretrainSpec, RunConfig, TrainConfig, apply_overrides, validate
+from ..config import PretrainSpec, RunConfig, TrainConfig, apply_overrides, load_yaml, set_dotted, validate
 from ..data.loaders import TaskData
 from ..data.normalize import STRUCTURE_TOKENS, normalize_code, parse_normalization
+from ..engine.batching import code_lengths, eval_batches, to_device
+from ..engine.runs import check_run_folder, student_spec
+from ..engine.trainer import ModelSide, TrainJob, finished_metrics, run_training, set_seed
 from ..errors import ConfigError, ModelLoadError
 from ..methods.base import Method, MethodContext, Needs, Outputs
+from ..models.hf import hf_load, position_limit, quiet_transformers, resolve_model_name
 from ..tasks import Task
+from ..vocab import read_vocab_meta, train_vocab_on_texts
 from .masking import IGNORE, mask_tokens
+from .mlm_corpus import CorpusSplit, build_corpus
 
 MLM_TASK = Task(name="mlm", input_kind="single", metric="accuracy", selection=("neg_loss",),
                 description="masked-LM pre-training (not a classification task)")
@@ -146,8 +152,6 @@ def mlm_forward(model: nn.Module, enc: dict[str, torch.Tensor], hidden: bool = F
 
 
 def mlm_side(model: nn.Module, encoder: MLMEncoder):
-    from ..engine.trainer import ModelSide
-
     return ModelSide("student", model, encoder, mlm_forward)
 
 
@@ -160,8 +164,6 @@ def heldout_metrics(model: nn.Module, split: Any, tokenizer: Any, *, max_length:
     The same (model tokenizer, split, seed) gives the same masked positions every time, so two
     evaluations (before / after training) compare the same predictions.
     """
-    from ..engine.batching import code_lengths, eval_batches, to_device
-
     gen = torch.Generator().manual_seed(10_007 + int(seed))
     enc = MLMEncoder(tokenizer, max_length, prob, mode, span_mean, generator=gen)
     was = model.training
@@ -234,8 +236,6 @@ def _base_extras(src: str, mlm: nn.Module) -> dict[str, torch.Tensor]:
     sequence classifier reads): kept so a teacher fine-tuned from the adapted folder starts from them."""
     from transformers import AutoModel
 
-    from ..models.hf import hf_load
-
     try:
         base, info = hf_load(AutoModel.from_pretrained, src, what="teacher", output_loading_info=True)
     except ModelLoadError:
@@ -274,8 +274,6 @@ def pretrain_config(model: str, corpus: Sequence[str | Path], out: str | Path, *
     ``model``: a student preset (``gru-1.5m``), a pre-trained student folder, or a teacher (hub id,
     alias, folder). Learning rate default: 5e-5 for a teacher, 5e-4 for a student.
     """
-    from ..config import load_yaml, set_dotted
-
     data: dict[str, Any] = load_yaml(config) if config else {}
     data.update({"kind": "pretrain", "task": MLM_TASK.name, "out": str(out)})
     data["data"] = str(Path(out) / CORPUS_DIR)
@@ -327,31 +325,10 @@ def _publish(out: Path) -> None:
     shutil.rmtree(best, ignore_errors=True)
 
 
-def run_pretrain(cfg: RunConfig, *, resume: bool = True, progress: bool = True,
-                 stop_after: int | None = None) -> dict[str, Any]:
-    """Run a masked-LM config built by :func:`pretrain_config`; returns the metrics (also ``OUT/metrics.json``)."""
-    from transformers import AutoModelForMaskedLM, AutoTokenizer
-
-    from ..engine.trainer import TrainJob, finished_metrics, run_training, set_seed
-    from ..models.hf import hf_load, position_limit, quiet_transformers, resolve_model_name
-    from .corpus import CorpusSplit, build_corpus
-
-    if cfg.kind != "pretrain" or cfg.pretrain is None:
-        raise ConfigError("not a pretrain config (kind: pretrain with a 'pretrain' section)")
-    quiet_transformers()
-    ps: PretrainSpec = cfg.pretrain
-    out = Path(cfg.out)
-    from ..engine.runs import check_run_folder
-
-    check_run_folder(cfg)  # a file or a folder of the user's is refused before any work
-    done = finished_metrics(out, cfg) if resume else None
-    if done is not None:
-        _publish(out)
-        return done
-    if cfg.train.num_threads:
-        torch.set_num_threads(cfg.train.num_threads)
-
-    # ---- corpus (built once; a resumed run reuses it)
+def _corpus(cfg: RunConfig, out: Path) -> tuple[Path, dict[str, Any], CorpusSplit, CorpusSplit]:
+    """``OUT/corpus``, built once (a resumed run with the same corpus settings reuses it): its
+    folder, stats and train / held-out splits."""
+    ps: PretrainSpec = cfg.pretrain  # type: ignore[assignment]
     cdir = out / CORPUS_DIR
     corpus_settings = {"inputs": [str(Path(p).resolve()) for p in ps.corpus], "lang": ps.lang,
                        "exclude_data": [str(Path(p).resolve()) for p in ps.exclude_data],
@@ -368,11 +345,16 @@ def run_pretrain(cfg: RunConfig, *, resume: bool = True, progress: bool = True,
     valid_split = CorpusSplit(cdir / "heldout.jsonl", "valid")
     if len(valid_split) == 0:
         raise ConfigError("the corpus has no held-out functions to measure perplexity on")
+    return cdir, stats, train_split, valid_split
 
-    # ---- budget -> steps (a schedule that fits the budget)
+
+def _fit_budget(cfg: RunConfig, n_train: int) -> RunConfig:
+    """The config with a schedule that fits the budget: ``pretrain.max_examples`` as steps, and
+    enough epochs for the steps."""
+    ps: PretrainSpec = cfg.pretrain  # type: ignore[assignment]
     tc = cfg.train
     per_step = tc.batch_size * tc.grad_accum
-    steps_per_epoch = max(1, math.ceil(len(train_split) / tc.batch_size) // tc.grad_accum)
+    steps_per_epoch = max(1, math.ceil(n_train / tc.batch_size) // tc.grad_accum)
     updates: dict[str, Any] = {}
     if ps.max_examples is not None:
         steps = max(1, math.ceil(ps.max_examples / per_step))
@@ -382,95 +364,131 @@ def run_pretrain(cfg: RunConfig, *, resume: bool = True, progress: bool = True,
         updates["epochs"] = math.ceil(steps / steps_per_epoch)
     if updates:
         cfg = cfg.model_copy(update={"train": tc.model_copy(update=updates)})
-        tc = cfg.train
+    return cfg
 
-    # ---- model and tokenizer
+
+@dataclass
+class _Model:
+    """The masked-LM model of a run, its tokenizer and how it is saved."""
+
+    model: nn.Module
+    tokenizer: Any
+    family: str
+    spec: Any = None  # the student spec (None: a teacher)
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)  # a teacher's base weights the MLM class drops
+
+
+def _teacher_model(cfg: RunConfig, info: dict[str, Any]) -> _Model:
+    """Domain-adaptive pre-training of a (general) encoder: the teacher's masked-LM model."""
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    ps: PretrainSpec = cfg.pretrain  # type: ignore[assignment]
     base_norm, _ = parse_normalization(cfg.normalization)
-    set_seed(tc.seed)
-    extras: dict[str, torch.Tensor] = {}
-    info: dict[str, Any] = {"role": "pretrain", "corpus": {k: stats.get(k) for k in
-                                                          ("train", "heldout", "heldout_scored", "duplicates",
-                                                           "excluded_leak", "functions_seen", "by_language")}}
-    if cfg.teacher.path:  # domain-adaptive pre-training of a (general) encoder
-        src = resolve_model_name(cfg.teacher.path)
-        tokenizer = hf_load(AutoTokenizer.from_pretrained, src, what="tokenizer")
-        model = hf_load(AutoModelForMaskedLM.from_pretrained, src, what="masked-LM model")
-        add = ps.add_structure_tokens if ps.add_structure_tokens is not None else base_norm == "structure"
-        info["structure_tokens_added"] = _add_structure_tokens(tokenizer, model) if add else 0
-        extras = _base_extras(src, model)
-        info.update(kind="teacher", source=str(cfg.teacher.path), architecture=model.config.model_type,
-                    base_extras=sorted(extras))
-        spec = None
-        family = "teacher"
-    else:
-        from ..engine.runs import student_spec
-        from ..models.students.presets import load_student_spec
-        from ..vocab import read_vocab_meta, train_vocab_on_texts
+    src = resolve_model_name(cfg.teacher.path)
+    tokenizer = hf_load(AutoTokenizer.from_pretrained, src, what="tokenizer")
+    model = hf_load(AutoModelForMaskedLM.from_pretrained, src, what="masked-LM model")
+    add = ps.add_structure_tokens if ps.add_structure_tokens is not None else base_norm == "structure"
+    info["structure_tokens_added"] = _add_structure_tokens(tokenizer, model) if add else 0
+    extras = _base_extras(src, model)
+    info.update(kind="teacher", source=str(cfg.teacher.path), architecture=model.config.model_type,
+                base_extras=sorted(extras))
+    return _Model(model, tokenizer, "teacher", extras=extras)
 
-        spec = student_spec(cfg)
-        if cfg.student.init_from:
-            spec = load_student_spec(cfg.student.init_from) or spec
-            model = hf_load(AutoModelForMaskedLM.from_pretrained, cfg.student.init_from, what="pre-trained student")
-            tokenizer = hf_load(AutoTokenizer.from_pretrained, cfg.student.init_from, what="student tokenizer")
+
+def _student_model(cfg: RunConfig, out: Path, cdir: Path, train_split: CorpusSplit, info: dict[str, Any]) -> _Model:
+    """A student: a pre-trained one (``student.init_from``), or a new one of its preset with the
+    given vocabulary or one trained on the corpus (``OUT/vocab``, kept while its settings hold)."""
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    from ..models.students.presets import load_student_spec
+
+    ps: PretrainSpec = cfg.pretrain  # type: ignore[assignment]
+    tc = cfg.train
+    spec = student_spec(cfg)
+    if cfg.student.init_from:
+        spec = load_student_spec(cfg.student.init_from) or spec
+        model = hf_load(AutoModelForMaskedLM.from_pretrained, cfg.student.init_from, what="pre-trained student")
+        tokenizer = hf_load(AutoTokenizer.from_pretrained, cfg.student.init_from, what="student tokenizer")
+    else:
+        if cfg.student.vocab:
+            tokenizer = hf_load(AutoTokenizer.from_pretrained, cfg.student.vocab, what="student vocabulary")
         else:
-            if cfg.student.vocab:
-                tokenizer = hf_load(AutoTokenizer.from_pretrained, cfg.student.vocab, what="student vocabulary")
-            else:
-                size = ps.vocab_size or cfg.student.vocab_size or spec.vocab_size
-                vdir = out / "vocab"
-                meta = read_vocab_meta(vdir)
-                wanted = {"requested_size": size, "normalization": cfg.normalization,
-                          "model_max_length": tc.max_length, "corpus": str(cdir.resolve())}
-                if not meta or any(meta.get(k) != v for k, v in wanted.items()):
-                    train_vocab_on_texts(lambda: (normalize_code(c, cfg.normalization) for c in train_split.rows),
-                                         size, vdir, max_length=tc.max_length, normalization=cfg.normalization,
-                                         meta={"corpus": str(cdir.resolve())}, source=cdir / "train.jsonl")
-                tokenizer = AutoTokenizer.from_pretrained(str(vdir))
-            model = _mlm_student(spec, tokenizer)
-        family = "gru" if model.config.model_type == "codekd-bigru" else "roberta"
-        info.update(kind="student", student=spec.name, family=family, vocab_size=len(tokenizer))
+            size = ps.vocab_size or cfg.student.vocab_size or spec.vocab_size
+            vdir = out / "vocab"
+            meta = read_vocab_meta(vdir)
+            wanted = {"requested_size": size, "normalization": cfg.normalization,
+                      "model_max_length": tc.max_length, "corpus": str(cdir.resolve())}
+            if not meta or any(meta.get(k) != v for k, v in wanted.items()):
+                train_vocab_on_texts(lambda: (normalize_code(c, cfg.normalization) for c in train_split.rows),
+                                     size, vdir, max_length=tc.max_length, normalization=cfg.normalization,
+                                     meta={"corpus": str(cdir.resolve())}, source=cdir / "train.jsonl")
+            tokenizer = AutoTokenizer.from_pretrained(str(vdir))
+        model = _mlm_student(spec, tokenizer)
+    family = "gru" if model.config.model_type == "codekd-bigru" else "roberta"
+    info.update(kind="student", student=spec.name, family=family, vocab_size=len(tokenizer))
+    return _Model(model, tokenizer, family, spec=spec)
+
+
+def _prepare_model(m: _Model, cfg: RunConfig, info: dict[str, Any]) -> int:
+    """Check the tokenizer against the embedding table, freeze the encoder of a control run, count
+    the parameters; returns the sequence length (the model's position limit caps the config's)."""
+    model, tokenizer = m.model, m.tokenizer
     if len(tokenizer) > model.get_input_embeddings().num_embeddings:
         raise ConfigError(f"the tokenizer has {len(tokenizer)} tokens but the model's embedding table "
                           f"{model.get_input_embeddings().num_embeddings}")
-    if ps.freeze_encoder:  # control run: the encoder (and tied embeddings) stay as they are, the head learns
+    if cfg.pretrain.freeze_encoder:  # type: ignore[union-attr]
+        # control run: the encoder (and tied embeddings) stay as they are, the head learns
         getattr(model, model.base_model_prefix).requires_grad_(False)
         info["trainable_params"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
     info["params"] = sum(p.numel() for p in model.parameters())
     limit = position_limit(model.config)
-    max_length = min(tc.max_length, limit) if limit else tc.max_length
+    return min(cfg.train.max_length, limit) if limit else cfg.train.max_length
 
+
+def _train_job(cfg: RunConfig, m: _Model, max_length: int, cdir: Path, train_split: CorpusSplit,
+               valid_split: CorpusSplit, info: dict[str, Any]) -> TrainJob:
+    """The engine's job: the MLM objective on the corpus, scored by held-out loss, the best model
+    saved as a student folder (a student) or a Hugging Face folder with its extras (a teacher)."""
+    from transformers import AutoModelForMaskedLM
+
+    ps: PretrainSpec = cfg.pretrain  # type: ignore[assignment]
+    tc = cfg.train
+    model, tokenizer, spec = m.model, m.tokenizer, m.spec
     encoder = MLMEncoder(tokenizer, max_length, ps.mask_prob, ps.masking, ps.span_mean)
-    method = MLMMethod(MethodContext(task=MLM_TASK.name, num_labels=0, student_family=family,
+    method = MLMMethod(MethodContext(task=MLM_TASK.name, num_labels=0, student_family=m.family,
                                      student_layers=int(model.config.num_hidden_layers),
                                      student_hidden=int(model.config.hidden_size)))
 
-    def evaluate(m: nn.Module, split: Any, device: torch.device) -> tuple[dict[str, Any], float]:
-        r = heldout_metrics(m, split, tokenizer, max_length=max_length, normalization=cfg.normalization,
+    def evaluate(mod: nn.Module, split: Any, device: torch.device) -> tuple[dict[str, Any], float]:
+        r = heldout_metrics(mod, split, tokenizer, max_length=max_length, normalization=cfg.normalization,
                             batch_size=tc.eval_batch_size, prob=ps.mask_prob, mode=ps.masking,
                             span_mean=ps.span_mean, seed=tc.seed, device=device)
         return r, -r["loss"]
 
-    def save_best(m: nn.Module, folder: Path) -> None:
+    def save_best(mod: nn.Module, folder: Path) -> None:
         from ..models.students.presets import save_student
 
         if spec is not None:
-            save_student(m, tokenizer, folder, spec)
+            save_student(mod, tokenizer, folder, spec)
         else:
-            m.save_pretrained(folder)
+            mod.save_pretrained(folder)
             tokenizer.save_pretrained(folder)
-            _write_extras(folder, extras)
+            _write_extras(folder, m.extras)
 
     def load_best(folder: Path) -> nn.Module:
         return AutoModelForMaskedLM.from_pretrained(str(folder))
 
     data = TaskData(task=MLM_TASK, root=str(cdir), format="corpus", labels=(), splits={"train": train_split,
                                                                                         "valid": valid_split})
-    job = TrainJob(cfg=cfg, task=MLM_TASK, data=data, student=mlm_side(model, encoder), method=method,
-                   save_best=save_best, load_best=load_best, info=info, evaluate=evaluate,
-                   eval_every=ps.eval_every, eval_initial=True,
-                   max_train_seconds=ps.max_minutes * 60 if ps.max_minutes else None)
-    result = run_training(job, resume=resume, progress=progress, stop_after=stop_after)
-    _publish(out)
+    return TrainJob(cfg=cfg, task=MLM_TASK, data=data, student=mlm_side(model, encoder), method=method,
+                    save_best=save_best, load_best=load_best, info=info, evaluate=evaluate,
+                    eval_every=ps.eval_every, eval_initial=True,
+                    max_train_seconds=ps.max_minutes * 60 if ps.max_minutes else None)
+
+
+def _write_summary(out: Path, cfg: RunConfig, result: dict[str, Any], info: dict[str, Any], max_length: int) -> None:
+    """``OUT/pretrain.json``: the run in a few numbers (before / after held-out scores)."""
+    ps: PretrainSpec = cfg.pretrain  # type: ignore[assignment]
     summary = {"source": str(cfg.teacher.path or cfg.student.init_from or cfg.student.preset),
                "kind": info.get("kind"), "initial_valid": result.get("initial_valid"), "valid": result.get("valid"),
                "evals": result.get("evals"), "global_steps": result.get("global_steps"),
@@ -478,6 +496,34 @@ def run_pretrain(cfg: RunConfig, *, resume: bool = True, progress: bool = True,
                "normalization": cfg.normalization, "max_length": max_length, "corpus": info["corpus"],
                "structure_tokens_added": info.get("structure_tokens_added")}
     (out / PRETRAIN_FILE).write_text(json.dumps(summary, indent=2, default=float) + "\n", encoding="utf-8")
+
+
+def run_pretrain(cfg: RunConfig, *, resume: bool = True, progress: bool = True,
+                 stop_after: int | None = None) -> dict[str, Any]:
+    """Run a masked-LM config built by :func:`pretrain_config`; returns the metrics (also ``OUT/metrics.json``)."""
+    if cfg.kind != "pretrain" or cfg.pretrain is None:
+        raise ConfigError("not a pretrain config (kind: pretrain with a 'pretrain' section)")
+    quiet_transformers()
+    out = Path(cfg.out)
+    check_run_folder(cfg)  # a file or a folder of the user's is refused before any work
+    done = finished_metrics(out, cfg) if resume else None
+    if done is not None:
+        _publish(out)
+        return done
+    if cfg.train.num_threads:
+        torch.set_num_threads(cfg.train.num_threads)
+    cdir, stats, train_split, valid_split = _corpus(cfg, out)
+    cfg = _fit_budget(cfg, len(train_split))
+    set_seed(cfg.train.seed)
+    info: dict[str, Any] = {"role": "pretrain", "corpus": {k: stats.get(k) for k in
+                                                          ("train", "heldout", "heldout_scored", "duplicates",
+                                                           "excluded_leak", "functions_seen", "by_language")}}
+    m = _teacher_model(cfg, info) if cfg.teacher.path else _student_model(cfg, out, cdir, train_split, info)
+    max_length = _prepare_model(m, cfg, info)
+    job = _train_job(cfg, m, max_length, cdir, train_split, valid_split, info)
+    result = run_training(job, resume=resume, progress=progress, stop_after=stop_after)
+    _publish(out)
+    _write_summary(out, cfg, result, info, max_length)
     return result
 
 

@@ -47,12 +47,14 @@ from typing import Any, Iterable, Sequence
 
 from ...errors import ConfigError, DataError
 from ...io import atomic_write_json, atomic_write_text
+from ..pysource import scan_defs
 from .clone_transforms import apply_transforms, java_parser
-from .exceptions import _group_split
-from .fetch import _progress, default_cache, fetch
+from .split import group_split
+from .fetch import default_cache, fetch
+from .progress import track
 from .pins import CLONE_JAVA_PROJECTS, CLONE_PYTHON_PROJECTS
 
-__all__ = ["Method", "extract_java_methods", "extract_python_functions", "cross_version_pairs", "build_clones",
+__all__ = ["CodeUnit", "extract_java_methods", "extract_python_functions", "cross_version_pairs", "build_clones",
            "build_clones_from_dirs", "LANGUAGES"]
 
 LANGUAGES = ("java", "python")
@@ -62,7 +64,7 @@ _SKIP_DIRS = frozenset({"test", "tests", "testing", "androidTest", "_vendor", "v
 
 
 @dataclass
-class Method:
+class CodeUnit:
     """One method or function of one version of a project."""
 
     key: str  # identity across versions
@@ -95,7 +97,7 @@ def _dedent(data: bytes, start: int, end: int) -> str:
 _J_TYPES = ("class_declaration", "interface_declaration", "enum_declaration", "record_declaration")
 
 
-def extract_java_methods(data: bytes, path: str) -> list[Method]:
+def extract_java_methods(data: bytes, path: str) -> list[CodeUnit]:
     """Methods and constructors with a body, of top-level and nested named types (not of anonymous
     or local classes), with their cross-version key ``Outer.Inner#name(ParamTypes)``."""
     tree = java_parser().parse(data)
@@ -105,7 +107,7 @@ def extract_java_methods(data: bytes, path: str) -> list[Method]:
         if c.type == "package_declaration":
             pkg = " ".join(data[x.start_byte:x.end_byte].decode("utf-8", "replace") for x in c.named_children
                            if x.type in ("scoped_identifier", "identifier"))
-    out: list[Method] = []
+    out: list[CodeUnit] = []
     stack = [(root, ())]
     while stack:
         node, chain = stack.pop()
@@ -135,7 +137,7 @@ def extract_java_methods(data: bytes, path: str) -> list[Method]:
                 # a key defined twice in one version is dropped as ambiguous
                 key = f"{'.'.join(chain)}#{name}({','.join(ptypes)})"
                 toks = tuple(_java_tokens(c, data))
-                out.append(Method(key, _dedent(data, c.start_byte, c.end_byte), toks, path, name, "java"))
+                out.append(CodeUnit(key, _dedent(data, c.start_byte, c.end_byte), toks, path, name, "java"))
     return out
 
 
@@ -167,7 +169,7 @@ def _py_tokens(text: str, docstring_at: tuple[int, int] | None) -> list[str]:
     return out
 
 
-def extract_python_functions(text: str, path: str) -> list[Method]:
+def extract_python_functions(text: str, path: str) -> list[CodeUnit]:
     """Functions and methods (module level and in classes, not nested in functions), from the
     ``def`` line (decorators left out), keyed ``module/path.py:Qual.name``."""
     try:
@@ -178,30 +180,24 @@ def extract_python_functions(text: str, path: str) -> list[Method]:
     offs = [0]
     for line in data.split(b"\n")[:-1]:
         offs.append(offs[-1] + len(line) + 1)
-    out: list[Method] = []
-    stack: list[tuple[list, tuple[str, ...]]] = [(tree.body, ())]
-    while stack:
-        body, chain = stack.pop()
-        for st in body:
-            if isinstance(st, ast.ClassDef):
-                stack.append((st.body, (*chain, st.name)))
-            elif isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                start = offs[st.lineno - 1] + st.col_offset
-                end = offs[st.end_lineno - 1] + st.end_col_offset
-                ftext = _dedent(data, start, end)
-                try:
-                    fn = ast.parse(ftext).body[0]
-                except (SyntaxError, ValueError, RecursionError, IndexError):
-                    continue
-                doc = None
-                if fn.body and isinstance(fn.body[0], ast.Expr) and isinstance(fn.body[0].value, ast.Constant) \
-                        and isinstance(fn.body[0].value.value, str):
-                    doc = (fn.body[0].lineno, fn.body[0].col_offset)
-                try:
-                    toks = tuple(_py_tokens(ftext, doc))
-                except (tokenize.TokenError, IndentationError, SyntaxError):
-                    continue
-                out.append(Method(f"{path}:{'.'.join((*chain, st.name))}", ftext, toks, path, st.name, "python"))
+    out: list[CodeUnit] = []
+    for st, qualname, _ in scan_defs(tree, nested=False, blocks=False):
+        start = offs[st.lineno - 1] + st.col_offset
+        end = offs[st.end_lineno - 1] + st.end_col_offset  # type: ignore[operator]
+        ftext = _dedent(data, start, end)
+        try:
+            fn = ast.parse(ftext).body[0]
+        except (SyntaxError, ValueError, RecursionError, IndexError):
+            continue
+        doc = None
+        if fn.body and isinstance(fn.body[0], ast.Expr) and isinstance(fn.body[0].value, ast.Constant) \
+                and isinstance(fn.body[0].value.value, str):
+            doc = (fn.body[0].lineno, fn.body[0].col_offset)
+        try:
+            toks = tuple(_py_tokens(ftext, doc))
+        except (tokenize.TokenError, IndentationError, SyntaxError):
+            continue
+        out.append(CodeUnit(f"{path}:{qualname}", ftext, toks, path, st.name, "python"))
     return out
 
 
@@ -216,9 +212,9 @@ def _files(root: Path, suffix: str) -> list[tuple[str, Path]]:
     return out
 
 
-def extract_version(root: Path, language: str, *, min_tokens: int = 30, max_chars: int = 8000) -> dict[str, Method]:
-    """``key -> Method`` of one unpacked version; keys defined twice in it are dropped (ambiguous)."""
-    found: dict[str, Method] = {}
+def extract_version(root: Path, language: str, *, min_tokens: int = 30, max_chars: int = 8000) -> dict[str, CodeUnit]:
+    """``key -> CodeUnit`` of one unpacked version; keys defined twice in it are dropped (ambiguous)."""
+    found: dict[str, CodeUnit] = {}
     twice: set[str] = set()
     suffix = ".java" if language == "java" else ".py"
     for rel, p in _files(root, suffix):
@@ -264,10 +260,10 @@ class VersionDiff:
     comment_or_layout_only: int = 0
     too_different: int = 0
     too_similar: int = 0
-    pairs: list[tuple[Method, Method, float]] = field(default_factory=list)
+    pairs: list[tuple[CodeUnit, CodeUnit, float]] = field(default_factory=list)
 
 
-def cross_version_pairs(old: dict[str, Method], new: dict[str, Method], min_similarity: float = 0.4,
+def cross_version_pairs(old: dict[str, CodeUnit], new: dict[str, CodeUnit], min_similarity: float = 0.4,
                         max_similarity: float = 1.0) -> VersionDiff:
     """Methods present in both versions whose code tokens differ (comments and layout ignored),
     with a token Jaccard in ``[min_similarity, max_similarity]``."""
@@ -301,8 +297,8 @@ class _Project:
     name: str
     language: str
     versions: tuple[str, str]
-    old: dict[str, Method]
-    new: dict[str, Method]
+    old: dict[str, CodeUnit]
+    new: dict[str, CodeUnit]
     diff: VersionDiff
     sources: list[dict[str, str]]
 
@@ -328,29 +324,29 @@ def _rng(seed: int, *parts: str) -> random.Random:
     return random.Random(int.from_bytes(hashlib.sha256("\x00".join((str(seed), *parts)).encode()).digest()[:8], "big"))
 
 
-def _counts(m: Method) -> Counter:
+def _counts(m: CodeUnit) -> Counter:
     c = m.__dict__.get("_counts")
     if c is None:
         c = m.__dict__["_counts"] = Counter(m.tokens)
     return c
 
 
-def _jacc(a: Method, b: Method) -> float:
+def _jacc(a: CodeUnit, b: CodeUnit) -> float:
     ca, cb = _counts(a), _counts(b)
     inter = sum((ca & cb).values())
     return inter / (a.n_tokens + b.n_tokens - inter) if (a.n_tokens + b.n_tokens) else 1.0
 
 
-def _pick_negative(a: Method, pool: list[Method], by_path: dict[str, list[Method]], rng: random.Random,
-                   neg_max: float, exclude: set[str]) -> tuple[Method, str] | None:
+def _pick_negative(a: CodeUnit, pool: list[CodeUnit], by_path: dict[str, list[CodeUnit]], rng: random.Random,
+                   neg_max: float, exclude: set[str]) -> tuple[CodeUnit, str] | None:
     """A hard negative for ``a``: the method most similar to it (token Jaccard, below ``neg_max``)
     among the other methods of its file, or among 40 random methods of its project; both of
     similar length (a factor of 2 at most), never another version of ``a`` nor a method of the same
     name (an overload often just delegates: a clone, not a negative)."""
-    def ok(c: Method) -> bool:
+    def ok(c: CodeUnit) -> bool:
         return c.key not in exclude and c.name != a.name and 0.5 <= c.n_tokens / max(1, a.n_tokens) <= 2.0
 
-    def best(cands: list[Method]) -> Method | None:
+    def best(cands: list[CodeUnit]) -> CodeUnit | None:
         scored = [(s, c.key, c) for c in cands if ok(c) for s in (_jacc(a, c),) if s < neg_max]
         return max(scored, key=lambda t: (t[0], t[1]))[2] if scored else None
 
@@ -416,7 +412,7 @@ def build_clones_from_dirs(
                 raise DataError(f"source folder of {p['name']} ({side}) does not exist", path=p[side])
 
     built: list[_Project] = []
-    for p in _progress(list(projects), "extracting methods", progress):
+    for p in track(list(projects), "extracting methods", progress):
         old = extract_version(Path(p["old"]), p["language"], min_tokens=min_tokens)
         new = extract_version(Path(p["new"]), p["language"], min_tokens=min_tokens)
         diff = cross_version_pairs(old, new, min_similarity, max_similarity)
@@ -434,11 +430,11 @@ def build_clones_from_dirs(
     for lang in LANGUAGES:
         sizes = {b.name: len(b.diff.pairs) for b in built if b.language == lang and b.diff.pairs}
         if sizes:
-            assign.update(_group_split(sizes, ratios, seed))
+            assign.update(group_split(sizes, ratios, seed))
 
     funcs: dict[tuple, dict[str, Any]] = {}  # (project, version, key, variant) -> row
 
-    def fid(proj: _Project, version: str, m: Method, variant: str = "", text: str | None = None,
+    def fid(proj: _Project, version: str, m: CodeUnit, variant: str = "", text: str | None = None,
             meta: Any = None) -> str:
         k = (proj.name, version, m.key, variant)
         row = funcs.get(k)
@@ -454,13 +450,13 @@ def build_clones_from_dirs(
     t_stats: Counter = Counter()
     t_failed = Counter()
     no_negative = 0
-    for b in _progress(built, "pairing", progress):
+    for b in track(built, "pairing", progress):
         if b.name not in assign:
             continue
         si = assign[b.name]
         v_old, v_new = b.versions
         pool_new = sorted(b.new.values(), key=lambda m: m.key)
-        by_path: dict[str, list[Method]] = defaultdict(list)
+        by_path: dict[str, list[CodeUnit]] = defaultdict(list)
         for m in pool_new:
             by_path[m.path].append(m)
         rng = _rng(seed, "pairs", b.name)
@@ -596,7 +592,7 @@ def build_clones(
         specs += [("python", n, a, b) for n, a, b in python_projects]
     suffix = {"java": (".java",), "python": (".py",)}
     projects = []
-    for lang, name, s1, s2 in _progress(specs, "fetching project versions", progress):
+    for lang, name, s1, s2 in track(specs, "fetching project versions", progress):
         got = [fetch(reg, pkg, v, cache, suffix[lang]) for reg, pkg, v in (s1, s2)]
         projects.append({"name": name, "language": lang, "old": got[0].root, "new": got[1].root,
                          "versions": (s1[2], s2[2]), "sources": [g.record() for g in got]})

@@ -72,7 +72,7 @@ from ...errors import ConfigError, DataError
 from ...io import atomic_write_json, atomic_write_text
 from . import debian
 from .csyntax import c_parser, functions_in, token_key
-from .exceptions import _group_split
+from .split import group_split
 from .mutate import MUTATION_OPERATORS, mutate_function
 
 __all__ = ["DEFAULT_SOURCES", "DEVIGN_SIZE", "DefectStats", "SourcePackage", "build_defect_dataset",
@@ -672,7 +672,7 @@ def _stratified_split(rows: list[_Row], ratios: tuple[float, ...], seed: int) ->
     real-fix pairs), then the others, each group to the split furthest below its share of all rows."""
     total = Counter(f"{r.project}/{r.file}" for r in rows)
     fixes = Counter(f"{r.project}/{r.file}" for r in rows if r.source == "realfix")
-    assign = _group_split(dict(fixes), ratios, seed) if fixes else {}
+    assign = group_split(dict(fixes), ratios, seed) if fixes else {}
     counts = [0.0] * len(ratios)
     for g, si in assign.items():
         counts[si] += total[g]

@@ -34,10 +34,11 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from ...errors import DataError
 from ...io import sha256_file
+from .progress import track
 
 __all__ = ["Fetched", "default_cache", "fetch", "fetch_all", "fetch_debian", "fetch_npm", "fetch_pypi"]
 
@@ -247,19 +248,5 @@ def fetch_all(specs: Sequence[tuple[str, str, str]], cache: str | Path | None, *
               what: str = "fetching", suffixes: dict[str, tuple[str, ...]] | None = None) -> list[Fetched]:
     """Fetch ``[(registry, name, version)]`` in order, with a progress bar."""
     suffixes = suffixes or {}
-    return [fetch(reg, name, version, cache, suffixes.get(reg)) for reg, name, version in _progress(specs, what, progress)]
+    return [fetch(reg, name, version, cache, suffixes.get(reg)) for reg, name, version in track(specs, what, progress)]
 
-
-def _progress(items: Sequence, what: str, progress: bool) -> Iterable:
-    if not progress:
-        yield from items
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn(what), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=False) as bar:
-        job = bar.add_task(what, total=len(items))
-        for it in items:
-            yield it
-            bar.advance(job)

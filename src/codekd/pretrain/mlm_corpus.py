@@ -23,21 +23,23 @@ depend on what else is in the corpus), so no file has functions on both sides.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import os
 import re
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ..data.builders.csyntax import c_parser, functions_in
+from ..data.loaders import iter_json_objects
 from ..data.normalize import normalize_whitespace
+from ..data.pysource import decode_source, def_text, parse_module, scan_defs
 from ..errors import DataError
+from ..io import atomic_dir
 
 PY_EXT = (".py",)
 C_EXT = (".c", ".h")
@@ -56,46 +58,17 @@ def function_key(code: str) -> str:
 
 def python_functions(text: str) -> list[tuple[str, int]]:
     """``[(function text, line)]`` of a module: every def not nested in another def (methods too)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        tree = ast.parse(text)
     lines = text.split("\n")
-    out: list[tuple[str, int]] = []
-    work: list[list[ast.stmt]] = [tree.body]
-    while work:
-        for st in work.pop():
-            if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                first, last = st.lineno - 1, (st.end_lineno or st.lineno) - 1
-                seg = lines[first:last + 1]
-                prefix = seg[0][: len(seg[0]) - len(seg[0].lstrip(" \t"))]
-                if prefix:
-                    seg = [s[len(prefix):] if s.startswith(prefix) else s for s in seg]
-                out.append(("\n".join(seg), st.lineno))
-                continue  # nested defs stay inside their function's text
-            for name in ("body", "orelse", "finalbody"):
-                sub = getattr(st, name, None)
-                if isinstance(sub, list) and sub and isinstance(sub[0], ast.stmt):
-                    work.append(sub)
-            for h in getattr(st, "handlers", None) or ():
-                work.append(h.body)
+    defs = scan_defs(parse_module(text), nested=False, cases=False)  # nested defs stay inside their function's text
+    out = [(def_text(lines, d.node, " \t"), d.node.lineno) for d in defs]
     out.sort(key=lambda r: r[1])
     return out
 
 
 def c_functions(data: bytes, parser: Any = None) -> list[tuple[str, int]]:
     """``[(function text, line)]`` of a C file (tree-sitter; see :mod:`codekd.data.builders.csyntax`)."""
-    from ..data.builders.csyntax import c_parser, functions_in
-
     tree = (parser or c_parser()).parse(data)
     return [(data[f.start:f.end].decode("utf-8", "replace"), f.line) for f in functions_in(tree)]
-
-
-def _decode_py(data: bytes) -> str:
-    import io
-    import tokenize
-
-    enc, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    return data.decode(enc).replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _source_files(root: Path, lang: str) -> list[Path]:
@@ -113,8 +86,6 @@ def _source_files(root: Path, lang: str) -> list[Path]:
 
 
 def _jsonl_functions(path: Path) -> Iterator[tuple[str, int]]:
-    from ..data.loaders import iter_json_objects
-
     for lineno, obj in iter_json_objects(path):
         vals = [obj[k] for k in ("func", "code", "func1", "func2") if k in obj]
         if not vals or any(not isinstance(v, str) for v in vals):
@@ -174,15 +145,13 @@ def iter_functions(paths: Sequence[str | Path], lang: str = "auto",
                 continue
             if f.suffix in PY_EXT:
                 try:
-                    funcs = python_functions(_decode_py(data))
+                    funcs = python_functions(decode_source(data))
                 except (SyntaxError, ValueError, RecursionError, LookupError, UnicodeError, MemoryError):
                     stats.files_failed += 1
                     continue
                 kind = "python"
             else:
                 if parser is None:
-                    from ..data.builders.csyntax import c_parser
-
                     parser = c_parser()
                 funcs = c_functions(data, parser)
                 kind = "c"
@@ -240,8 +209,6 @@ def build_corpus(paths: Sequence[str | Path], out: str | Path, *, lang: str = "a
     and the held-out split. ``max_functions`` keeps a seeded random subset of the de-duplicated
     training functions; ``heldout_max`` caps the scored held-out functions (seeded too).
     """
-    from ..io import atomic_dir
-
     if not paths:
         raise DataError("no corpus given: pass at least one source folder, dataset folder or JSONL file")
     t0 = time.perf_counter()
