@@ -55,6 +55,9 @@ from ..vocab import read_vocab_meta, train_vocab_on_texts
 from .masking import IGNORE, mask_tokens
 from .mlm_corpus import CorpusSplit, build_corpus
 
+# codekd.models.students, transformers, tokenizers and safetensors are imported where they are used: the
+# students package loads transformers, which importing this module (codekd.pretrain) does not need.
+
 MLM_TASK = Task(name="mlm", input_kind="single", metric="accuracy", selection=("neg_loss",),
                 description="masked-LM pre-training (not a classification task)")
 PRETRAIN_FILE = "codekd_pretrain.json"

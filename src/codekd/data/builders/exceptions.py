@@ -78,7 +78,14 @@ Sources
 Determinism
     Two runs over the same inputs write byte-identical ``train`` / ``valid`` / ``test`` /
     ``labels`` files; ``stats.json`` differs only in ``time_seconds``. Every output file is written
-    to a temporary file in the output directory and moved into place.
+    to a temporary file in the output directory and moved into place (:mod:`codekd.io`).
+
+The parts
+    :mod:`~codekd.data.builders.sources` finds the files and their projects,
+    :mod:`~codekd.data.builders.exception_mining` masks the examples of one file (the worker),
+    :mod:`~codekd.data.builders.minhash` removes the duplicates and
+    :mod:`~codekd.data.builders.split` assigns the groups; this module chooses the labels and
+    writes the dataset.
 """
 
 from __future__ import annotations
