@@ -2,16 +2,15 @@
 
 The exception miner, ``codekd predict``, the masked-LM corpus and the clone builder all cut
 functions out of Python files. :func:`scan_defs` is their one walk over a module; each caller
-chooses what it walks into and keeps its own filtering:
+chooses what it walks into and keeps its own filtering and text:
 
-=======================  ==========  ==========  =========  ========================================
-caller                   ``nested``  ``blocks``  ``cases``  text
-=======================  ==========  ==========  =========  ========================================
-exception miner          yes         yes         yes        :func:`~codekd.data.builders.exception_mining.hole_text`
-``codekd predict``       yes         yes         yes        :func:`def_text` (the whole indentation)
-masked-LM corpus         no          yes         no         :func:`def_text` (spaces and tabs)
-clone builder            no          no          no         its byte span
-=======================  ==========  ==========  =========  ========================================
+* the exception miner and ``codekd predict``: every def (``nested``, ``blocks``, ``cases``); the
+  miner masks the text (:func:`~codekd.data.builders.exception_mining.hole_text`), predict takes
+  :func:`def_text` dedented by the whole indentation;
+* the masked-LM corpus: the defs not nested in a def, not in ``match`` cases; :func:`def_text`
+  dedented by the leading spaces and tabs;
+* the clone builder: module and class level only; its own byte span (to the end of the body's
+  last token).
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ from .fetch import default_cache, fetch
 from .progress import track
 from .pins import CLONE_JAVA_PROJECTS, CLONE_PYTHON_PROJECTS
 
-__all__ = ["CodeUnit", "extract_java_methods", "extract_python_functions", "cross_version_pairs", "build_clones",
+__all__ = ["SourceFunction", "extract_java_methods", "extract_python_functions", "cross_version_pairs", "build_clones",
            "build_clones_from_dirs", "LANGUAGES"]
 
 LANGUAGES = ("java", "python")
@@ -64,7 +64,7 @@ _SKIP_DIRS = frozenset({"test", "tests", "testing", "androidTest", "_vendor", "v
 
 
 @dataclass
-class CodeUnit:
+class SourceFunction:
     """One method or function of one version of a project."""
 
     key: str  # identity across versions
@@ -97,7 +97,7 @@ def _dedent(data: bytes, start: int, end: int) -> str:
 _J_TYPES = ("class_declaration", "interface_declaration", "enum_declaration", "record_declaration")
 
 
-def extract_java_methods(data: bytes, path: str) -> list[CodeUnit]:
+def extract_java_methods(data: bytes, path: str) -> list[SourceFunction]:
     """Methods and constructors with a body, of top-level and nested named types (not of anonymous
     or local classes), with their cross-version key ``Outer.Inner#name(ParamTypes)``."""
     tree = java_parser().parse(data)
@@ -107,7 +107,7 @@ def extract_java_methods(data: bytes, path: str) -> list[CodeUnit]:
         if c.type == "package_declaration":
             pkg = " ".join(data[x.start_byte:x.end_byte].decode("utf-8", "replace") for x in c.named_children
                            if x.type in ("scoped_identifier", "identifier"))
-    out: list[CodeUnit] = []
+    out: list[SourceFunction] = []
     stack = [(root, ())]
     while stack:
         node, chain = stack.pop()
@@ -137,7 +137,7 @@ def extract_java_methods(data: bytes, path: str) -> list[CodeUnit]:
                 # a key defined twice in one version is dropped as ambiguous
                 key = f"{'.'.join(chain)}#{name}({','.join(ptypes)})"
                 toks = tuple(_java_tokens(c, data))
-                out.append(CodeUnit(key, _dedent(data, c.start_byte, c.end_byte), toks, path, name, "java"))
+                out.append(SourceFunction(key, _dedent(data, c.start_byte, c.end_byte), toks, path, name, "java"))
     return out
 
 
@@ -169,7 +169,7 @@ def _py_tokens(text: str, docstring_at: tuple[int, int] | None) -> list[str]:
     return out
 
 
-def extract_python_functions(text: str, path: str) -> list[CodeUnit]:
+def extract_python_functions(text: str, path: str) -> list[SourceFunction]:
     """Functions and methods (module level and in classes, not nested in functions), from the
     ``def`` line (decorators left out), keyed ``module/path.py:Qual.name``."""
     try:
@@ -180,7 +180,7 @@ def extract_python_functions(text: str, path: str) -> list[CodeUnit]:
     offs = [0]
     for line in data.split(b"\n")[:-1]:
         offs.append(offs[-1] + len(line) + 1)
-    out: list[CodeUnit] = []
+    out: list[SourceFunction] = []
     for st, qualname, _ in scan_defs(tree, nested=False, blocks=False):
         start = offs[st.lineno - 1] + st.col_offset
         end = offs[st.end_lineno - 1] + st.end_col_offset  # type: ignore[operator]
@@ -197,7 +197,7 @@ def extract_python_functions(text: str, path: str) -> list[CodeUnit]:
             toks = tuple(_py_tokens(ftext, doc))
         except (tokenize.TokenError, IndentationError, SyntaxError):
             continue
-        out.append(CodeUnit(f"{path}:{qualname}", ftext, toks, path, st.name, "python"))
+        out.append(SourceFunction(f"{path}:{qualname}", ftext, toks, path, st.name, "python"))
     return out
 
 
@@ -212,9 +212,9 @@ def _files(root: Path, suffix: str) -> list[tuple[str, Path]]:
     return out
 
 
-def extract_version(root: Path, language: str, *, min_tokens: int = 30, max_chars: int = 8000) -> dict[str, CodeUnit]:
-    """``key -> CodeUnit`` of one unpacked version; keys defined twice in it are dropped (ambiguous)."""
-    found: dict[str, CodeUnit] = {}
+def extract_version(root: Path, language: str, *, min_tokens: int = 30, max_chars: int = 8000) -> dict[str, SourceFunction]:
+    """``key -> SourceFunction`` of one unpacked version; keys defined twice in it are dropped (ambiguous)."""
+    found: dict[str, SourceFunction] = {}
     twice: set[str] = set()
     suffix = ".java" if language == "java" else ".py"
     for rel, p in _files(root, suffix):
@@ -260,10 +260,10 @@ class VersionDiff:
     comment_or_layout_only: int = 0
     too_different: int = 0
     too_similar: int = 0
-    pairs: list[tuple[CodeUnit, CodeUnit, float]] = field(default_factory=list)
+    pairs: list[tuple[SourceFunction, SourceFunction, float]] = field(default_factory=list)
 
 
-def cross_version_pairs(old: dict[str, CodeUnit], new: dict[str, CodeUnit], min_similarity: float = 0.4,
+def cross_version_pairs(old: dict[str, SourceFunction], new: dict[str, SourceFunction], min_similarity: float = 0.4,
                         max_similarity: float = 1.0) -> VersionDiff:
     """Methods present in both versions whose code tokens differ (comments and layout ignored),
     with a token Jaccard in ``[min_similarity, max_similarity]``."""
@@ -297,8 +297,8 @@ class _Project:
     name: str
     language: str
     versions: tuple[str, str]
-    old: dict[str, CodeUnit]
-    new: dict[str, CodeUnit]
+    old: dict[str, SourceFunction]
+    new: dict[str, SourceFunction]
     diff: VersionDiff
     sources: list[dict[str, str]]
 
@@ -324,29 +324,29 @@ def _rng(seed: int, *parts: str) -> random.Random:
     return random.Random(int.from_bytes(hashlib.sha256("\x00".join((str(seed), *parts)).encode()).digest()[:8], "big"))
 
 
-def _counts(m: CodeUnit) -> Counter:
+def _counts(m: SourceFunction) -> Counter:
     c = m.__dict__.get("_counts")
     if c is None:
         c = m.__dict__["_counts"] = Counter(m.tokens)
     return c
 
 
-def _jacc(a: CodeUnit, b: CodeUnit) -> float:
+def _jacc(a: SourceFunction, b: SourceFunction) -> float:
     ca, cb = _counts(a), _counts(b)
     inter = sum((ca & cb).values())
     return inter / (a.n_tokens + b.n_tokens - inter) if (a.n_tokens + b.n_tokens) else 1.0
 
 
-def _pick_negative(a: CodeUnit, pool: list[CodeUnit], by_path: dict[str, list[CodeUnit]], rng: random.Random,
-                   neg_max: float, exclude: set[str]) -> tuple[CodeUnit, str] | None:
+def _pick_negative(a: SourceFunction, pool: list[SourceFunction], by_path: dict[str, list[SourceFunction]], rng: random.Random,
+                   neg_max: float, exclude: set[str]) -> tuple[SourceFunction, str] | None:
     """A hard negative for ``a``: the method most similar to it (token Jaccard, below ``neg_max``)
     among the other methods of its file, or among 40 random methods of its project; both of
     similar length (a factor of 2 at most), never another version of ``a`` nor a method of the same
     name (an overload often just delegates: a clone, not a negative)."""
-    def ok(c: CodeUnit) -> bool:
+    def ok(c: SourceFunction) -> bool:
         return c.key not in exclude and c.name != a.name and 0.5 <= c.n_tokens / max(1, a.n_tokens) <= 2.0
 
-    def best(cands: list[CodeUnit]) -> CodeUnit | None:
+    def best(cands: list[SourceFunction]) -> SourceFunction | None:
         scored = [(s, c.key, c) for c in cands if ok(c) for s in (_jacc(a, c),) if s < neg_max]
         return max(scored, key=lambda t: (t[0], t[1]))[2] if scored else None
 
@@ -434,7 +434,7 @@ def build_clones_from_dirs(
 
     funcs: dict[tuple, dict[str, Any]] = {}  # (project, version, key, variant) -> row
 
-    def fid(proj: _Project, version: str, m: CodeUnit, variant: str = "", text: str | None = None,
+    def fid(proj: _Project, version: str, m: SourceFunction, variant: str = "", text: str | None = None,
             meta: Any = None) -> str:
         k = (proj.name, version, m.key, variant)
         row = funcs.get(k)
@@ -456,7 +456,7 @@ def build_clones_from_dirs(
         si = assign[b.name]
         v_old, v_new = b.versions
         pool_new = sorted(b.new.values(), key=lambda m: m.key)
-        by_path: dict[str, list[CodeUnit]] = defaultdict(list)
+        by_path: dict[str, list[SourceFunction]] = defaultdict(list)
         for m in pool_new:
             by_path[m.path].append(m)
         rng = _rng(seed, "pairs", b.name)

@@ -18,12 +18,11 @@ import re
 import unicodedata
 from collections import Counter
 
+from ..loaders import HOLE
 from ..pysource import decode_source, parse_module, scan_defs
 from .minhash import dedup_features
 
 __all__ = ["HOLE", "classify", "extract_examples", "hole_text", "is_generated", "mine_file"]
-
-HOLE = "__HOLE__"
 
 _PREFILTER = re.compile(rb"\bexcept\b")
 # Generated code: protobuf / gRPC stubs by name, anything else by a marker in its first lines

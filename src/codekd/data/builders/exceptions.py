@@ -104,7 +104,7 @@ from typing import Any, Iterable, Literal, Sequence
 import numpy as np
 
 from ...errors import ConfigError, DataError
-from ...io import atomic_write_text
+from ...io import atomic_write_json, atomic_write_text
 from .cubert_labels import CUBERT_EXCEPTION_LABELS
 from .exception_mining import mine_file
 from .minhash import BANDS, NUM_PERM, SHINGLE, deduplicate
@@ -529,5 +529,5 @@ def mine_exceptions(
                                   f"{hint.get(group_by, '')})")
     atomic_write_text(out_dir / "labels.json", json.dumps(labels, indent=1) + "\n")
     stats.time_seconds = round(time.perf_counter() - t0, 3)
-    atomic_write_text(out_dir / "stats.json", json.dumps(stats.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    atomic_write_json(out_dir / "stats.json", stats.to_dict())
     return stats
