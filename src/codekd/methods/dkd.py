@@ -64,6 +64,7 @@ class DKD(Method):
     name = "dkd"
     description = "decoupled KD: target-class and non-target-class terms (Zhao et al. 2022); multi-class only"
     needs = Needs(teacher=True, logits=True)
+    task_support = "multi-class tasks only (>= 3 labels)"
 
     class Params(MethodParams):
         temperature: Temperature = 4.0
@@ -82,7 +83,6 @@ class DKD(Method):
         why="T=1, gold class 1; p_s = [1/3]*3, p_t = [1/2, 1/4, 1/4]: b_t = [1/4, 3/4], b_s = [1/3, 2/3], TCKD = "
             "1/4 ln(3/4) + 3/4 ln(9/8); non-target {0, 2}: teacher [2/3, 1/3], student [1/2, 1/2], NCKD = 2/3 ln(4/3) "
             "+ 1/3 ln(2/3); CE = ln 3; total = TCKD + 8 NCKD + CE"),)
-    task_support = "multi-class tasks only (>= 3 labels)"
     del _tckd, _nckd
 
     @classmethod

@@ -85,7 +85,8 @@ class FeatureMethod(Method):
     family = "feature"
     states: ClassVar[str] = "tokens"         # "tokens" (aligned token states) | "pooled" (per-layer pooled)
     projection: ClassVar[str | None] = None  # "student" | "teacher" | "where-widths-differ" | None
-    formula: ClassVar[str] = "compares the two models' states position by position"  # for a causal teacher
+    formula: ClassVar[str | None] = None     # what paper-faithful mode assumes of an encoder teacher (refused
+                                             # for a causal one); None: no paper-faithful formula to refuse
     Params = FeatureParams
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -100,7 +101,8 @@ class FeatureMethod(Method):
         side = self.projection_side()
         if ctx.teacher_layers is None or (side is not None and ctx.teacher_hidden is None):
             raise ConfigError(f"{self.name} needs the teacher's depth{' and width' if side else ''} (a live teacher)")
-        self.refuse_causal_paper_faithful(self.formula)
+        if self.formula:
+            self.refuse_causal_paper_faithful(self.formula)
         if self.states == "tokens":
             self.note_causal_teacher()
         self.layer_map: LayerMap = self.map_layers()

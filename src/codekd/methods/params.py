@@ -19,12 +19,12 @@ codekd.errors.ConfigError: method 'kd': parameter temperature must be a number, 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Mapping, Sequence, Union
+from typing import Annotated, Any, Mapping, Sequence, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, ValidationError, create_model
 
 from ..errors import ConfigError
-from .align import check_align_mode
+from .align import ALIGN_MODES
 from .layermap import check_layer_map_spec
 
 
@@ -37,6 +37,12 @@ class MethodParams(BaseModel):
 def _in_unit_interval(v: float) -> float:
     if not 0 <= v <= 1:
         raise ValueError(f"must be in [0, 1], got {v!r}")
+    return v
+
+
+def _align_mode(v: Any) -> str:
+    if v not in ALIGN_MODES:
+        raise ValueError(f"must be one of {', '.join(ALIGN_MODES)}, got {v!r}")
     return v
 
 
@@ -55,8 +61,7 @@ Temperature = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]            # a term's weight
 Alpha = Annotated[float, Field(allow_inf_nan=False), AfterValidator(_in_unit_interval)]  # soft vs hard mix
 LayerMapSpec = Annotated[Union[str, Sequence[int]], PlainValidator(_as_value_error(check_layer_map_spec))]
-AlignMode = Annotated[str, PlainValidator(_as_value_error(check_align_mode))]
-SoftKind = Literal["kl", "ce"]
+AlignMode = Annotated[str, PlainValidator(_align_mode)]
 
 
 def _message(err: Mapping[str, Any]) -> str:
@@ -74,7 +79,7 @@ def _message(err: Mapping[str, Any]) -> str:
     bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
     if kind in bounds:
         limit = next(iter(ctx.values()))
-        return f"{field} must be {bounds[kind]} {limit:g}, got {v!r}"
+        return f"parameter {field} must be {bounds[kind]} {limit:g}, got {v!r}"
     if kind == "literal_error":
         return f"parameter {field} must be {ctx.get('expected')}, got {v!r}"
     if kind == "value_error":
@@ -108,5 +113,5 @@ def model_from_dicts(method: str, defaults: Mapping[str, Any], paper: Mapping[st
     return create_model(f"{method.title().replace('-', '')}Params", __base__=MethodParams, **fields)
 
 
-__all__ = ["Alpha", "AlignMode", "LayerMapSpec", "MethodParams", "Number", "SoftKind", "Temperature", "Weight",
+__all__ = ["Alpha", "AlignMode", "LayerMapSpec", "MethodParams", "Number", "Temperature", "Weight",
            "model_from_dicts", "parse_params"]
