@@ -12,7 +12,7 @@ from codekd.engine.runs import distill
 from codekd.engine.teacher_cache import build_teacher_cache, cache_can_serve
 from codekd.errors import ConfigError
 from codekd.methods import METHODS, get_method
-from codekd.study.report import feature_methods
+from codekd.study.report import feature_methods, findings
 
 NAMES = METHODS.names()
 RUNS = [(n, f) for n in NAMES for f in get_method(n).families if f != "teacher"]
@@ -64,8 +64,17 @@ def test_declarations_and_typed_parameters(name, tmp_path):
             with pytest.raises(ConfigError, match=f"method '{name}': parameter {field} must be a number, got str 'abc'"):
                 load_run_config(None, [f"method.name={name}", f"method.params.{field}=abc"], task="exception", **base)
     if "temperature" in cls.defaults:
-        with pytest.raises(ConfigError, match=f"method '{name}': temperature must be > 0"):
+        with pytest.raises(ConfigError, match=f"method '{name}': parameter temperature must be > 0"):
             cls.resolve_params({"temperature": 0})
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n not in ("ft", "kd")])
+def test_the_report_counts_a_feature_method_by_its_family(name):
+    rows = [{"task": "exception", "teacher": "t", "student": "gru-1.5m", "method": m, "mean": v, "retention": None}
+            for m, v in (("kd", 0.5), (name, 0.6))]
+    [line] = [f for f in findings(rows, {"params": {}}) if f.startswith("**Feature-based KD")]
+    want = "holds" if name == "ckd" else "partly holds" if get_method(name).family == "feature" else "does not hold"
+    assert f"— {want} here" in line, line
 
 
 @pytest.mark.parametrize("name", NAMES)

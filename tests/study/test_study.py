@@ -62,10 +62,10 @@ def test_study_plan_refuses_bad_method_parameters_naming_the_field(tmp_path, exc
     cases = [({"kd": {"params": {"temprature": 2}}}, "methods.kd.params: method 'kd' has no parameter(s) temprature"),
              ({"kd": {"params": {"temperature": "hot"}}},
               "methods.kd.params: method 'kd': parameter temperature must be a number, got str 'hot'"),
-             ({"kd": {"params": {"temperature": -1}}}, "methods.kd.params: method 'kd': temperature must be > 0"),
+             ({"kd": {"params": {"temperature": -1}}}, "methods.kd.params: method 'kd': parameter temperature must be > 0"),
              ({"pkd": {"params": {"alpha": 1.5}}}, "methods.pkd.params: method 'pkd': parameter alpha must be in [0, 1]"),
              ({"ckd": {"params": {"window": 2.5}}}, "method 'ckd': parameter window must be an integer"),
-             ({"dist": {"params": {"beta": -1}}}, "method 'dist': beta must be >= 0"),
+             ({"dist": {"params": {"beta": -1}}}, "method 'dist': parameter beta must be >= 0"),
              ({"kd": {"per_student": {"gru-1.5m": {"params": {"alpha": "x"}}}}},
               "methods.kd.per_student.gru-1.5m.params: method 'kd': parameter alpha must be a number")]
     for methods, want in cases:
