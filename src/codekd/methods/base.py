@@ -99,7 +99,7 @@ class Method:
             cls.paper_defaults = cls.paper.model_dump()
         elif "defaults" in own or "paper_defaults" in own:  # plain dicts (a plugin): a model made from them
             cls.Params = model_from_dicts(cls.name or cls.__name__, cls.defaults, cls.paper_defaults)
-            cls.paper = cls.Params(**{k: v for k, v in cls.paper_defaults.items()})
+            cls.paper = cls.Params(**cls.paper_defaults)
 
     def __init__(self, ctx: MethodContext, params: Mapping[str, Any] | None = None, paper_faithful: bool = False):
         self.ctx = ctx
