@@ -125,11 +125,10 @@ class FeatureMethod(Method):
         ctx = self.ctx
         if self.states == "pooled":
             return ctx.student_hidden, int(ctx.extra.get("teacher_pooled_hidden", ctx.teacher_hidden))
-        if student_layer == 0:  # a BiGRU's embedding output is H wide, its layers 2H
-            emb = ctx.extra.get("student_embedding_hidden")
-            return int(emb or (ctx.student_hidden // 2 if ctx.student_family == "gru" else ctx.student_hidden)), \
-                int(ctx.teacher_hidden)
-        return ctx.student_hidden, int(ctx.teacher_hidden)
+        width = ctx.student_hidden
+        if student_layer == 0:  # the embedding output: a BiGRU's is H wide, its layers 2H
+            width = ctx.extra.get("student_embedding_hidden") or (width // 2 if ctx.student_family == "gru" else width)
+        return int(width), int(ctx.teacher_hidden)
 
     def make_projections(self, side: str | None) -> LayerProjections | None:
         if side is None:
