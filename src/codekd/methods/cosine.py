@@ -18,7 +18,7 @@ from .golden import Golden
 
 
 def _side(states: list[list[float]]) -> Outputs:  # one layer of 3 tokens; token 0 special (empty span)
-    return Outputs(logits=torch.zeros(1, 3), hidden_states=(torch.zeros(1, 3, 2), torch.tensor([states], dtype=torch.float32)),
+    return Outputs(logits=torch.zeros(1, 3), hidden_states=(torch.zeros(1, 3, 2), torch.tensor([states]).float()),
                    attention_mask=torch.ones(1, 3), offsets=torch.tensor([[[0, 0], [0, 1], [1, 2]]]))
 
 
