@@ -33,7 +33,8 @@ def soft_cross_entropy(student_logits: torch.Tensor, teacher_logits: torch.Tenso
     return -(pt * log_ps).sum(dim=-1).mean()
 
 
-def soft_term(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float, kind: str = "kl") -> torch.Tensor:
+def soft_term(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float,
+              kind: str = "kl") -> torch.Tensor:
     """The soft term (no ``T^2``): ``kind`` ``"kl"`` (:func:`kd_kl`) or ``"ce"`` (:func:`soft_cross_entropy`)."""
     if kind == "kl":
         return kd_kl(student_logits, teacher_logits, temperature)
