@@ -157,7 +157,7 @@ def test_unlabeled_transfer_data_never_reaches_ce(exc_data, teachers, tmp_path):
     # every method with a teacher accepts labels=None and then returns no gold-label term
     import torch
 
-    from codekd.methods import MethodContext, Outputs, get_method
+    from codekd.methods import MethodContext, Outputs
 
     torch.manual_seed(0)
     ctx = MethodContext(task="exception", num_labels=3, student_family="roberta", student_layers=2, student_hidden=4,
@@ -167,8 +167,10 @@ def test_unlabeled_transfer_data_never_reaches_ce(exc_data, teachers, tmp_path):
     offs = torch.tensor([[[0, 0], [0, 2], [2, 4], [4, 6], [0, 0]]] * 2)
     mk = lambda h, w: Outputs(logits=torch.randn(2, 3), hidden_states=h, pooled_states=tuple(x[:, 0] for x in h[1:]),  # noqa: E731
                               attention_mask=torch.ones(2, 5), offsets=offs)
-    for name in ("kd", "dist", "pkd", "ckd", "dkd", "tinybert"):
-        m = get_method(name)(ctx, {"alpha": 0.5} if name in ("kd", "pkd", "ckd", "tinybert") else None)
+    for name, cls in METHODS.items():
+        if not cls.needs.teacher:
+            continue
+        m = cls(ctx, {"alpha": 0.5} if "alpha" in cls.defaults else None)
         _, parts = m.loss(mk(hs, 4), mk(ht, 6), None, m.modules())
         assert "ce" not in parts, name
 

@@ -9,7 +9,7 @@ import torch
 from fixtures_models import build_bpe_tokenizer, tiny_bert_teacher
 
 from codekd.engine.sides import student_side, teacher_side
-from codekd.methods import MethodContext, get_method
+from codekd.methods import METHODS, MethodContext, get_method
 
 CODES = ["def add_all(values): return sum(values) + 1", "x = compute(a, b) if a else None"]
 
@@ -74,7 +74,7 @@ def test_padding_does_not_change_the_corrected_losses(models, family):
     assert s2.attention_mask.shape[1] > s1.attention_mask.shape[1] and th2.attention_mask.shape[1] > th1.attention_mask.shape[1]
     c = _ctx(family, 2, width, teacher.num_layers, teacher.hidden_size)
     y = torch.tensor([1])
-    for name in ("ckd", "tinybert", "pkd"):
+    for name in [n for n, cls in METHODS.items() if cls.family == "feature"]:  # every hidden-state method
         torch.manual_seed(0)
         m = get_method(name)(c)
         a = m.loss(s1, th1, y, m.modules())[0].item()

@@ -57,6 +57,27 @@ def test_expansion_order_dependencies_and_stable_keys(tmp_path, exc_data, bert_t
     assert diff == {j.describe() for j in jobs if j.method == "dist"}
 
 
+def test_study_plan_refuses_bad_method_parameters_naming_the_field(tmp_path, exc_data, bert_teacher):
+    # every method's parameters go through its typed model when the study is read, before any job runs
+    cases = [({"kd": {"params": {"temprature": 2}}}, "methods.kd.params: method 'kd' has no parameter(s) temprature"),
+             ({"kd": {"params": {"temperature": "hot"}}},
+              "methods.kd.params: method 'kd': parameter temperature must be a number, got str 'hot'"),
+             ({"kd": {"params": {"temperature": -1}}}, "methods.kd.params: method 'kd': parameter temperature must be > 0"),
+             ({"pkd": {"params": {"alpha": 1.5}}}, "methods.pkd.params: method 'pkd': parameter alpha must be in [0, 1]"),
+             ({"ckd": {"params": {"window": 2.5}}}, "method 'ckd': parameter window must be an integer"),
+             ({"dist": {"params": {"beta": -1}}}, "method 'dist': parameter beta must be >= 0"),
+             ({"kd": {"per_student": {"gru-1.5m": {"params": {"alpha": "x"}}}}},
+              "methods.kd.per_student.gru-1.5m.params: method 'kd': parameter alpha must be a number")]
+    for methods, want in cases:
+        f = write_study(tmp_path / "s.yaml", exc_data, bert_teacher, finetune=False, methods=methods)
+        with pytest.raises(ConfigError) as err:
+            load_study(f)
+        assert want in str(err.value) and str(f) in str(err.value), str(err.value)
+    f = write_study(tmp_path / "s.yaml", exc_data, bert_teacher, finetune=False, methods={"kd": {}})
+    with pytest.raises(ConfigError, match="methods.kd.params: method 'kd': parameter temperature must be a number"):
+        load_study(f, ["methods.kd.params.temperature=abc"])
+
+
 def test_bad_study_files(tmp_path, exc_data, bert_teacher):
     f = write_study(tmp_path / "s.yaml", exc_data, bert_teacher, methods={"kd": {}, "nosuch": {}})
     with pytest.raises(ConfigError, match="unknown method 'nosuch'"):

@@ -5,14 +5,15 @@ A method is one file: pure loss functions (tensors in, scalar out, no data or mo
 maps the engine's :class:`Outputs` onto its loss. The engine never knows a method's formula; a
 method never loads data or models.
 
-Each method has ``paper_faithful`` settings (what the paper's code does) and corrected defaults;
-:attr:`Method.defaults` and :attr:`Method.paper_defaults` hold them and the class docstring
-documents the difference.
+Each method has ``paper_faithful`` settings (what the paper's code does) and corrected defaults:
+its :class:`~codekd.methods.params.MethodParams` model ``Params`` (typed, constrained fields whose
+defaults are the corrected settings) and ``paper``, the paper-faithful instance; the class
+docstring documents the difference. :attr:`Method.defaults` and :attr:`Method.paper_defaults` are
+the same two settings as plain dicts (what ``codekd methods show`` prints).
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
@@ -22,6 +23,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..registry import Registry
+from .params import MethodParams, model_from_dicts, parse_params
 
 
 @dataclass(frozen=True)
@@ -66,20 +68,43 @@ class MethodContext:
 
 
 class Method:
-    """Base class: subclass, set the class attributes, implement :meth:`loss`."""
+    """Base class: subclass, set the class attributes, implement :meth:`loss`.
+
+    Parameters: declare ``class Params(MethodParams)`` (corrected defaults) and ``paper =
+    Params(...)`` (paper-faithful); :attr:`params` is the run's resolved settings as a plain dict
+    (logged, written to metrics.json) and :attr:`p` the same settings typed. A plugin may still
+    give plain ``defaults`` / ``paper_defaults`` dicts: a model is made from them.
+    """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    family: ClassVar[str] = "logit"     # what the method distils: "logit" (outputs) or "feature" (states)
     needs: ClassVar[Needs] = Needs()
     families: ClassVar[tuple[str, ...]] = ("roberta", "gru")
+    Params: ClassVar[type[MethodParams]] = MethodParams
+    paper: ClassVar[MethodParams] = MethodParams()
     defaults: ClassVar[Mapping[str, Any]] = {}
     paper_defaults: ClassVar[Mapping[str, Any]] = {}
     task_support: ClassVar[str] = "all tasks"   # human-readable; enforced by supports_task()
+    # hand-computed examples of the loss (:class:`~codekd.methods.golden.Golden`), checked for every method
+    golden: ClassVar[tuple[Any, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__
+        if "Params" in own or "paper" in own:  # typed parameters: the dicts are derived from them
+            if "paper" not in own:
+                cls.paper = cls.Params()
+            cls.defaults = cls.Params().model_dump()
+            cls.paper_defaults = cls.paper.model_dump()
+        elif "defaults" in own or "paper_defaults" in own:  # plain dicts (a plugin): a model made from them
+            cls.Params = model_from_dicts(cls.name or cls.__name__, cls.defaults, cls.paper_defaults)
+            cls.paper = cls.Params(**cls.paper_defaults)
 
     def __init__(self, ctx: MethodContext, params: Mapping[str, Any] | None = None, paper_faithful: bool = False):
         self.ctx = ctx
         self.paper_faithful = paper_faithful
-        self.params = self.resolve_params(params, paper_faithful)
+        self.params, self.p = self._resolve(params, paper_faithful)
         if ctx.student_family not in self.families:
             raise ConfigError(f"method {self.name!r} does not support {ctx.student_family} students")
         reason = self.supports_task(ctx.task, ctx.num_labels)
@@ -118,34 +143,23 @@ class Method:
     # -- declarations checked at configuration time (no models needed) -------------------------
 
     @classmethod
-    def resolve_params(cls, params: Mapping[str, Any] | None, paper_faithful: bool = False) -> dict[str, Any]:
-        """The defaults (or paper defaults) updated with ``params``; unknown names are errors."""
+    def _resolve(cls, params: Mapping[str, Any] | None, paper_faithful: bool) -> tuple[dict[str, Any], MethodParams]:
         base = dict(cls.paper_defaults if paper_faithful else cls.defaults)
-        params = dict(params or {})
-        unknown = set(params) - set(cls.defaults) - set(cls.paper_defaults)
-        if unknown:
-            raise ConfigError(f"method {cls.name!r} has no parameter(s) {', '.join(sorted(unknown))} "
-                              f"(known: {', '.join(sorted(set(cls.defaults) | set(cls.paper_defaults))) or 'none'})")
-        for k, v in params.items():  # the type of every number and switch, before any formula sees it
-            ref = cls.defaults.get(k, cls.paper_defaults.get(k))
-            if isinstance(ref, bool) and not isinstance(v, bool):
-                raise ConfigError(f"method {cls.name!r}: parameter {k} must be true or false, got {v!r}")
-            if isinstance(ref, (int, float)) and not isinstance(ref, bool):
-                if isinstance(v, bool) or not isinstance(v, (int, float)):
-                    raise ConfigError(f"method {cls.name!r}: parameter {k} must be a number, got "
-                                      f"{type(v).__name__} {v!r}")
-                if not math.isfinite(v):
-                    raise ConfigError(f"method {cls.name!r}: parameter {k} must be a finite number, got {v!r}")
-        base.update(params)
-        t = base.get("temperature")
-        if isinstance(t, (int, float)) and not isinstance(t, bool) and t <= 0:
-            raise ConfigError(f"method {cls.name!r}: temperature must be > 0, got {t!r}")
-        cls.validate_params(base)
-        return base
+        resolved = {**base, **dict(params or {})}
+        typed = parse_params(cls.name, cls.Params, resolved)
+        cls.validate_params(resolved)
+        return resolved, typed
+
+    @classmethod
+    def resolve_params(cls, params: Mapping[str, Any] | None, paper_faithful: bool = False) -> dict[str, Any]:
+        """The defaults (or paper defaults) updated with ``params``, validated by :attr:`Params`
+        (unknown names and bad values are a :class:`ConfigError` naming the method and the field)."""
+        return cls._resolve(params, paper_faithful)[0]
 
     @classmethod
     def validate_params(cls, params: dict[str, Any]) -> None:
-        """Raise :class:`ConfigError` for bad parameter values (called with the resolved params)."""
+        """Raise :class:`ConfigError` for bad combinations the :attr:`Params` model cannot express
+        (called with the resolved params, after the model has validated each field)."""
 
     @classmethod
     def supports_task(cls, task: str, num_labels: int | None) -> str | None:

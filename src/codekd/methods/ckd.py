@@ -42,16 +42,17 @@ tensors, one layer at a time.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Annotated, Any, Sequence, Union
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field, PlainValidator
 
 from ..errors import ConfigError
-from .align import align_tokens, check_align_mode
-from .base import Method, Needs, register_method
-from .layermap import LayerMap, build_layer_map, check_layer_map_spec
-from .soft import soft_and_hard
+from .base import Outputs, register_method
+from .feature import FeatureMethod, MappedStates
+from .golden import Golden
+from .params import Alpha, AlignMode, LayerMapSpec, MethodParams, Temperature, Weight
 
 EPS = 1e-8  # norms below this count as zero (as F.normalize's eps does)
 COINCIDE = 1e-5  # |h_s - h_i|^2 below this fraction of |h_s|^2 + |h_i|^2 counts as a zero difference
@@ -268,64 +269,63 @@ def include_embeddings(setting: Any, family: str) -> bool:
     return bool(setting)
 
 
+def _auto_or_switch(v: Any) -> Any:
+    if v not in ("auto", True, False) or isinstance(v, (int, float)) and not isinstance(v, bool):
+        raise ValueError("must be auto, true or false")
+    return v
+
+
 @register_method
-class CKD(Method):
+class CKD(FeatureMethod):
     __doc__ = __doc__
     name = "ckd"
     description = "contextual KD: word and layer-transforming relations of token states (Park et al. 2021)"
-    needs = Needs(teacher=True, logits=True, hidden_states=True, token_alignment=True)
-    defaults = {"temperature": 3.0, "alpha": 0.7, "beta": 1.0, "gamma": 1.0, "window": 10, "layer_map": "uniform",
-                "align": "offsets", "include_embeddings": "auto"}
-    paper_defaults = {"temperature": 3.0, "alpha": 1.0, "beta": 1.0, "gamma": 1.0, "window": 10,
-                      "layer_map": "uniform", "align": "position", "include_embeddings": "auto"}
+    formula = "compares the two models' word relations position by position"
 
-    @classmethod
-    def validate_params(cls, params: dict[str, Any]) -> None:
-        check_layer_map_spec(params["layer_map"])
-        check_align_mode(params["align"])
-        if not isinstance(params["window"], int) or isinstance(params["window"], bool) or params["window"] < 1:
-            raise ConfigError(f"ckd: window must be an integer >= 1, got {params['window']!r}")
-        if params["include_embeddings"] not in ("auto", True, False):
-            raise ConfigError("ckd: include_embeddings must be auto, true or false")
-        if not 0 <= float(params["alpha"]) <= 1:
-            raise ConfigError("ckd: alpha must be in [0, 1]")
+    class Params(MethodParams):
+        temperature: Temperature = 3.0
+        alpha: Alpha = 0.7
+        beta: Weight = 1.0
+        gamma: Weight = 1.0       # layer-transforming relations
+        window: Annotated[int, Field(ge=1)] = 10
+        layer_map: LayerMapSpec = "uniform"
+        align: AlignMode = "offsets"
+        include_embeddings: Annotated[Union[str, bool], PlainValidator(_auto_or_switch)] = "auto"
+
+    paper = Params(alpha=1.0, align="position")
+
+    # one mapped layer, 3 tokens: student x = [1,0], [0,1], [1,1]; teacher y = [1,0], [0,1], [-1,0]; W = 1
+    _spans = torch.tensor([[[0, 1], [1, 2], [2, 3]]])
+    _z = torch.zeros(1, 3, 2)
+    _s = Outputs(logits=torch.zeros(1, 3), hidden_states=(_z, torch.tensor([[[1., 0.], [0., 1.], [1., 1.]]])),
+                 attention_mask=torch.ones(1, 3), offsets=_spans)
+    _t = Outputs(logits=torch.zeros(1, 3), hidden_states=(_z, torch.tensor([[[1., 0.], [0., 1.], [-1., 0.]]])),
+                 attention_mask=torch.ones(1, 3), offsets=_spans)
+    _p = {"window": 1, "layer_map": [1], "include_embeddings": False}
+    _why = ("distances differ at (i=1, slot 2) and (i=2, slot 0): (1 - (1 - 1/sqrt2))^2 = 1/2 each; angles differ at "
+            "i=1, slots (0, 2) and (2, 0): (1/sqrt2 - 0)^2 = 1/2 each; one layer: no LTR; equal logits, no labels")
+    golden = (
+        Golden(_s, _t, None, total=1 / 4 + 1 / 2, params=_p, why=_why + "; masked: 4 distance, 2 angle entries",
+               parts={"soft": 0.0, "wr_dist": 1 / 4, "wr_angle": 1 / 2, "ltr_dist": 0.0, "ltr_angle": 0.0}),
+        Golden(_s, _t, None, total=1 / 9 + 1 / 27, params={**_p, "align": "position"},
+               why=_why + "; position: means over all 3 x 3 and 3 x 3 x 3 entries",
+               parts={"soft": 0.0, "wr_dist": 1 / 9, "wr_angle": 1 / 27, "ltr_dist": 0.0, "ltr_angle": 0.0}))
+    del _spans, _z, _s, _t, _p, _why
+
+    def embeddings(self) -> bool:
+        if not include_embeddings(self.p.include_embeddings, self.ctx.student_family):
+            return False
+        if self.ctx.student_family == "gru":
+            raise ConfigError("ckd: a BiGRU student's embedding output is H wide and its layers 2H wide, so "
+                              "layer-transforming relations cannot include it (set include_embeddings: auto/false)")
+        return True
 
     def check(self) -> None:
-        ctx = self.ctx
-        if ctx.teacher_layers is None:
-            raise ConfigError("ckd needs the teacher's depth (a live teacher)")
-        self.refuse_causal_paper_faithful("compares the two models' word relations position by position")
-        self.note_causal_teacher()
-        lm = build_layer_map(self.params["layer_map"], ctx.student_layers, ctx.teacher_layers)
-        if include_embeddings(self.params["include_embeddings"], ctx.student_family):
-            if ctx.student_family == "gru":
-                raise ConfigError("ckd: a BiGRU student's embedding output is H wide and its layers 2H wide, so "
-                                  "layer-transforming relations cannot include it (set include_embeddings: auto/false)")
-            lm = lm.with_embeddings()
-        self.layer_map: LayerMap = lm
-        if ctx.extra.get("teacher_pair_mode") == "separate" and self.params["align"] == "position":
+        super().check()
+        if self.ctx.extra.get("teacher_pair_mode") == "separate" and self.p.align == "position":
             self.warn("ckd align=position with a separately encoded pair teacher compares unrelated positions")
 
-    def describe(self) -> dict[str, Any]:
-        d = super().describe()
-        d["layer_map"] = self.layer_map.describe()
-        return d
-
-    def teacher_token_layers(self) -> tuple[int, ...]:
-        return tuple(sorted(set(self.layer_map.teacher_layers)))
-
-    def loss(self, student, teacher, labels, modules=None):
-        if student.hidden_states is None or teacher is None or teacher.hidden_states is None:
-            raise RuntimeError("ckd needs per-layer token states of both sides (needs.hidden_states)")
-        al = align_tokens(self.params["align"], student_mask=student.attention_mask, teacher_mask=teacher.attention_mask,
-                          student_offsets=student.offsets, teacher_offsets=teacher.offsets)
-        s_layers = [al.student(student.hidden_states[s]).float() for s, _ in self.layer_map.pairs]
-        with torch.no_grad():
-            t_layers = [al.teacher(teacher.hidden_states[t].detach().float()) for _, t in self.layer_map.pairs]
-        rel, parts = ckd_relation_loss(s_layers, t_layers, al.mask, window=int(self.params["window"]),
-                                       gamma=float(self.params["gamma"]), groups=al.groups)
-        total, p2 = soft_and_hard(student.logits, teacher.logits, labels, temperature=float(self.params["temperature"]),
-                                  alpha=float(self.params["alpha"]), soft="ce" if self.paper_faithful else "kl")
-        total = total + float(self.params["beta"]) * rel
-        p2.update(parts)
-        return total, p2
+    def feature_loss(self, states: MappedStates) -> tuple[torch.Tensor, dict[str, float]]:
+        al = states.alignment
+        return ckd_relation_loss([s.float() for s in states.student], states.teacher, states.mask,
+                                 window=self.p.window, gamma=self.p.gamma, groups=al.groups if al else None)

@@ -20,13 +20,15 @@ predicted class stands in for the gold class and the CE term is dropped.
 
 from __future__ import annotations
 
-from typing import Any
+import math
 
 import torch
 import torch.nn.functional as F
 
-from ..errors import ConfigError
-from .base import Method, Needs, register_method
+from .base import Method, Needs, Outputs, register_method
+from .golden import Golden
+from .params import MethodParams, Temperature, Weight
+from .terms import hard
 
 _BIG = 1000.0
 
@@ -53,11 +55,7 @@ def dkd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels:
     tckd, nckd = dkd_terms(student_logits, teacher_logits, target, temperature)
     total = temperature ** 2 * (alpha * tckd + beta * nckd)
     parts = {"tckd": float(tckd.detach()), "nckd": float(nckd.detach())}
-    if labels is not None and ce_weight > 0:
-        ce = F.cross_entropy(student_logits.float(), labels)
-        total = total + ce_weight * ce
-        parts["ce"] = float(ce.detach())
-    return total, parts
+    return hard(total, parts, student_logits.float(), labels, ce_weight), parts
 
 
 @register_method
@@ -66,9 +64,26 @@ class DKD(Method):
     name = "dkd"
     description = "decoupled KD: target-class and non-target-class terms (Zhao et al. 2022); multi-class only"
     needs = Needs(teacher=True, logits=True)
-    defaults = {"temperature": 4.0, "alpha": 1.0, "beta": 8.0, "ce_weight": 1.0}
-    paper_defaults = {"temperature": 4.0, "alpha": 1.0, "beta": 8.0, "ce_weight": 1.0}
     task_support = "multi-class tasks only (>= 3 labels)"
+
+    class Params(MethodParams):
+        temperature: Temperature = 4.0
+        alpha: Weight = 1.0       # TCKD weight
+        beta: Weight = 8.0        # NCKD weight
+        ce_weight: Weight = 1.0
+
+    paper = Params()  # the DKD paper's settings are the defaults
+
+    _tckd = 0.25 * math.log(0.75) + 0.75 * math.log(9 / 8)
+    _nckd = 2 / 3 * math.log(4 / 3) + 1 / 3 * math.log(2 / 3)
+    golden = (Golden(
+        Outputs(logits=torch.zeros(1, 3)), Outputs(logits=torch.tensor([[math.log(2), 0.0, 0.0]])), torch.tensor([1]),
+        total=_tckd + 8 * _nckd + math.log(3), parts={"tckd": _tckd, "nckd": _nckd, "ce": math.log(3)},
+        params={"temperature": 1.0}, tol=1e-5,
+        why="T=1, gold class 1; p_s = [1/3]*3, p_t = [1/2, 1/4, 1/4]: b_t = [1/4, 3/4], b_s = [1/3, 2/3], TCKD = "
+            "1/4 ln(3/4) + 3/4 ln(9/8); non-target {0, 2}: teacher [2/3, 1/3], student [1/2, 1/2], NCKD = 2/3 ln(4/3) "
+            "+ 1/3 ln(2/3); CE = ln 3; total = TCKD + 8 NCKD + CE"),)
+    del _tckd, _nckd
 
     @classmethod
     def supports_task(cls, task: str, num_labels: int | None) -> str | None:
@@ -78,12 +93,7 @@ class DKD(Method):
                     "(use method kd)")
         return None
 
-    @classmethod
-    def validate_params(cls, params: dict[str, Any]) -> None:
-        if float(params["temperature"]) <= 0:
-            raise ConfigError("dkd: temperature must be > 0")
-
     def loss(self, student, teacher, labels, modules=None):
-        p = self.params
-        return dkd_loss(student.logits, teacher.logits, labels, temperature=float(p["temperature"]),
-                        alpha=float(p["alpha"]), beta=float(p["beta"]), ce_weight=float(p["ce_weight"]))
+        p = self.p
+        return dkd_loss(student.logits, teacher.logits, labels, temperature=p.temperature, alpha=p.alpha, beta=p.beta,
+                        ce_weight=p.ce_weight)

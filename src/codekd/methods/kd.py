@@ -10,41 +10,21 @@ gradient, different value).
 
 from __future__ import annotations
 
+import math
+
 import torch
-import torch.nn.functional as F
 
-from .base import Method, Needs, register_method
-
-
-def kd_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """KL(p_t^T || p_s^T), summed over classes, averaged over the batch (``batchmean``)."""
-    log_ps = F.log_softmax(student_logits / temperature, dim=-1)
-    log_pt = F.log_softmax(teacher_logits / temperature, dim=-1)
-    return F.kl_div(log_ps, log_pt, reduction="batchmean", log_target=True)
-
-
-def soft_cross_entropy(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Soft-target cross-entropy ``mean_i sum_c -p_t^T[i,c] * log p_s^T[i,c]``."""
-    log_ps = F.log_softmax(student_logits / temperature, dim=-1)
-    pt = F.softmax(teacher_logits / temperature, dim=-1)
-    return -(pt * log_ps).sum(dim=-1).mean()
+from .base import Method, Needs, Outputs, register_method
+from .golden import Golden
+from .params import Alpha, MethodParams, Temperature
+from .terms import kd_kl, soft_and_hard, soft_cross_entropy
 
 
 def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor | None, *,
             temperature: float, alpha: float, paper_faithful: bool = False) -> tuple[torch.Tensor, dict[str, float]]:
-    teacher_logits = teacher_logits.detach()
-    if paper_faithful:
-        soft = soft_cross_entropy(student_logits, teacher_logits, temperature)
-        total = alpha * soft
-    else:
-        soft = kd_kl(student_logits, teacher_logits, temperature) * temperature ** 2
-        total = alpha * soft
-    parts = {"soft": float(soft.detach())}
-    if alpha < 1 and labels is not None:
-        ce = F.cross_entropy(student_logits, labels)
-        total = total + (1 - alpha) * ce
-        parts["ce"] = float(ce.detach())
-    return total, parts
+    """``alpha * T^2 * KL + (1-alpha) * CE``; paper-faithful: ``alpha * soft-target CE`` (no ``T^2``)."""
+    return soft_and_hard(student_logits, teacher_logits, labels, temperature=temperature, alpha=alpha,
+                         soft="ce" if paper_faithful else "kl", t2=not paper_faithful, upcast=False)
 
 
 @register_method
@@ -53,9 +33,30 @@ class KD(Method):
     name = "kd"
     description = "vanilla logit distillation (Hinton)"
     needs = Needs(teacher=True, logits=True)
-    defaults = {"temperature": 4.0, "alpha": 0.7}
-    paper_defaults = {"temperature": 10.0, "alpha": 1.0}
+
+    class Params(MethodParams):
+        temperature: Temperature = 4.0
+        alpha: Alpha = 0.7
+
+    paper = Params(temperature=10.0, alpha=1.0)
+
+    _ln3 = math.log(3)
+    golden = (
+        Golden(Outputs(logits=torch.zeros(1, 2)), Outputs(logits=torch.tensor([[_ln3, 0.0]])), torch.tensor([0]),
+               total=0.4192552, parts={"soft": 0.1453631, "ce": math.log(2)}, params={"temperature": 2.0, "alpha": 0.5},
+               context={"num_labels": 2},
+               why="T=2: p_t = softmax([ln3/2, 0]) = [0.633975, 0.366025], p_s = [1/2, 1/2]; KL = 0.0363408, "
+                   "x T^2 = 0.1453631; label 0: CE = ln 2; 0.5 * 0.1453631 + 0.5 * ln 2 = 0.4192552"),
+        Golden(Outputs(logits=torch.zeros(2, 2)), Outputs(logits=torch.tensor([[_ln3, 0.0], [0.0, 0.0]])),
+               torch.tensor([0, 1]), total=math.log(2), parts={"soft": math.log(2)}, paper_faithful=True,
+               context={"num_labels": 2},
+               why="paper (T=10, alpha=1, no T^2): the soft-target CE against p_s = [1/2, 1/2] is ln 2 whatever "
+                   "p_t is; alpha = 1: no CE term"))
+    del _ln3
 
     def loss(self, student, teacher, labels, modules=None):
-        return kd_loss(student.logits, teacher.logits, labels, temperature=float(self.params["temperature"]),
-                       alpha=float(self.params["alpha"]), paper_faithful=self.paper_faithful)
+        return kd_loss(student.logits, teacher.logits, labels, temperature=self.p.temperature, alpha=self.p.alpha,
+                       paper_faithful=self.paper_faithful)
+
+
+__all__ = ["KD", "kd_kl", "kd_loss", "soft_cross_entropy"]

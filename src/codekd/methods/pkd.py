@@ -25,16 +25,19 @@ the target towards the student instead of the student towards the teacher).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
+
+import math
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ..errors import ConfigError
-from .base import Method, Needs, register_method
-from .layermap import LayerMap, build_layer_map, check_layer_map_spec
-from .soft import soft_and_hard
+from .base import Outputs, register_method
+from .feature import FeatureMethod, MappedStates
+from .golden import Golden
+from .layermap import LayerMap
+from .params import Alpha, LayerMapSpec, MethodParams, Temperature, Weight
 
 REDUCTIONS = ("sum", "mean")
 
@@ -56,88 +59,57 @@ def patient_loss(student_states: Sequence[torch.Tensor], teacher_states: Sequenc
     raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
-class PKDProjections(nn.Module):
-    """One ``Linear(in, out)`` (with bias) per mapped layer, keyed by student layer."""
-
-    def __init__(self, layers: Sequence[int], in_width: int, out_width: int):
-        super().__init__()
-        self.proj = nn.ModuleDict({str(l): nn.Linear(in_width, out_width) for l in layers})
-
-    def forward(self, layer: int, x: torch.Tensor) -> torch.Tensor:
-        return self.proj[str(layer)](x)
-
-
 @register_method
-class PKD(Method):
+class PKD(FeatureMethod):
     __doc__ = __doc__
     name = "pkd"
     description = "patient KD: normalised intermediate [CLS]/final states through a learned projection (Sun et al. 2019)"
-    needs = Needs(teacher=True, logits=True, pooled_states=True)
-    defaults = {"temperature": 4.0, "alpha": 0.7, "beta": 1.0, "layer_map": "skip", "projection": "student",
-                "reduction": "sum"}
-    paper_defaults = {"temperature": 10.0, "alpha": 1.0, "beta": 10.0, "layer_map": "skip", "projection": "teacher",
-                      "reduction": "mean"}
+    states = "pooled"
+    formula = "matches per-layer [CLS] states (the first token: in a causal model it has seen only itself)"
     task_support = "all tasks"
 
-    @classmethod
-    def validate_params(cls, params: dict[str, Any]) -> None:
-        check_layer_map_spec(params["layer_map"])
-        if params["projection"] not in ("student", "teacher"):
-            raise ConfigError(f"pkd: projection must be 'student' or 'teacher', got {params['projection']!r}")
-        if params["reduction"] not in REDUCTIONS:
-            raise ConfigError(f"pkd: reduction must be one of {REDUCTIONS}, got {params['reduction']!r}")
-        if not 0 <= float(params["alpha"]) <= 1:
-            raise ConfigError("pkd: alpha must be in [0, 1]")
-        if float(params["temperature"]) <= 0:
-            raise ConfigError("pkd: temperature must be > 0")
+    class Params(MethodParams):
+        temperature: Temperature = 4.0
+        alpha: Alpha = 0.7
+        beta: Weight = 1.0
+        layer_map: LayerMapSpec = "skip"
+        projection: Literal["student", "teacher"] = "student"
+        reduction: Literal["sum", "mean"] = "sum"
 
-    def check(self) -> None:
-        ctx = self.ctx
-        self.refuse_causal_paper_faithful("matches per-layer [CLS] states (the first token: in a causal model it "
-                                          "has seen only itself)")
-        if ctx.student_layers < 2:
+    paper = Params(temperature=10.0, alpha=1.0, beta=10.0, projection="teacher", reduction="mean")
+
+    # student layers 1, 2 of 3 -> teacher layers 2, 4 of 6 (skip, k = 2); equal logits; identity projections
+    _s = Outputs(logits=torch.zeros(1, 2), pooled_states=tuple(torch.tensor([v]) for v in ([3., 4.], [0., 2.], [9., 9.])))
+    _t = Outputs(logits=torch.zeros(1, 2), pooled_states=tuple(torch.tensor([v]) for v in (
+        [7., 7.], [1., 0.], [7., 7.], [0., 5.], [7., 7.], [7., 7.])))
+    _ctx = {"num_labels": 2, "student_layers": 3, "teacher_layers": 6}
+    golden = (
+        Golden(_s, _t, torch.tensor([0]), total=0.3 * math.log(2) + 0.8, parts={"soft": 0.0, "ce": math.log(2), "pt": 0.8},
+               context=_ctx, why="pair 1: norm[3,4] = [.6,.8] vs [1,0]: .16 + .64 = .8; pair 2: [0,1] vs [0,1]: 0; "
+                                 "PT (sum) = 0.8; KL = 0 (equal logits); CE = ln 2; 0.3 ln 2 + 1 * 0.8"),
+        Golden(_s, _t, torch.tensor([0]), total=100 * math.log(2) + 10 * 0.2, parts={"soft": 100 * math.log(2), "pt": 0.2},
+               context=_ctx, paper_faithful=True, tol=1e-5,
+               why="paper: PT one mean over B x L x H = 0.8 / 4 = 0.2, beta 10; soft-target CE of equal uniform "
+                   "logits = ln 2, x T^2 = 100; alpha 1: no CE"))
+    del _s, _t, _ctx
+
+    def projection_side(self) -> str:
+        return self.p.projection
+
+    def map_layers(self) -> LayerMap:
+        if self.ctx.student_layers < 2:
             raise ConfigError("pkd needs a student with at least 2 layers (the patient term covers layers 1..L-1)")
-        if ctx.teacher_layers is None or ctx.teacher_hidden is None:
-            raise ConfigError("pkd needs the teacher's depth and width (a live teacher)")
-        full = build_layer_map(self.params["layer_map"], ctx.student_layers, ctx.teacher_layers)
-        self.layer_map: LayerMap = full.restrict(range(1, ctx.student_layers))
-        if 0 in self.layer_map.teacher_layers:
+        lm = super().map_layers().restrict(range(1, self.ctx.student_layers))
+        if 0 in lm.teacher_layers:
             raise ConfigError("pkd compares per-layer [CLS] states; teacher layer 0 (embeddings) has none in the map")
-        t_width = int(ctx.extra.get("teacher_pooled_hidden", ctx.teacher_hidden))
-        s_width = ctx.student_hidden
-        layers = self.layer_map.student_layers
-        if self.params["projection"] == "student":
-            self._projections = PKDProjections(layers, s_width, t_width)
-        else:
-            self._projections = PKDProjections(layers, t_width, s_width)
-
-    def modules(self) -> nn.Module:
-        return self._projections
+        return lm
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
-        d["layer_map"] = self.layer_map.describe()
         d["state"] = "[CLS] per layer" if self.ctx.student_family != "gru" else "GRU final states (both directions)"
         d["teacher_state"] = "last real token per layer (causal teacher)" if self.causal_teacher else "pooled per layer"
         return d
 
-    def loss(self, student, teacher, labels, modules=None):
-        proj = modules if modules is not None else self._projections
-        if student.pooled_states is None or teacher is None or teacher.pooled_states is None:
-            raise RuntimeError("pkd needs pooled per-layer states of both sides (needs.pooled_states)")
-        s_list, t_list = [], []
-        for s_layer, t_layer in self.layer_map.pairs:
-            hs = student.pooled_states[s_layer - 1]
-            ht = teacher.pooled_states[t_layer - 1].detach().to(hs.dtype)
-            if self.params["projection"] == "student":
-                hs = proj(s_layer, hs)
-            else:
-                ht = proj(s_layer, ht)
-            s_list.append(hs)
-            t_list.append(ht)
-        pt = patient_loss(s_list, t_list, reduction=self.params["reduction"])
-        total, parts = soft_and_hard(student.logits, teacher.logits, labels, temperature=float(self.params["temperature"]),
-                                     alpha=float(self.params["alpha"]), soft="ce" if self.paper_faithful else "kl")
-        total = total + float(self.params["beta"]) * pt
-        parts["pt"] = float(pt.detach())
-        return total, parts
+    def feature_loss(self, states: MappedStates) -> tuple[torch.Tensor, dict[str, float]]:
+        pt = patient_loss(states.student, states.teacher, reduction=self.p.reduction)
+        return pt, {"pt": float(pt.detach())}

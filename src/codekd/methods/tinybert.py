@@ -19,16 +19,14 @@ layers and the prediction layer in two stages; here they are one joint loss.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
-from torch import nn
 
-from ..errors import ConfigError
-from .align import align_tokens, check_align_mode
-from .base import Method, Needs, register_method
-from .layermap import LayerMap, build_layer_map, check_layer_map_spec
-from .soft import soft_and_hard
+from .base import Outputs, register_method
+from .feature import FeatureMethod, MappedStates
+from .golden import Golden
+from .params import Alpha, AlignMode, LayerMapSpec, MethodParams, Temperature, Weight
 
 
 def hidden_mse(student_states: Sequence[torch.Tensor], teacher_states: Sequence[torch.Tensor],
@@ -49,75 +47,42 @@ def hidden_mse(student_states: Sequence[torch.Tensor], teacher_states: Sequence[
     return total
 
 
-class HiddenProjections(nn.Module):
-    def __init__(self, widths: dict[int, int], out_width: int):
-        super().__init__()
-        self.proj = nn.ModuleDict({str(l): nn.Linear(w, out_width) for l, w in widths.items()})
-
-    def forward(self, layer: int, x: torch.Tensor) -> torch.Tensor:
-        return self.proj[str(layer)](x)
-
-
 @register_method
-class TinyBERTHidden(Method):
+class TinyBERTHidden(FeatureMethod):
     __doc__ = __doc__
     name = "tinybert"
     description = "TinyBERT-style hidden-state MSE through learned projections, tokens aligned across tokenizers"
-    needs = Needs(teacher=True, logits=True, hidden_states=True, token_alignment=True)
-    defaults = {"temperature": 4.0, "alpha": 0.7, "beta": 1.0, "layer_map": "uniform", "align": "offsets",
-                "include_embeddings": True}
-    paper_defaults = {"temperature": 1.0, "alpha": 1.0, "beta": 1.0, "layer_map": "uniform", "align": "position",
-                      "include_embeddings": True}
+    projection = "student"
+    formula = "regresses the teacher's token states position by position"
 
-    @classmethod
-    def validate_params(cls, params: dict[str, Any]) -> None:
-        check_layer_map_spec(params["layer_map"])
-        check_align_mode(params["align"])
-        if not isinstance(params["include_embeddings"], bool):
-            raise ConfigError("tinybert: include_embeddings must be true or false")
-        if not 0 <= float(params["alpha"]) <= 1:
-            raise ConfigError("tinybert: alpha must be in [0, 1]")
+    class Params(MethodParams):
+        temperature: Temperature = 4.0
+        alpha: Alpha = 0.7
+        beta: Weight = 1.0
+        layer_map: LayerMapSpec = "uniform"
+        align: AlignMode = "offsets"
+        include_embeddings: bool = True
 
-    def check(self) -> None:
-        ctx = self.ctx
-        if ctx.teacher_layers is None or ctx.teacher_hidden is None:
-            raise ConfigError("tinybert needs the teacher's depth and width (a live teacher)")
-        self.refuse_causal_paper_faithful("regresses the teacher's token states position by position")
-        self.note_causal_teacher()
-        lm = build_layer_map(self.params["layer_map"], ctx.student_layers, ctx.teacher_layers)
-        if self.params["include_embeddings"]:
-            lm = lm.with_embeddings()
-        self.layer_map: LayerMap = lm
-        emb_width = int(ctx.extra.get("student_embedding_hidden")
-                        or (ctx.student_hidden // 2 if ctx.student_family == "gru" else ctx.student_hidden))
-        widths = {s: (emb_width if s == 0 else ctx.student_hidden) for s in lm.student_layers}
-        self._projections = HiddenProjections(widths, ctx.teacher_hidden)
+    paper = Params(temperature=1.0, alpha=1.0, align="position")
 
-    def modules(self) -> nn.Module:
-        return self._projections
+    # one mapped layer (1 -> 1), widths 2 (identity projection), equal logits, no labels: total = beta * MSE
+    _h = torch.zeros(1, 3, 2)
+    _spans = torch.tensor([[[0, 1], [1, 2], [0, 0]]])  # token 2: a special token (empty span)
+    _s = Outputs(logits=torch.zeros(1, 3), hidden_states=(_h, torch.tensor([[[1., 2.], [3., 4.], [9., 9.]]])),
+                 attention_mask=torch.ones(1, 3), offsets=_spans)
+    _t = Outputs(logits=torch.zeros(1, 3), hidden_states=(_h, torch.tensor([[[1., 0.], [3., 5.], [0., 0.]]])),
+                 attention_mask=torch.ones(1, 3), offsets=_spans)
+    _p = {"layer_map": [1], "include_embeddings": False}
+    golden = (
+        Golden(_s, _t, None, total=5 / 4, parts={"soft": 0.0, "hidden_mse": 5 / 4}, params=_p,
+               why="offsets: token 2 is masked out; squared errors token 0: 0 + 4, token 1: 0 + 1 -> 5 / (2 x 2)"),
+        Golden(_s, _t, None, total=167 / 6, parts={"soft": 0.0, "hidden_mse": 167 / 6}, params={**_p, "align": "position"},
+               why="position: every position counts: (0 + 4) + (0 + 1) + (81 + 81) over 3 x 2"))
+    del _h, _spans, _s, _t, _p
 
-    def describe(self) -> dict[str, Any]:
-        d = super().describe()
-        d["layer_map"] = self.layer_map.describe()
-        return d
+    def embeddings(self) -> bool:
+        return self.p.include_embeddings
 
-    def teacher_token_layers(self) -> tuple[int, ...]:
-        return tuple(sorted(set(self.layer_map.teacher_layers)))
-
-    def loss(self, student, teacher, labels, modules=None):
-        proj = modules if modules is not None else self._projections
-        if student.hidden_states is None or teacher is None or teacher.hidden_states is None:
-            raise RuntimeError("tinybert needs per-layer token states of both sides (needs.hidden_states)")
-        al = align_tokens(self.params["align"], student_mask=student.attention_mask, teacher_mask=teacher.attention_mask,
-                          student_offsets=student.offsets, teacher_offsets=teacher.offsets)
-        s_list, t_list = [], []
-        for s, t in self.layer_map.pairs:
-            s_list.append(proj(s, al.student(student.hidden_states[s])))
-            with torch.no_grad():
-                t_list.append(al.teacher(teacher.hidden_states[t].detach().float()))
-        mse = hidden_mse(s_list, t_list, al.mask)
-        total, parts = soft_and_hard(student.logits, teacher.logits, labels, temperature=float(self.params["temperature"]),
-                                     alpha=float(self.params["alpha"]), soft="ce" if self.paper_faithful else "kl")
-        total = total + float(self.params["beta"]) * mse
-        parts["hidden_mse"] = float(mse.detach())
-        return total, parts
+    def feature_loss(self, states: MappedStates) -> tuple[torch.Tensor, dict[str, float]]:
+        mse = hidden_mse(states.student, states.teacher, states.mask)
+        return mse, {"hidden_mse": float(mse.detach())}

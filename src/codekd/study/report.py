@@ -34,7 +34,13 @@ from ..tasks import get_task
 from .store import Store
 
 METHOD_ORDER = ["ft", "kd", "dist", "pkd", "ckd"]
-FEATURE_METHODS = {"pkd", "ckd", "tinybert", "hidden_mse"}
+
+
+def feature_methods() -> set[str]:
+    """The registered methods that distil hidden states (``family == "feature"``), plugins included."""
+    from ..methods import METHODS
+
+    return {name for name, cls in METHODS.items() if cls.family == "feature"}
 
 
 def _method_key(m: str) -> tuple[int, str]:
@@ -145,7 +151,8 @@ def findings(rows: list[dict[str, Any]], data: dict[str, Any], teacher_meta: dic
             best_counts[winners[0] if len(winners) == 1 else "tie"] += 1
     if cells:
         top = max(best_counts, key=best_counts.get)  # "tie" when no method is strictly best
-        feat = sum(n for m, n in best_counts.items() if m in FEATURE_METHODS)
+        feature = feature_methods()
+        feat = sum(n for m, n in best_counts.items() if m in feature)
         ret = [r["retention"] for r in rows if r["method"] == "ckd" and r["retention"]]
         extra = f"; CKD keeps up to {100 * max(ret):.1f}% of the teacher's score" if ret else ""
         verdict = ("holds" if top == "ckd" else "is undecided (methods tie)" if top == "tie"
