@@ -54,7 +54,10 @@ from .batching import Collator, code_lengths, epoch_batches, eval_batches, to_de
 from .dist import (ASK_FOR_MULTI, barrier, gather_objects, is_distributed, is_main_process, launch_world,
                    process_state, refuse_single_process_launch)
 from .budget import choose_precision, plan_steps, probe_step, time_step
-from .progress import fmt_seconds as _fmt_seconds
+from .progress import fmt_seconds
+from .progress import progress as progress_display
+from .sides import ModelSide, predict_logits
+from .threads import default_threads
 from .transfer import transfer_batch
 
 CHECKPOINT = "checkpoint"
@@ -66,20 +69,6 @@ RANK_RNG = "rank_rng.pt"  # every process's random state (DDP), in rank order
 
 class Interrupted(Exception):
     """Raised by ``stop_after`` (a simulated interruption for tests) after the checkpoint is written."""
-
-
-@dataclass
-class ModelSide:
-    """A model the engine runs: its encoder (codes -> tensors) and how to read its outputs.
-
-    ``forward(model, encoding, hidden)`` returns :class:`~codekd.methods.base.Outputs`; ``hidden``
-    asks for per-layer states (feature methods).
-    """
-
-    name: str
-    model: nn.Module
-    encode: Callable[[list[tuple[str, ...]]], dict[str, torch.Tensor]]
-    forward: Callable[[nn.Module, dict[str, torch.Tensor], bool], Outputs]
 
 
 @dataclass
@@ -273,98 +262,6 @@ def _make_accelerator(cfg: RunConfig, precision: str | None = None):
         raise
 
 
-@torch.no_grad()
-def predict_logits(side: ModelSide, model: nn.Module, split: Split, normalization: str, batch_size: int,
-                   device: torch.device, *, lengths: np.ndarray | None = None, progress: Any = None,
-                   max_examples: int | None = None, shard: tuple[int, int] | None = None) -> np.ndarray:
-    """Logits for every row of ``split`` (row order), with the model in eval mode.
-
-    With ``shard=(rank, world)`` this process computes every ``world``-th evaluation batch only and
-    the rows of all processes are gathered (each row exactly once; no padding rows, so nothing is
-    counted twice); every process gets the whole array."""
-    if shard is None or shard[1] <= 1:
-        return predict_outputs(side, model, split, normalization, batch_size, device, lengths=lengths,
-                               progress=progress, max_examples=max_examples)[0]
-    rank, world = shard
-    n = len(split) if max_examples is None else min(len(split), max_examples)
-    mine = [i for b in eval_batches(n, batch_size, None if lengths is None else lengths[:n])[rank::world] for i in b]
-    local = predict_outputs(side, model, split, normalization, batch_size, device, lengths=lengths,
-                            progress=progress, max_examples=max_examples, shard=shard)[0]
-    from .dist import gather_objects
-
-    parts = gather_objects((mine, local[mine] if mine else None))
-    width = next(p[1].shape[1] for p in parts if p[1] is not None)
-    out = np.zeros((n, width), dtype=np.float32)
-    seen = np.zeros(n, dtype=np.int64)
-    for rows, vals in parts:
-        if rows:
-            out[rows] = vals
-            seen[rows] += 1
-    if not (seen == 1).all():  # a bug, never a metric: every row exactly once
-        raise RuntimeError(f"gathered predictions cover rows {int((seen == 0).sum())} times zero and "
-                           f"{int((seen > 1).sum())} times more than once")
-    return out
-
-
-def predict_outputs(side: ModelSide, model: nn.Module, split: Split, normalization: str, batch_size: int,
-                    device: torch.device, *, lengths: np.ndarray | None = None, progress: Any = None,
-                    max_examples: int | None = None, pooled: bool = False,
-                    token_layers: tuple[int, ...] = (), shard: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray | None, dict[str, np.ndarray] | None]:
-    """Logits ``[N, C]`` for every row of ``split`` (row order); with ``pooled`` the pooled state
-    after each layer ``[N, L, H]`` (else None); with ``token_layers`` the token states of those
-    layers, ragged (``tokens_ptr`` [N+1] row pointers into ``tokens_offsets`` [S, 2] and one
-    ``tokens_L<l>`` [S, H] float16 array per layer; real tokens only, special tokens included).
-    The model runs in eval mode without gradients."""
-    was_training = model.training
-    model.eval()
-    n = len(split) if max_examples is None else min(len(split), max_examples)
-    out = np.zeros((n, 0), dtype=np.float32)
-    states: np.ndarray | None = None
-    coll = Collator(split, normalization, {"x": side.encode})
-    batches = eval_batches(n, batch_size, None if lengths is None else lengths[:n])
-    if shard is not None:  # this process's share (the other rows stay zero)
-        batches = batches[shard[0]::shard[1]]
-    task_id = progress.add_task(f"eval {split.name}", total=n, info="") if progress is not None else None
-    rows_tokens: list[Any] = [None] * n if token_layers else []
-    with torch.no_grad():
-        for idxs in batches:
-            b = to_device(coll(idxs), device)
-            o = side.forward(model, b["x"], pooled or bool(token_layers))
-            if token_layers:
-                if o.offsets is None or o.attention_mask is None:
-                    raise ConfigError("caching token states needs the model's offsets and attention mask")
-                lens = o.attention_mask.sum(1).tolist()
-                offs = o.offsets.cpu().numpy().astype(np.int32)
-                layers = [o.hidden_states[layer].to(torch.float16).cpu().numpy() for layer in token_layers]
-                for k, i in enumerate(idxs):
-                    t = int(lens[k])  # right padding: the real tokens come first
-                    rows_tokens[i] = (offs[k, :t], [h[k, :t] for h in layers])
-            logits = o.logits.float().cpu().numpy()
-            if out.shape[1] == 0:
-                out = np.zeros((n, logits.shape[1]), dtype=np.float32)
-            out[idxs] = logits
-            if pooled:
-                if o.pooled_states is None:
-                    raise ConfigError("this model gives no pooled per-layer states")
-                st = torch.stack([p.float() for p in o.pooled_states], dim=1).cpu().numpy()
-                if states is None:
-                    states = np.zeros((n, *st.shape[1:]), dtype=np.float32)
-                states[idxs] = st
-            if task_id is not None:
-                progress.advance(task_id, len(idxs))
-    if task_id is not None:
-        progress.remove_task(task_id)
-    model.train(was_training)
-    tokens = None
-    if token_layers:
-        lens = np.array([len(r[0]) for r in rows_tokens], dtype=np.int64)
-        tokens = {"tokens_ptr": np.concatenate([[0], np.cumsum(lens)]).astype(np.int64),
-                  "tokens_offsets": np.concatenate([r[0] for r in rows_tokens]).astype(np.int32)}
-        for j, layer in enumerate(token_layers):
-            tokens[f"tokens_L{layer}"] = np.concatenate([r[1][j] for r in rows_tokens]).astype(np.float16)
-    return out, states, tokens
-
-
 REPLAN_AFTER = 20  # steps into every epoch, the time plan is remade from the measured speed
 TEST_OVERHEAD_S = 2.0  # seconds a budgeted plan keeps for the test pass's fixed costs (load, save) beside its own time
 
@@ -446,13 +343,6 @@ def _replan(state: dict[str, Any], budget_s: float, elapsed_s: float, done: int,
     plan.update(total_steps=total, step_s=step_s, warmup_steps=warm)
     plan["replans"].append({"step": done, "elapsed_s": round(elapsed_s, 1), "step_s": round(step_s, 4),
                             "total_steps": total})
-
-
-def _progress(enabled: bool, every_s: float | None = None):
-    """Rich bars on a terminal; elsewhere a log line every ``every_s`` seconds (:mod:`.progress`)."""
-    from .progress import progress as make_progress
-
-    return make_progress(enabled, every_s)
 
 
 def _summary_writer_class():
@@ -550,8 +440,6 @@ def _run_training(job: TrainJob, *, resume: bool, progress: bool, stop_after: in
     if tc.num_threads:
         state["threads"], state["threads_reason"] = tc.num_threads, "train.num_threads"
     elif "threads" not in state:
-        from .threads import default_threads
-
         state["threads"], state["threads_reason"] = default_threads(
             sum(p.numel() for p in trainable.parameters() if p.requires_grad))
     torch.set_num_threads(int(state["threads"]))
@@ -718,7 +606,7 @@ def _run_training(job: TrainJob, *, resume: bool, progress: bool, stop_after: in
             "lr": tc.lr, "batch_size": tc.batch_size, "epochs": tc.epochs, "seed": tc.seed})
     scalars = _Scalars(writer, accelerator if tc.trackers else None)
     kill_after = int(os.environ["CODEKD_KILL_AFTER_STEP"]) if os.environ.get("CODEKD_KILL_AFTER_STEP") else None
-    with _progress(progress and accelerator.is_main_process, tc.log_every_s) as prog:
+    with progress_display(progress and accelerator.is_main_process, tc.log_every_s) as prog:
         for epoch in range(int(state["epoch"]), tc.epochs):
             if tc.max_steps is not None and state["global_step"] >= tc.max_steps:
                 break
@@ -790,7 +678,7 @@ def _run_training(job: TrainJob, *, resume: bool, progress: bool, stop_after: in
                     planned = int(state["plan"]["total_steps"]) if budget_s is not None else total_steps
                     eta_s = (planned - gs) * (time.perf_counter() - t_process) / max(1, gs - steps_at_start)
                     prog.update(bar, completed=bi + 1, info=f"step {gs}/{planned} loss {np.mean(running[-20:]):.4f} "
-                                f"lr {lr:.2e} {eps:.0f} ex/s", eta=_fmt_seconds(eta_s))
+                                f"lr {lr:.2e} {eps:.0f} ex/s", eta=fmt_seconds(eta_s))
                     if gs % tc.log_every == 0 or gs == 1:
                         log("step", epoch=epoch, step=gs, loss=float(np.mean(running[-tc.log_every:])), lr=lr,
                             grad_norm=grad_norm, grad_norm_clipped=clipped_norm, examples_per_s=eps, **parts)

@@ -146,7 +146,7 @@ def mlm_forward(model: nn.Module, enc: dict[str, torch.Tensor], hidden: bool = F
 
 
 def mlm_side(model: nn.Module, encoder: MLMEncoder):
-    from ..engine.trainer import ModelSide
+    from ..engine.sides import ModelSide
 
     return ModelSide("student", model, encoder, mlm_forward)
 
