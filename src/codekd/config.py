@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .data.normalize import parse_normalization
 from .errors import ConfigError
-from .methods.compat import check_run_config
 
 SCHEMA_VERSION = 1
 
@@ -407,6 +406,10 @@ def load_run_config(path: str | Path | None = None, overrides: Sequence[str] = (
     cfg = validate(RunConfig, data, source=path)
     cfg = apply_overrides(cfg, overrides) if overrides else cfg
     if cfg.kind == "distill":
+        # the check loads torch (the methods) and transformers (the student presets): the config
+        # models themselves stay a light import
+        from .methods.compat import check_run_config
+
         check_run_config(cfg)  # method x student x task, before any data or model is loaded
     return cfg
 
