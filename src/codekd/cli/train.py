@@ -141,7 +141,7 @@ def teacher_finetune(
                                   "is not above it."),
 ) -> None:
     """Fine-tune a teacher on a task: the paper's recipe on a GPU, the measured CPU recipe otherwise (--recipe)."""
-    from ..engine.runs import finetune_teacher
+    from ..engine.runs import finetune_teacher  # (torch, transformers: see the imports above)
 
     fields = teacher_recipe(recipe, teacher=teacher, pooling=pooling)
     fields.update(_fields(**{
@@ -184,7 +184,7 @@ def teacher_cache(
                                              "balanced | sequential (from_pretrained's device_map)."),
 ) -> None:
     """Store the frozen teacher's logits per example id, with a fingerprint of teacher + data + settings."""
-    from ..engine.teacher_cache import build_teacher_cache
+    from ..engine.teacher_cache import build_teacher_cache  # (torch, transformers)
 
     meta = build_teacher_cache(teacher, data, task, out, splits=splits, normalization=normalization,
                                max_length=max_length, batch_size=batch_size, pooled=pooled,
@@ -233,11 +233,11 @@ def distill_cmd(
     no_resume: NoResumeOpt = False,
 ) -> None:
     """Distil a teacher into a student with a method; resumable, best epoch kept, test evaluated once."""
-    from ..engine.runs import distill
+    from ..engine.runs import distill  # (torch, transformers)
 
     init_from = None
     if Path(student).is_dir():  # a pre-trained student: its weights, vocabulary and shape
-        from ..models.students.presets import load_student_spec, preset_names
+        from ..models.students.presets import load_student_spec, preset_names  # (transformers)
 
         spec = load_student_spec(student)
         init_from = str(Path(student).resolve())

@@ -36,6 +36,8 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+from safetensors import safe_open
+from safetensors.numpy import save_file
 
 from ..data.loaders import TaskData, load_task_data, normalized_codes
 from ..errors import ConfigError, DataError
@@ -187,8 +189,6 @@ class TeacherCache:
             "with 'codekd teacher cache'", path=self.folder)
 
     def _open(self, split: str, f: Path) -> Any:
-        from safetensors import safe_open
-
         try:
             return safe_open(str(f), framework="numpy")
         except Exception as exc:  # SafetensorError: truncated, empty or not a safetensors file
@@ -442,8 +442,6 @@ def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, o
                               enabled=precision in ("bf16", "fp16"))
 
     with atomic_dir(out, marker="meta.json", what="teacher cache") as tmp, progress_display(progress) as prog:
-        from safetensors.numpy import save_file
-
         counts = {}
         for s in splits:
             split = td[s]

@@ -1,5 +1,16 @@
 """The one training loop (Hugging Face Accelerate), used by teacher fine-tuning and every method.
 
+Callers build a :class:`TrainJob` and hand it to :func:`run_training`:
+:func:`codekd.engine.runs.finetune_teacher` (a teacher, trained with FT's cross-entropy),
+:func:`codekd.engine.runs.distill` (a student, any method) and :func:`codekd.pretrain.mlm.run_pretrain`
+(masked-LM pre-training, with its own ``evaluate``).
+
+:func:`_run_training` reads as the run's steps (methods of :class:`_Run`): open the folder (or
+resume), choose threads and precision, start Accelerate, plan the steps, prepare the optimizer,
+place the teacher, start the clock; then per epoch ``train_epoch`` (``train_step`` and
+``after_step`` per batch) and ``end_epoch`` (validation, selection, checkpoint); then ``test`` and
+``write_result``.
+
 What it does, in order: seeds Python/NumPy/torch; builds AdamW (no decay on biases and LayerNorm)
 with a linear warm-up schedule; prepares the trainable model (the student plus any method modules,
 or the teacher being fine-tuned) with Accelerate (CPU, one GPU, or DDP / mixed precision under
@@ -73,7 +84,8 @@ class Interrupted(Exception):
 
 @dataclass
 class TrainJob:
-    """Everything the loop needs; built by :mod:`codekd.distill` and :mod:`codekd.teacher_ops`."""
+    """Everything the loop needs; built by :mod:`codekd.engine.runs` (teacher fine-tuning,
+    distillation) and :mod:`codekd.pretrain.mlm` (masked-LM pre-training)."""
 
     cfg: RunConfig
     task: Task
@@ -234,10 +246,9 @@ class _Log:
 
 
 def _make_accelerator(cfg: RunConfig, precision: str | None = None):
+    # accelerate takes seconds to import: only when a run starts
     from accelerate import Accelerator
-    from accelerate.utils import ProjectConfiguration
-
-    from accelerate.utils import DistributedDataParallelKwargs
+    from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration
 
     # under DDP: some trainable parameters may not enter a step's loss (a pooler that mean pooling skips,
     # a frozen-prefix teacher's replayed layers, method modules of one loss term); DDP must not wait for them
