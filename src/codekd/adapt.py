@@ -29,11 +29,27 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import torch
+
+from .config import load_run_config
+from .data.builders.exceptions import mine_exceptions
+from .data.guard import SmallDataWarning
+from .data.normalize import normalize_code
+from .demo import demo_data
+from .engine.runs import distill, finetune_teacher
+from .engine.teacher_cache import build_teacher_cache, resolve_teacher_dir
 from .errors import ConfigError, DataError
-from .io import atomic_write_json, atomic_write_text
+from .evaluation.baseline import tfidf_baseline
+from .evaluation.evaluate import evaluate
+from .evaluation.export import export_model
+from .io import atomic_dir, atomic_write_json, atomic_write_text
+from .methods import get_method
+from .models.teacher import Teacher
+from .recipes import teacher_recipe
 
 EXCLUDE = ("Exception", "BaseException")  # catch-alls, never labels (as the public set)
 NORMALIZATION = "structure:try=4"          # what the offline teacher recipe reads (studies/offline.yaml)
@@ -63,7 +79,6 @@ def public_data(public: str | Path | None, *, progress: bool, say: Callable[[str
             raise DataError("the public data folder needs train/valid/test.jsonl and labels.json "
                             "(codekd data build-exceptions --out DIR)", path=p)
         return p
-    from .demo import demo_data
 
     demo_data(DEFAULT_PUBLIC, progress=progress, say=say)
     return DEFAULT_PUBLIC
@@ -73,8 +88,6 @@ def mine_own(code: str | Path, out: Path, labels: list[str], *, group_by: str, s
              progress: bool) -> dict[str, Any]:
     """Your folder as a dataset with the teacher's label list (kept even where a label has no example),
     plus the functions of your training groups that catch other types (transfer candidates)."""
-    from .data.builders.exceptions import mine_exceptions
-
     own = out / "own"
     if not (own / "stats.json").is_file():
         mine_exceptions([code], own, labels=labels, group_by=group_by, empty_labels="keep",
@@ -117,10 +130,6 @@ def _label_transfer(teacher_dir: Path, rows: list[dict[str, Any]], labels: list[
     path, by = out / "transfer-labelled.jsonl", out / "transfer-labelled.teacher"
     if path.is_file() and by.is_file() and by.read_text() == str(teacher_dir.resolve()):
         return _jsonl(path)
-    import torch
-
-    from .data.normalize import normalize_code
-    from .models.teacher import Teacher
 
     teacher = Teacher.load(str(teacher_dir), len(labels), max_length=max_length)
     teacher.eval()
@@ -140,9 +149,6 @@ def _label_transfer(teacher_dir: Path, rows: list[dict[str, Any]], labels: list[
 def mixed_data(public: Path, own: Path, transfer: list[dict[str, Any]], out: Path) -> Path:
     """train = public train + your train (+ transfer); valid and test = yours; the public label list.
     Public functions equal (after whitespace normalisation) to one of your held-out functions are dropped."""
-    from .data.normalize import normalize_code
-    from .io import atomic_dir
-
     mixed = out / "mixed"
     transfer_rows = [r["idx"] + "=" + r["target"] for r in transfer]
     stats = mixed / "stats.json"
@@ -167,9 +173,6 @@ def mixed_data(public: Path, own: Path, transfer: list[dict[str, Any]], out: Pat
 def _teacher_config(data: Path, out: Path, base: str, *, minutes: float | None, lr: float | None = None,
                     epochs: int | None = None, seed: int = 0, normalization: str = NORMALIZATION,
                     max_length: int = MAX_LENGTH) -> Any:
-    from .config import load_run_config
-    from .recipes import teacher_recipe
-
     saved = Path(base) / "codekd_teacher.json"
     pooling = json.loads(saved.read_text()).get("pooling") if saved.is_file() else None
     # the CPU recipe: a mean-pooled (MiniLM-style) teacher gets its bottom 3 layers frozen and replayed
@@ -199,8 +202,6 @@ def teacher_settings(teacher: str | Path) -> tuple[str, int]:
 
 
 def _score(model: str | Path, data: Path, split: str) -> dict[str, float]:
-    from .evaluation.evaluate import evaluate
-
     r = evaluate(str(model), data=str(data), task="exception", split=split, write=False)
     m = r.get("metrics", r)
     return {"accuracy": float(m["accuracy"]), "f1": float(m.get("f1", float("nan")))}
@@ -222,11 +223,6 @@ def adapt(code: str | Path, out: str | Path, *, teacher: str | Path | None = Non
           seed: int = 0, export: bool = True, progress: bool = True, student_sets: Sequence[str] = (),
           say: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the transfer path (module docstring); returns (and writes to ``out/adapt.json``) the table."""
-    from .engine.runs import distill, finetune_teacher
-    from .engine.teacher_cache import build_teacher_cache, resolve_teacher_dir
-    from .evaluation.baseline import tfidf_baseline
-    from .methods import get_method
-
     code, out = Path(code), Path(out)
     if not code.exists():
         raise DataError("no such folder", path=code)
@@ -269,10 +265,6 @@ def adapt(code: str | Path, out: str | Path, *, teacher: str | Path | None = Non
     teachers = {"public": public_teacher}
     valid = {"public": _score(public_teacher, own, "valid")["accuracy"]}
     if continue_teacher:
-        import warnings
-
-        from .data.guard import SmallDataWarning
-
         # a few hundred examples are what this step is for: it starts from a teacher that knows the task
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SmallDataWarning)
@@ -303,8 +295,6 @@ def adapt(code: str | Path, out: str | Path, *, teacher: str | Path | None = Non
                             max_length=max_length, progress=progress, precision="auto")
     step("cache", t)
     say(f"[4/6] students: {method} on public + your train ({len(rows)} transfer examples), {minutes:g} min each")
-
-    from .config import load_run_config
 
     t = time.perf_counter()
     runs: dict[str, Any] = {}
@@ -347,8 +337,6 @@ def adapt(code: str | Path, out: str | Path, *, teacher: str | Path | None = Non
     if export:
         say("[6/6] exporting the best student (ONNX, parity on your test split)")
         t = time.perf_counter()
-        from .evaluation.export import export_model
-
         exp_dir = out / "export"
         if not (exp_dir / "export.json").is_file():
             export_model(str(out / "students" / f"{best}-{method}"), out=str(exp_dir), data=str(own), task="exception")

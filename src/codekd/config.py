@@ -18,6 +18,7 @@ from typing import Any, Literal, Optional, Sequence, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .data.normalize import parse_normalization
 from .errors import ConfigError
 
 SCHEMA_VERSION = 1
@@ -263,8 +264,6 @@ class RunConfig(_Strict):
     @field_validator("normalization")
     @classmethod
     def _normalization(cls, v: str) -> str:
-        from .data.normalize import parse_normalization
-
         try:
             parse_normalization(v)
         except ConfigError as exc:
@@ -407,6 +406,8 @@ def load_run_config(path: str | Path | None = None, overrides: Sequence[str] = (
     cfg = validate(RunConfig, data, source=path)
     cfg = apply_overrides(cfg, overrides) if overrides else cfg
     if cfg.kind == "distill":
+        # the check loads torch (the methods) and transformers (the student presets): the config
+        # models themselves stay a light import
         from .methods.compat import check_run_config
 
         check_run_config(cfg)  # method x student x task, before any data or model is loaded

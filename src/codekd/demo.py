@@ -30,9 +30,28 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
 import yaml
 
+from .data.builders.pinned_exceptions import build_exceptions
+from .data.builders.exceptions import mine_exceptions
+from .data.loaders import load_task_data
+from .data.normalize import STRUCTURE_TOKENS, normalize_code, parse_normalization
+from .engine.batching import code_lengths
+from .engine.budget import choose_precision, cpu_model
+from .engine.frozen import freeze_bottom, frozen_prefix_side
+from .engine.sides import student_side, teacher_side
+from .errors import CodekdError, ConfigError
+from .evaluation.baseline import tfidf_baseline
 from .io import atomic_write_json, atomic_write_text
+from .models.students.presets import build_student
+from .models.teacher import Teacher
+from .study.report import collect, write_report
+from .study.runner import run_study
+from .study.store import Store
+from .tasks import get_task
+from .vocab import train_vocab_on_texts
 
 DEMO_EXCLUDE = ("Exception", "BaseException")
 DEFAULT_MINUTES = 40.0  # make demo's 45-minute goal less the install (about 2 minutes) and a margin
@@ -53,8 +72,6 @@ TEACHER_FREEZE = 3         # studies/offline.yaml's teacher recipe (benchmarks/R
 def _study_doc(out: Path, data: Path, plan: dict[str, Any]) -> dict[str, Any]:
     study = Path(__file__).resolve().parents[2] / "studies" / "offline.yaml"
     if not study.is_file():
-        from .errors import ConfigError
-
         raise ConfigError("the demo runs studies/offline.yaml from a source checkout (git clone, then make demo)",
                           path=study)
     doc = yaml.safe_load(study.read_text())
@@ -78,8 +95,6 @@ def _study_doc(out: Path, data: Path, plan: dict[str, Any]) -> dict[str, Any]:
 
 def demo_data(data: Path, *, progress: bool = True, say=print) -> dict[str, Any]:
     """The pinned exception set in ``data`` (built once), or the stdlib fallback when PyPI is unreachable."""
-    from .errors import CodekdError
-
     stats_file = data / "stats.json"
     source_file = data / "demo-source.json"
     if stats_file.is_file():
@@ -90,13 +105,9 @@ def demo_data(data: Path, *, progress: bool = True, say=print) -> dict[str, Any]
     say(f"[1/5] building the pinned exception dataset (~390 pinned PyPI projects + this Python's stdlib; "
         f"downloads cached in ~/.cache/codekd) into {data}")
     try:
-        from .data.builders.pinned_exceptions import build_exceptions
-
         stats = build_exceptions(data, progress=progress).to_dict()
         source = "pinned"
     except (CodekdError, OSError) as exc:
-        from .data.builders.exceptions import mine_exceptions
-
         say(f"      PyPI could not be used ({str(exc).splitlines()[0][:160]}); FALLING BACK to the code of this "
             "Python's stdlib and site-packages (smaller, and machine-dependent)")
         stats = mine_exceptions(None, data, exclude_labels=DEMO_EXCLUDE, progress=progress).to_dict()
@@ -125,20 +136,6 @@ def speed_probe(data: Path, normalization: str, max_length: int, *, fraction: fl
                 freeze: int = TEACHER_FREEZE, teacher_path: str = "minilm") -> dict[str, Any]:
     """Seconds per training step of the teacher recipe and each student, and per teacher forward,
     on a real batch of median length (batch 32). Takes well under a minute."""
-    import numpy as np
-    import torch
-
-    from .data.loaders import load_task_data
-    from .data.normalize import STRUCTURE_TOKENS, normalize_code, parse_normalization
-    from .engine.batching import code_lengths
-    from .engine.budget import choose_precision, cpu_model
-    from .engine.frozen import freeze_bottom, frozen_prefix_side
-    from .engine.sides import student_side, teacher_side
-    from .models.students.presets import build_student
-    from .models.teacher import Teacher
-    from .tasks import get_task
-    from .vocab import train_vocab_on_texts
-
     t0 = time.perf_counter()
     td = load_task_data(data, get_task("exception"), fraction=fraction)
     split = td["train"]
@@ -332,11 +329,6 @@ def demo_scores(col: dict[str, Any]) -> tuple[dict[tuple[str, str], float], dict
 
 def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, minutes: float | None = None,
              progress: bool = True, say=print) -> dict[str, Any]:
-    from .evaluation.baseline import tfidf_baseline
-    from .study.report import collect, write_report
-    from .study.runner import run_study
-    from .study.store import Store
-
     t0 = time.perf_counter()
     cpu0 = _cpu_s()
     minutes = float(minutes if minutes is not None else (QUICK_MINUTES if quick else DEFAULT_MINUTES))

@@ -13,18 +13,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from .errors import ConfigError
+
 RECIPES = ("auto", "paper", "cpu")
 CPU_FREEZE_LAYERS = 3
 FREEZABLE_ALIASES = ("minilm",)
 
 
 def resolve_recipe(name: str) -> str:
-    from .errors import ConfigError
-
     if name not in RECIPES:
         raise ConfigError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")
     if name == "auto":
-        import torch
+        import torch  # the CLI imports this module at start: torch (seconds) only for the auto recipe
 
         return "paper" if torch.cuda.is_available() else "cpu"
     return name

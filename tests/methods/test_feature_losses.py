@@ -290,7 +290,8 @@ def test_ckd_angles_stay_precise_for_nearly_coincident_states():
 
 
 def test_projections_are_in_the_optimizer_but_not_the_student():
-    from codekd.engine.trainer import ModelSide, _param_groups, _Trainable
+    from codekd.engine.sides import ModelSide
+    from codekd.engine.trainer import _param_groups, _Trainable
 
     student = nn.Linear(2, 2)
     m = get_method("pkd")(ctx())

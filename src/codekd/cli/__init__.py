@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 # Offline and quiet defaults, set before any library import reads them.
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
@@ -19,16 +20,19 @@ import typer
 
 from ..data.guard import SmallDataWarning
 from ..errors import CodekdError
-from . import data as _data
-from . import vocab as _vocab
-from . import models as _models
-from . import train as _train
-from . import evaluation as _evaluation
-from . import study as _study
-from . import demo as _demo
-from . import methods as _methods
-from . import pretrain as _pretrain
-from . import adapt as _adapt
+from ..io import storage_error
+from ..plugins import load_plugins
+from . import data
+from . import vocab
+from . import models
+from . import train
+from . import evaluation
+from . import study
+from . import demo
+from . import methods
+from . import pretrain
+from . import adapt
+from .help_lists import refresh
 
 app = typer.Typer(
     name="codekd",
@@ -38,28 +42,26 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-app.add_typer(_data.app, name="data", help="Load, validate and build datasets (defect, clone, exception).")
-app.add_typer(_vocab.app, name="vocab", help="Train student byte-level BPE vocabularies.")
-_models.register(app)
-app.add_typer(_pretrain.app, name="pretrain", help="Masked-LM training on unlabeled code: adapt a teacher to code, "
+app.add_typer(data.app, name="data", help="Load, validate and build datasets (defect, clone, exception).")
+app.add_typer(vocab.app, name="vocab", help="Train student byte-level BPE vocabularies.")
+models.register(app)
+app.add_typer(pretrain.app, name="pretrain", help="Masked-LM training on unlabeled code: adapt a teacher to code, "
               "pre-train a student.")
-app.add_typer(_train.teacher_app, name="teacher", help="Fine-tune teachers and cache their outputs.")
-app.command("distill")(_train.distill_cmd)
-app.command("evaluate")(_evaluation.evaluate_cmd)
-app.command("bench")(_evaluation.bench_cmd)
-app.command("export")(_evaluation.export_cmd)
-app.command("predict")(_evaluation.predict_cmd)
-app.add_typer(_study.app, name="study", help="Run the experiment matrix from a YAML study file (local or Ray).")
-app.command("report")(_study.report_cmd)
-app.command("demo")(_demo.demo_cmd)
-app.command("adapt")(_adapt.adapt_cmd)
-app.add_typer(_methods.app, name="methods", help="Distillation methods: needs, supported students and tasks, defaults.")
+app.add_typer(train.teacher_app, name="teacher", help="Fine-tune teachers and cache their outputs.")
+app.command("distill")(train.distill_cmd)
+app.command("evaluate")(evaluation.evaluate_cmd)
+app.command("bench")(evaluation.bench_cmd)
+app.command("export")(evaluation.export_cmd)
+app.command("predict")(evaluation.predict_cmd)
+app.add_typer(study.app, name="study", help="Run the experiment matrix from a YAML study file (local or Ray).")
+app.command("report")(study.report_cmd)
+app.command("demo")(demo.demo_cmd)
+app.command("adapt")(adapt.adapt_cmd)
+app.add_typer(methods.app, name="methods", help="Distillation methods: needs, supported students and tasks, defaults.")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run the app, turning user errors into one line and exit code 2."""
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("always", SmallDataWarning)
         plain = warnings.showwarning
@@ -76,13 +78,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     try:
-        from ..plugins import load_plugins
-
         load_plugins()
         args = sys.argv[1:] if argv is None else list(argv)
         if "--help" in args:  # registry lists in the help (imports torch, so only when help is asked)
-            from .help_lists import refresh
-
             refresh()
         app(args=args, standalone_mode=False)
     except CodekdError as exc:
@@ -98,8 +96,6 @@ def _main(argv: list[str] | None) -> int:
             return int(exc.exit_code)
         if type(exc).__name__ == "Abort":
             return 1
-        from ..io import storage_error
-
         fault = storage_error(exc, writing=False)  # disk full, read-only, a file-size limit: the machine, not the input
         if fault is not None:
             return _one_line(fault)

@@ -39,7 +39,7 @@ def adapt_cmd(
 ) -> None:
     """Your own code: a teacher fine-tuned on the public set, adapted to and distilled on your code, scored on
     your held-out split against TF-IDF and the public-only teacher; the best student exported (resumable)."""
-    from ..adapt import adapt, table_text
+    from ..adapt import adapt, table_text  # loads torch, transformers and the engine: only when it runs
 
     summary = adapt(code, out, teacher=teacher, public=public, teacher_minutes=teacher_minutes, students=student,
                     method=method, minutes=minutes, continue_teacher=continue_teacher,

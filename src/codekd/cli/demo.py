@@ -24,6 +24,6 @@ def demo_cmd(
     1.5M students through studies/offline.yaml, benchmarks them against the teacher and writes the
     report with the verdicts. Re-run the same command to continue.
     """
-    from ..demo import run_demo
+    from ..demo import run_demo  # loads torch, transformers and the engine: only when the demo runs
 
     run_demo(out, quick=quick, minutes=minutes, say=lambda text: console.print(text, markup=False))

@@ -19,7 +19,7 @@ def _fmt(d: dict[str, Any]) -> str:
 
 def methods_info() -> list[dict[str, Any]]:
     """``Method.info()`` of every registered method, by name."""
-    from ..methods import METHODS
+    from ..methods import METHODS  # the methods import torch (seconds): only in the commands that list them
 
     return [cls.info() for _, cls in METHODS.items()]
 
@@ -43,7 +43,7 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON inst
 @app.command("show")
 def show_cmd(name: str = typer.Argument(..., help="Method name (codekd methods list).")) -> None:
     """Show one method in full: its documentation (formula, corrected vs paper-faithful) and settings."""
-    from ..methods import get_method
+    from ..methods import get_method  # (torch, as above)
 
     i = get_method(name).info()
     console.print(f"[bold]{i['name']}[/bold]: {i['description']}\n")

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Annotated, Any, List, Optional
 
 import typer
 from rich.table import Table
 
+from ..config import load_run_config
 from ..engine.dist import is_main_process
+from ..errors import ConfigError
+from ..evaluation.baseline import find_baseline, run_baseline
+from ..evaluation.sanity import warnings_for
+from ..recipes import teacher_recipe
 from .common import console
+
+# engine.runs, engine.teacher_cache and the student presets load torch and transformers: imported by
+# the commands that run them, so that every other command (and --help) starts without them
 
 teacher_app = typer.Typer(no_args_is_help=True)
 
@@ -30,12 +38,31 @@ THREADS_HELP = ("torch CPU threads (train.num_threads). Default: the free cores 
 LOG_EVERY_S_HELP = ("When stdout is not a terminal (no progress bar), print a line every N seconds: step, loss, "
                     "examples/s, ETA (train.log_every_s, default 30).")
 
+# The options the commands share, each defined once (name, flags, help); the default stays with the parameter.
+DataOpt = Annotated[Path, typer.Option("--data", "-d", help="Dataset folder.")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML run config.")]
+SetOpt = Annotated[List[str], typer.Option("--set", help=SET_HELP)]
+NormalizationOpt = Annotated[Optional[str], typer.Option(
+    help="whitespace (default) | structure | none, optionally :hole=N or :try=N (e.g. structure:try=4).")]
+FractionOpt = Annotated[Optional[float], typer.Option(help="Seeded subsample of train and valid.")]
+MaxStepsOpt = Annotated[Optional[int], typer.Option("--max-steps", min=1, help=MAX_STEPS_HELP)]
+EvalEveryOpt = Annotated[Optional[int], typer.Option("--eval-every", min=1, help=EVAL_EVERY_HELP)]
+PatienceOpt = Annotated[Optional[int], typer.Option("--early-stopping-patience", min=1, help=PATIENCE_HELP)]
+ReportToOpt = Annotated[Optional[str], typer.Option("--report-to", help=REPORT_TO_HELP)]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, help=THREADS_HELP)]
+LogEverySOpt = Annotated[Optional[float], typer.Option("--log-every-s", min=0.1, help=LOG_EVERY_S_HELP)]
+NoResumeOpt = Annotated[bool, typer.Option("--no-resume", help="Start over even if the run folder has a checkpoint.")]
+
+
+def task_option() -> Any:
+    """``--task``: each command's own option object (a parameter default, not an annotation), because
+    :func:`codekd.cli.help_lists.refresh` puts the registered tasks into its help at ``--help`` time."""
+    return typer.Option(..., "--task", "-t", help="Task name.")
+
 
 def _loop_fields(max_steps: Any, eval_every: Any, patience: Any, report_to: Any, threads: Any,
                  log_every_s: Any) -> dict[str, Any]:
     if report_to is not None and report_to not in ("none", "tensorboard"):
-        from ..errors import ConfigError
-
         raise ConfigError(f"--report-to must be none or tensorboard, got {report_to!r}")
     return {"train.max_steps": max_steps, "train.eval_every": eval_every, "train.early_stopping_patience": patience,
             "train.report_to": report_to, "train.num_threads": threads, "train.log_every_s": log_every_s}
@@ -47,15 +74,11 @@ def _fields(**kw: Any) -> dict[str, Any]:
 
 def _choice(value: str | None, allowed: tuple[str, ...], flag: str) -> str | None:
     if value is not None and value not in allowed:
-        from ..errors import ConfigError
-
         raise ConfigError(f"{flag} must be one of {', '.join(allowed)}, got {value!r}")
     return value
 
 
 def _summary(result: dict[str, Any], out: Path, name: str, baseline: dict[str, Any] | None = None) -> None:
-    from ..evaluation.sanity import warnings_for
-
     t = Table("split", "accuracy", "precision", "recall", "F1", "top-3")
     for split in ("valid", "test"):
         m = result.get(split) or {}
@@ -78,11 +101,11 @@ def _summary(result: dict[str, Any], out: Path, name: str, baseline: dict[str, A
 @teacher_app.command("finetune")
 def teacher_finetune(
     teacher: str = typer.Option(..., "--teacher", help="Hub id, alias (minilm, unixcoder-base, modernbert-base, codebert-base) or folder."),
-    data: Path = typer.Option(..., "--data", "-d", help="Dataset folder."),
-    task: str = typer.Option(..., "--task", "-t", help="Task name."),
+    data: DataOpt = ...,
+    task: str = task_option(),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder; the teacher is saved in OUT/best."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML run config."),
-    set_: List[str] = typer.Option([], "--set", help=SET_HELP),
+    config: ConfigOpt = None,
+    set_: SetOpt = [],
     recipe: str = typer.Option("auto", help="paper (AdamW 2e-5, batch 32, 5 epochs, 512 tokens) | cpu (bottom 3 "
                                "layers frozen and replayed where the teacher allows, bf16 where measured faster, "
                                "lr 3e-4) | auto (paper on a GPU, else cpu). Options below override it."),
@@ -100,28 +123,25 @@ def teacher_finetune(
     pooling: Optional[str] = typer.Option(None, help="What the head reads: cls, mean or last (default: mean for a "
                                           "sentence-transformers model that averages tokens, such as minilm; last for "
                                           "a decoder; else cls)."),
-    normalization: Optional[str] = typer.Option(None, help="whitespace (default) | structure | none, optionally :hole=N or :try=N (e.g. structure:try=4)."),
-    fraction: Optional[float] = typer.Option(None, help="Seeded subsample of train and valid."),
+    normalization: NormalizationOpt = None,
+    fraction: FractionOpt = None,
     lora: Optional[str] = typer.Option(None, "--lora", help="Train LoRA adapters (peft) instead of all weights: "
                                        "r=16,alpha=32,dropout=0.05[,targets=q_proj+v_proj][,bits=4] ('on' = these "
                                        "defaults; bits=4 is QLoRA: bitsandbytes + GPU). OUT/best is merged."),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help=MAX_STEPS_HELP),
-    eval_every: Optional[int] = typer.Option(None, "--eval-every", min=1, help=EVAL_EVERY_HELP),
-    early_stopping_patience: Optional[int] = typer.Option(None, "--early-stopping-patience", min=1, help=PATIENCE_HELP),
-    report_to: Optional[str] = typer.Option(None, "--report-to", help=REPORT_TO_HELP),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
-    log_every_s: Optional[float] = typer.Option(None, "--log-every-s", min=0.1, help=LOG_EVERY_S_HELP),
-    no_resume: bool = typer.Option(False, "--no-resume", help="Start over even if the run folder has a checkpoint."),
+    max_steps: MaxStepsOpt = None,
+    eval_every: EvalEveryOpt = None,
+    early_stopping_patience: PatienceOpt = None,
+    report_to: ReportToOpt = None,
+    threads: ThreadsOpt = None,
+    log_every_s: LogEverySOpt = None,
+    no_resume: NoResumeOpt = False,
     baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="After training, score a TF-IDF + "
                                   "logistic-regression baseline on the same data, normalisation and fraction "
                                   "(fast mode, seconds to a minute) into OUT/baseline.json; warn if the teacher "
                                   "is not above it."),
 ) -> None:
     """Fine-tune a teacher on a task: the paper's recipe on a GPU, the measured CPU recipe otherwise (--recipe)."""
-    from ..config import load_run_config
-    from ..engine.runs import finetune_teacher
-    from ..evaluation.baseline import run_baseline
-    from ..recipes import teacher_recipe
+    from ..engine.runs import finetune_teacher  # (torch, transformers: see the imports above)
 
     fields = teacher_recipe(recipe, teacher=teacher, pooling=pooling)
     fields.update(_fields(**{
@@ -141,8 +161,8 @@ def teacher_finetune(
 @teacher_app.command("cache")
 def teacher_cache(
     teacher: Path = typer.Option(..., "--teacher", help="Fine-tuned teacher folder (or its run folder)."),
-    data: Path = typer.Option(..., "--data", "-d", help="Dataset folder."),
-    task: str = typer.Option(..., "--task", "-t", help="Task name."),
+    data: DataOpt = ...,
+    task: str = task_option(),
     out: Path = typer.Option(..., "--out", "-o", help="Cache folder."),
     splits: List[str] = typer.Option(["train"], "--split", help="Splits to cache (repeatable)."),
     normalization: str = typer.Option("whitespace", help="Must match the distillation runs that use the cache."),
@@ -164,7 +184,7 @@ def teacher_cache(
                                              "balanced | sequential (from_pretrained's device_map)."),
 ) -> None:
     """Store the frozen teacher's logits per example id, with a fingerprint of teacher + data + settings."""
-    from ..engine.teacher_cache import build_teacher_cache
+    from ..engine.teacher_cache import build_teacher_cache  # (torch, transformers)
 
     meta = build_teacher_cache(teacher, data, task, out, splits=splits, normalization=normalization,
                                max_length=max_length, batch_size=batch_size, pooled=pooled,
@@ -179,8 +199,8 @@ def distill_cmd(
     student: str = typer.Option("gru-1.5m", "--student", "-s", help="Student preset (codekd students list), or a "
                                 "pre-trained student folder (codekd pretrain mlm) to start from."),
     method: str = typer.Option("kd", "--method", "-m", help="Distillation method (codekd methods list)."),
-    data: Path = typer.Option(..., "--data", "-d", help="Dataset folder."),
-    task: str = typer.Option(..., "--task", "-t", help="Task name."),
+    data: DataOpt = ...,
+    task: str = task_option(),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder."),
     teacher: Optional[str] = typer.Option(None, "--teacher", help="Fine-tuned teacher folder (not needed for ft)."),
     teacher_cache: Optional[Path] = typer.Option(None, "--teacher-cache", help="Use a teacher-output cache instead of running the teacher."),
@@ -188,38 +208,36 @@ def distill_cmd(
                                                 "bfloat16 | float16 (half the memory of a big teacher)."),
     device_map: Optional[str] = typer.Option(None, "--device-map", help="Live teacher larger than one GPU: auto | "
                                              "balanced | sequential (from_pretrained's device_map)."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML run config."),
-    set_: List[str] = typer.Option([], "--set", help=SET_HELP),
+    config: ConfigOpt = None,
+    set_: SetOpt = [],
     paper_faithful: bool = typer.Option(False, "--paper-faithful", help="The paper code's losses and hyperparameters."),
     vocab: Optional[Path] = typer.Option(None, "--vocab", help="Student tokenizer folder (default: train one on the train split)."),
     lr: Optional[float] = typer.Option(None, help="Learning rate (default 5e-4)."),
     batch_size: Optional[int] = typer.Option(None, help="Batch size (default 32)."),
     epochs: Optional[int] = typer.Option(None, help="Epochs (default 5)."),
     max_length: Optional[int] = typer.Option(None, help="Max tokens per example (default 512)."),
-    normalization: Optional[str] = typer.Option(None, help="whitespace (default) | structure | none, optionally :hole=N or :try=N (e.g. structure:try=4)."),
-    fraction: Optional[float] = typer.Option(None, help="Seeded subsample of train and valid."),
+    normalization: NormalizationOpt = None,
+    fraction: FractionOpt = None,
     seed: Optional[int] = typer.Option(None, help="Training seed."),
     minutes: Optional[float] = typer.Option(None, help="Time budget in minutes: steps planned from the measured "
                                             "speed, the LR schedule ends with the budget (epochs: an upper bound)."),
     precision: Optional[str] = typer.Option(None, help="fp32 (default; or no) | bf16 | fp16 (GPU, with a gradient "
                                             "scaler; a live teacher in half precision on a GPU) | auto (bf16 only "
                                             "where a timed step is faster)."),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help=MAX_STEPS_HELP),
-    eval_every: Optional[int] = typer.Option(None, "--eval-every", min=1, help=EVAL_EVERY_HELP),
-    early_stopping_patience: Optional[int] = typer.Option(None, "--early-stopping-patience", min=1, help=PATIENCE_HELP),
-    report_to: Optional[str] = typer.Option(None, "--report-to", help=REPORT_TO_HELP),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
-    log_every_s: Optional[float] = typer.Option(None, "--log-every-s", min=0.1, help=LOG_EVERY_S_HELP),
-    no_resume: bool = typer.Option(False, "--no-resume", help="Start over even if the run folder has a checkpoint."),
+    max_steps: MaxStepsOpt = None,
+    eval_every: EvalEveryOpt = None,
+    early_stopping_patience: PatienceOpt = None,
+    report_to: ReportToOpt = None,
+    threads: ThreadsOpt = None,
+    log_every_s: LogEverySOpt = None,
+    no_resume: NoResumeOpt = False,
 ) -> None:
     """Distil a teacher into a student with a method; resumable, best epoch kept, test evaluated once."""
-    from ..config import load_run_config
-    from ..engine.runs import distill
-    from ..evaluation.baseline import find_baseline
+    from ..engine.runs import distill  # (torch, transformers)
 
     init_from = None
     if Path(student).is_dir():  # a pre-trained student: its weights, vocabulary and shape
-        from ..models.students.presets import load_student_spec, preset_names
+        from ..models.students.presets import load_student_spec, preset_names  # (transformers)
 
         spec = load_student_spec(student)
         init_from = str(Path(student).resolve())

@@ -24,7 +24,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..methods.base import Outputs
-from .trainer import ModelSide
+from .sides import ModelSide
 
 KEY_SEP = "\x00"
 

@@ -9,17 +9,30 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from transformers import AutoTokenizer
 
 from ..config import RunConfig
+from ..data.guard import warn_small_data
 from ..data.loaders import TaskData, check_trainable, load_task_data
+from ..data.normalize import STRUCTURE_TOKENS, parse_normalization
 from ..errors import ConfigError
-from ..methods import MethodContext, get_method
-from ..tasks import get_task
-from .dist import main_first, refuse_single_process_launch
-from .sides import student_side, teacher_side
 from ..io import check_output_dir, read_json
-from .teacher_cache import TeacherCache, cache_can_serve, cache_settings, fingerprint_parts, resolve_teacher_dir
+from ..methods import MethodContext, get_method
+from ..methods.compat import check_run_config
+from ..methods.sources import reads_tokens
+from ..models.hf import hf_load, quiet_transformers
+from ..models.lora import apply_lora, quantized_load_kwargs
+from ..models.students.presets import build_student, load_student, load_student_spec, resolve_spec, save_student
+from ..models.teacher import Teacher
+from ..tasks import get_task
+from ..vocab import read_vocab_meta, train_vocab
+from .dist import main_first, refuse_single_process_launch
+from .frozen import freeze_bottom, frozen_prefix_side
+from .memory import free_memory, teacher_memory_estimate
+from .sides import student_side, teacher_side
+from .teacher_cache import TeacherCache, cache_settings, fingerprint_parts, resolve_teacher_dir
 from .trainer import TrainJob, finished_metrics, run_training, set_seed
+from .transfer import load_transfer
 
 PAPER_TEACHER_TRAIN = {"lr": 2e-5, "batch_size": 32, "epochs": 5, "warmup_ratio": 0.1, "max_length": 512,
                        "max_grad_norm": 1.0}
@@ -42,8 +55,6 @@ def _load_data(cfg: RunConfig) -> TaskData:
 
 def _warn_small_data(cfg: RunConfig, data: TaskData) -> None:
     """After every check that can refuse the run, before the training time is spent."""
-    from ..data.guard import warn_small_data
-
     warn_small_data(data, cfg.task, cfg.train.train_max_examples)
 
 
@@ -77,9 +88,6 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
     With ``teacher.lora`` only LoRA adapters and the classifier are trained; ``OUT/best`` holds the
     merged model and ``OUT/best/lora`` the adapters (:mod:`codekd.models.lora`).
     """
-    from ..models.lora import apply_lora, quantized_load_kwargs
-    from ..models.teacher import Teacher
-
     if not cfg.teacher.path:
         raise ConfigError("teacher fine-tuning needs a teacher (hub id, alias such as 'minilm', or a folder)")
     refuse_single_process_launch()
@@ -98,8 +106,6 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
                            unixcoder=cfg.teacher.unixcoder, max_length=cfg.train.max_length,
                            pooling=cfg.teacher.pooling,
                            **quantized_load_kwargs(lora.bits if lora is not None else None))
-    from ..data.normalize import STRUCTURE_TOKENS, parse_normalization
-
     if parse_normalization(cfg.normalization)[0] == "structure":
         # an uncased WordPiece teacher would split "<nl>" into "<", "nl", ">": one token each instead
         teacher.add_tokens(STRUCTURE_TOKENS)
@@ -109,8 +115,6 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
         extra_info["lora"] = apply_lora(teacher, lora.model_dump())
     k = cfg.teacher.freeze_layers
     if k:
-        from .frozen import freeze_bottom, frozen_prefix_side
-
         extra_info["frozen_params"] = freeze_bottom(teacher, k)
         side, store = frozen_prefix_side(teacher, k)
         extra_info["frozen_prefix"] = store.stats  # filled as the run goes: functions, tokens, bytes
@@ -142,11 +146,6 @@ def finetune_teacher(cfg: RunConfig, *, resume: bool = True, progress: bool = Tr
 def student_tokenizer(cfg: RunConfig, spec: Any) -> Any:
     """The student's tokenizer: ``student.vocab`` if given, else a vocabulary trained on the train
     split into ``OUT/vocab`` (reused when it already matches)."""
-    from transformers import AutoTokenizer
-
-    from ..models.hf import hf_load, quiet_transformers
-    from ..vocab import read_vocab_meta, train_vocab
-
     quiet_transformers()
     init = Path(cfg.student.init_from) if cfg.student.init_from else None
     init_has_tok = init is not None and (init / "tokenizer_config.json").is_file()
@@ -174,8 +173,6 @@ def student_tokenizer(cfg: RunConfig, spec: Any) -> Any:
 
 def student_spec(cfg: RunConfig) -> Any:
     """The student's shape: the preset with any overrides, or the spec saved in ``student.init_from``."""
-    from ..models.students.presets import load_student_spec, resolve_spec
-
     if cfg.student.init_from:
         init = Path(cfg.student.init_from)
         if not (init / "config.json").is_file():
@@ -194,8 +191,6 @@ def _live_memory(cfg: RunConfig, teacher: Any, method: Any, student_params: int,
                  progress: bool) -> dict[str, Any]:
     """Estimate (and with ``progress`` print) the memory of a live-teacher run before it starts; warn
     when it is above what the device has free."""
-    from .memory import free_memory, teacher_memory_estimate
-
     lm = getattr(method, "layer_map", None)
     pairs = len(lm.pairs) if cfg.method.name == "ckd" and lm is not None else 0
     half = cfg.train.mixed_precision in ("bf16", "fp16")
@@ -220,9 +215,6 @@ def _live_memory(cfg: RunConfig, teacher: Any, method: Any, student_params: int,
 
 def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_after: int | None = None) -> dict[str, Any]:
     """Train a student with ``cfg.method`` (FT needs no teacher). Returns the final metrics."""
-    from ..models.students.presets import build_student, load_student, save_student
-    from ..models.teacher import Teacher
-
     refuse_single_process_launch()
     check_run_folder(cfg)
     method_cls = get_method(cfg.method.name)
@@ -231,8 +223,6 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
     done = finished_metrics(cfg.out, cfg) if resume else None
     if done is not None:
         return done
-    from ..methods.compat import check_run_config
-
     task = get_task(cfg.task)
     method_cls = get_method(cfg.method.name)
     spec = student_spec(cfg)
@@ -264,9 +254,6 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
                               "or --teacher-cache (a cache built from one)")
         tsrc = resolve_teacher_dir(cfg.teacher.path) or cfg.teacher.path
         use_cache = bool(cfg.teacher.cache)
-        if use_cache and not cache_can_serve(needs, tokens=True):
-            raise ConfigError(f"method {cfg.method.name!r} needs the teacher's attention maps; a teacher cache cannot "
-                              "provide them (drop --teacher-cache)")
         teacher = Teacher.load(str(tsrc), data.num_labels, is_pair=task.is_pair, pair_mode=cfg.teacher.pair_mode,
                                unixcoder=cfg.teacher.unixcoder, max_length=cfg.train.max_length, strict_labels=True,
                                dtype=None if use_cache else cfg.teacher.dtype,
@@ -278,14 +265,9 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
             cache = TeacherCache(cfg.teacher.cache)
             cache.verify(*fingerprint_parts(cfg.teacher.path, cfg.data, cache_settings(
                 teacher, cfg.normalization, task.name, cfg.fraction, cfg.data_seed)))
-            if needs.pooled_states and not cache.has_pooled:
-                raise ConfigError(f"method {cfg.method.name!r} reads the teacher's pooled per-layer states; this cache "
-                                  "holds none (rebuild it with 'codekd teacher cache --pooled')",
-                                  path=cfg.teacher.cache)
-            if (needs.hidden_states or needs.token_alignment) and not cache.token_layers:
-                raise ConfigError(f"method {cfg.method.name!r} reads the teacher's token states; this cache holds "
-                                  "none (rebuild it with 'codekd teacher cache --token-layer N ...')",
-                                  path=cfg.teacher.cache)
+            reason = cache.source.can_serve(method_cls)  # what it holds, before the method is built
+            if reason:
+                raise ConfigError(reason, path=cfg.teacher.cache)
 
     extra: dict[str, Any] = {"student_embedding_hidden": model.config.hidden_size}
     if teacher is not None and teacher.causal:
@@ -302,13 +284,10 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
                             cfg.method.params, paper_faithful=cfg.method.paper_faithful)
     method_warnings = [str(w.message) for w in caught]
     if cache is not None:
-        token_layers: tuple[int, ...] = ()
-        if needs.hidden_states or needs.token_alignment:
-            read = method.teacher_token_layers()
-            if read is None:
-                raise ConfigError(f"method {cfg.method.name!r} does not say which teacher layers it reads, so a "
-                                  "teacher cache cannot stand in for the teacher (drop --teacher-cache)")
-            token_layers = tuple(read)
+        reason = cache.source.can_serve(method)  # the token layers the built method reads
+        if reason:
+            raise ConfigError(reason, path=cache.folder)
+        token_layers = tuple(method.teacher_token_layers()) if reads_tokens(method) else ()
         teacher_outputs = cache.lookup_fn(data, ("train",), pooled=needs.pooled_states, token_layers=token_layers)
         teacher = None  # never run: the cache stands in for it
     for w in caught:
@@ -326,8 +305,6 @@ def distill(cfg: RunConfig, *, resume: bool = True, progress: bool = True, stop_
 
     transfer = None
     if cfg.transfer is not None:
-        from .transfer import load_transfer
-
         if teacher is None:
             raise ConfigError("transfer data needs the live teacher; drop --teacher-cache")
         transfer = load_transfer(cfg.transfer, data, cfg.normalization)

@@ -9,16 +9,15 @@ position, so any subsample, order or batch size reads the right rows.
 
 With ``token_layers`` the cache also keeps the token states of those teacher layers (float16,
 real tokens only, ragged: ``tokens_ptr`` [N+1] row pointers, ``tokens_offsets`` [S, 2] character
-offsets, ``tokens_L<l>`` [S, H]), so a method that reads token states of known layers and no
-attentions (CKD: :meth:`~codekd.methods.base.Method.teacher_token_layers`) runs without the
-teacher too. That costs ``2 * H`` bytes per token and layer (all-MiniLM-L6-v2 on the demo's 4,420
+offsets, ``tokens_L<l>`` [S, H]), so a method that reads token states of known layers (CKD:
+:meth:`~codekd.methods.base.Method.teacher_token_layers`) runs without the teacher too. That costs ``2 * H`` bytes per token and layer (all-MiniLM-L6-v2 on the demo's 4,420
 functions: ~260 MB per layer), so it is opt-in and meant for small teachers and datasets; a
 UniXcoder cache of Devign's 21k training functions at 512 tokens would take ~16 GB per layer.
 
 A method can run from the cache when it needs nothing but what the cache holds
-(:func:`cache_can_serve`): KD, DIST, DKD (logits), PKD (logits + pooled states), CKD and
-TinyBERT (logits + token states of their mapped layers). A method that reads attention maps
-always needs the live teacher.
+(:meth:`TeacherCache.source`, a :class:`~codekd.methods.sources.TeacherSource`): KD, DIST, DKD
+(logits), PKD (logits + pooled states), CKD and TinyBERT (logits + token states of their mapped
+layers).
 
 The fingerprint is a SHA-256 over the teacher's weight, config and tokenizer files, the dataset's
 files, and the settings that change the teacher's input (max length, normalisation, pair mode,
@@ -30,30 +29,29 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import torch
+from safetensors import safe_open
+from safetensors.numpy import save_file
 
-from ..data.loaders import TaskData, load_task_data
+from ..data.loaders import TaskData, load_task_data, normalized_codes
 from ..errors import ConfigError, DataError
 from ..io import atomic_dir, atomic_write_json, check_output_dir, read_json
+from ..methods.base import Outputs
+from ..methods.sources import TeacherSource
+from ..models.teacher import Teacher
 from ..tasks import get_task
+from .batching import Collator, code_lengths
+from .budget import choose_precision
+from .progress import progress as progress_display
+from .sides import predict_outputs, teacher_side
 
 CACHE_FORMAT = 1
-CACHEABLE_NEEDS = frozenset({"teacher", "logits", "pooled_states"})
-TOKEN_NEEDS = frozenset({"hidden_states", "token_alignment"})
-
-
-def cache_can_serve(needs: Any, tokens: bool = False) -> bool:
-    """Whether a method with these :class:`~codekd.methods.base.Needs` can run from a teacher cache
-    (``tokens``: one that holds token states, for a method that says which layers it reads)."""
-    import dataclasses
-
-    wanted = {k for k, v in dataclasses.asdict(needs).items() if v}
-    return wanted <= (CACHEABLE_NEEDS | TOKEN_NEEDS if tokens else CACHEABLE_NEEDS)
 
 
 _TEACHER_FILES = ("config.json", "model.safetensors", "pytorch_model.bin", "codekd_teacher.json",
@@ -167,6 +165,11 @@ class TeacherCache:
         return "pooled" in self.meta.get("contents", ["logits"])
 
     @property
+    def source(self) -> TeacherSource:
+        """What this cache can stand in for (:meth:`TeacherSource.can_serve`)."""
+        return TeacherSource.cache(pooled=self.has_pooled, token_layers=self.token_layers)
+
+    @property
     def fingerprint(self) -> str:
         return self.meta["fingerprint"]
 
@@ -186,8 +189,6 @@ class TeacherCache:
             "with 'codekd teacher cache'", path=self.folder)
 
     def _open(self, split: str, f: Path) -> Any:
-        from safetensors import safe_open
-
         try:
             return safe_open(str(f), framework="numpy")
         except Exception as exc:  # SafetensorError: truncated, empty or not a safetensors file
@@ -276,12 +277,9 @@ class TeacherCache:
         return states
 
     def check_token_layers(self, layers: Sequence[int]) -> None:
-        missing = sorted(set(layers) - set(self.token_layers))
-        if missing:
-            have = ", ".join(map(str, self.token_layers)) or "none"
-            raise ConfigError(f"the teacher cache holds token states of layers {have}; this run reads layers "
-                              f"{', '.join(map(str, missing))} too (rebuild it with --token-layer for each)",
-                              path=self.folder)
+        reason = self.source.missing_token_layers(layers)
+        if reason:
+            raise ConfigError(reason, path=self.folder)
 
     def _token_batch(self, split: str, rows: np.ndarray, layers: Sequence[int]):
         ptr = self._array(split, "tokens_ptr")  # N + 1 row pointers; the token rows are read lazily
@@ -312,8 +310,6 @@ class TeacherCache:
         id): ``logits``; with ``pooled`` also ``pooled_states`` (one ``[B, H]`` tensor per teacher
         layer); with ``token_layers`` also ``hidden_states`` (those layers' token states, zero-padded
         ``[B, T, H]``, None at the other layers), ``attention_mask`` and ``offsets``."""
-        from ..methods.base import Outputs
-
         token_layers = tuple(sorted(set(token_layers)))
         if token_layers:
             self.check_token_layers(token_layers)
@@ -368,9 +364,6 @@ def estimate_cache_bytes(*, examples: int, tokens: int, num_labels: int, layers:
 def _cache_precision(requested: str, side: Any, teacher: Any, split: Any, normalization: str,
                      dev: torch.device) -> tuple[str, dict[str, Any]]:
     """``auto``: time the teacher's forward on a real batch in fp32 and bf16 (CPU), as training does."""
-    from .batching import Collator
-    from .budget import choose_precision
-
     if requested != "auto" or dev.type == "cuda":
         return choose_precision(requested, cuda=dev.type == "cuda", step=None)
     batch = Collator(split, normalization, {"x": side.encode})(list(range(min(32, len(split)))))
@@ -385,8 +378,6 @@ def _cache_precision(requested: str, side: Any, teacher: Any, split: Any, normal
 
 def _token_count(teacher: Any, td: TaskData, splits: Sequence[str], normalization: str) -> int:
     """Real teacher tokens over ``splits`` (the tokenizer only; no model run)."""
-    from ..data.loaders import normalized_codes
-
     total = 0
     for s in splits:
         split = td[s]
@@ -419,11 +410,6 @@ def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, o
     benchmarks). The size the cache will
     take, estimated from the teacher's tokenisation of the data, is in ``meta["estimated_bytes"]``
     and printed before the teacher runs when ``progress`` is on."""
-    from ..models.teacher import Teacher
-    from .batching import code_lengths
-    from .sides import teacher_side
-    from .trainer import predict_outputs
-
     t = get_task(task)
     check_output_dir(out, markers=("meta.json",), what="teacher cache")  # before any work
     tdir = resolve_teacher_dir(teacher_path)
@@ -448,20 +434,14 @@ def build_teacher_cache(teacher_path: str | Path, data: str | Path, task: str, o
         hidden=teacher.hidden_size, pooled=pooled, token_layers=len(token_layers),
         tokens=_token_count(teacher, td, splits, normalization) if token_layers else 0)
     if progress:
-        import sys
-
         print(f"teacher cache: about {estimate / 1e6:,.1f} MB on disk ({teacher.num_layers} layers x "
               f"{teacher.hidden_size}; pooled={pooled}, token layers {list(token_layers) or 'none'})", file=sys.stderr)
     t0 = time.perf_counter()
-    from .trainer import _progress
-
     precision, precision_info = _cache_precision(precision, side, teacher, td[splits[0]], normalization, dev)
     autocast = torch.autocast(dev.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16,
                               enabled=precision in ("bf16", "fp16"))
 
-    with atomic_dir(out, marker="meta.json", what="teacher cache") as tmp, _progress(progress) as prog:
-        from safetensors.numpy import save_file
-
+    with atomic_dir(out, marker="meta.json", what="teacher cache") as tmp, progress_display(progress) as prog:
         counts = {}
         for s in splits:
             split = td[s]

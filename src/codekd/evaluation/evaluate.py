@@ -156,7 +156,7 @@ class InferenceModel:
     """A loaded model with its tokenisation settings; PyTorch or onnxruntime behind one interface."""
 
     ref: ModelRef
-    side: Any                 # codekd.engine.trainer.ModelSide
+    side: Any                 # codekd.engine.sides.ModelSide
     module: Any               # torch.nn.Module (a placeholder for onnxruntime)
     num_labels: int
     max_length: int
@@ -174,7 +174,7 @@ class InferenceModel:
         import torch
 
         from ..engine.batching import code_lengths
-        from ..engine.trainer import predict_logits
+        from ..engine.sides import predict_logits
 
         with torch.inference_mode():
             return predict_logits(self.side, self.module, split, self.normalization, batch_size, self.device,

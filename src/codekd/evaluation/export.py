@@ -447,10 +447,10 @@ def quantize_int8(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, s
 # ------------------------------------------------------------------------------------ runtime side
 
 def onnx_side(session: Any, encode: Any) -> Any:
-    """A :class:`~codekd.engine.trainer.ModelSide` whose forward runs an onnxruntime session."""
+    """A :class:`~codekd.engine.sides.ModelSide` whose forward runs an onnxruntime session."""
     import torch
 
-    from ..engine.trainer import ModelSide
+    from ..engine.sides import ModelSide
     from ..methods.base import Outputs
 
     def forward(_m: Any, enc: dict[str, Any], hidden: bool) -> Any:

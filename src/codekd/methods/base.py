@@ -35,7 +35,6 @@ class Needs:
     hidden_states: bool = False     # per-layer token states of teacher and student
     pooled_states: bool = False     # per-layer pooled ([CLS] / GRU final) states
     token_alignment: bool = False   # character offsets of both tokenizations
-    attentions: bool = False        # attention maps (eager attention)
 
 
 @dataclass

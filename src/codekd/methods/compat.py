@@ -12,13 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ConfigError
+from ..models.students.presets import resolve_spec
+from ..tasks import get_task
 from .base import get_method
+from .sources import TeacherSource
 
 
 def student_family(preset: Any) -> str:
     """``"roberta"`` or ``"gru"`` for a student preset (name, budget string or mapping)."""
-    from ..models.students.presets import resolve_spec
-
     return resolve_spec(preset).family
 
 
@@ -29,8 +30,6 @@ def check_run_config(cfg: Any, *, num_labels: int | None = None, family: str | N
     """
     if getattr(cfg, "kind", "distill") != "distill":
         return {}
-    from ..tasks import get_task
-
     method = get_method(cfg.method.name)
     task = get_task(cfg.task)
     if num_labels is None:
@@ -39,12 +38,11 @@ def check_run_config(cfg: Any, *, num_labels: int | None = None, family: str | N
         family = student_family(cfg.student.preset)
     params = method.check_compatibility(family=family, task=task.name, num_labels=num_labels,
                                         params=cfg.method.params, paper_faithful=cfg.method.paper_faithful)
-    needs = method.needs
-    from ..engine.teacher_cache import cache_can_serve
-
-    if cfg.teacher.cache and not cache_can_serve(needs, tokens=True):
-        raise ConfigError(f"method {method.name!r} needs the teacher's attention maps; a teacher cache cannot "
-                          "provide them (drop --teacher-cache)")
+    # what the cache holds is read when the run starts (engine.runs); here only what no cache can serve
+    source = TeacherSource.any_cache() if cfg.teacher.cache else TeacherSource.live()
+    reason = source.can_serve(method)
+    if reason:
+        raise ConfigError(reason)
     transfer = getattr(cfg, "transfer", None)
     if transfer is not None:
         if not method.supports_unlabeled():

@@ -46,7 +46,8 @@ from ..data.loaders import TaskData
 from ..data.normalize import STRUCTURE_TOKENS, normalize_code, parse_normalization
 from ..engine.batching import code_lengths, eval_batches, to_device
 from ..engine.runs import check_run_folder, student_spec
-from ..engine.trainer import ModelSide, TrainJob, finished_metrics, run_training, set_seed
+from ..engine.sides import ModelSide
+from ..engine.trainer import TrainJob, finished_metrics, run_training, set_seed
 from ..errors import ConfigError, ModelLoadError
 from ..methods.base import Method, MethodContext, Needs, Outputs
 from ..models.hf import hf_load, position_limit, quiet_transformers, resolve_model_name

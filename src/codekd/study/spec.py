@@ -46,31 +46,34 @@ from pydantic import Field
 
 from ..config import RunConfig, StrictModel, TrainConfig, load_yaml, set_dotted, validate
 from ..errors import ConfigError
+from ..methods import METHODS
+from ..methods.sources import TeacherSource
 from ..tasks import get_task
 
 SCHEMA_VERSION = 1
 
 
-def _cacheable(method: str) -> bool:
-    from ..engine.teacher_cache import cache_can_serve
-    from ..methods import METHODS
+# The shared teacher cache of a task x teacher, as planned: which methods it can serve (one owner
+# decides: TeacherSource.can_serve) and whether it must hold pooled or token states.
+_LOGITS_CACHE = TeacherSource.cache(pooled=False)
+_POOLED_CACHE = TeacherSource.cache(pooled=True)
+_TOKEN_CACHE = TeacherSource.cache(pooled=True, token_layers=None)  # the layers the methods read
 
-    needs = METHODS.get(method).needs
-    return needs.teacher and cache_can_serve(needs)
+
+def _cacheable(method: str) -> bool:
+    """Whether the method runs from a shared cache without token states."""
+    cls = METHODS.get(method)
+    return cls.needs.teacher and _POOLED_CACHE.can_serve(cls) is None
 
 
 def _cache_needs_pooled(methods: Any) -> bool:
-    from ..methods import METHODS
-
-    return any(_cacheable(m) and METHODS.get(m).needs.pooled_states for m in methods)
+    return any(_cacheable(m) and _LOGITS_CACHE.can_serve(METHODS.get(m)) is not None for m in methods)
 
 
 def _token_cacheable(method: str) -> bool:
-    from ..engine.teacher_cache import cache_can_serve
-    from ..methods import METHODS
-
-    needs = METHODS.get(method).needs
-    return needs.teacher and needs.hidden_states and cache_can_serve(needs, tokens=True)
+    """Whether the method runs from a shared cache only when it holds token states."""
+    cls = METHODS.get(method)
+    return cls.needs.teacher and not _cacheable(method) and _TOKEN_CACHE.can_serve(cls) is None
 
 
 def _teacher_shape(source: str) -> tuple[int, int] | None:
