@@ -164,8 +164,8 @@ def _state_size_mb(model: Any, dtype: Any, folder: Path) -> float:
 
 def model_flops(model: Any, seq_len: int, num_labels: int) -> int | None:
     """Analytic FLOPs per example of a loaded model (students and BERT/RoBERTa/ModernBERT shapes)."""
-    from ..models.students.presets import make_spec
     from ..models.students.sizing import config_flops, flops_per_example
+    from ..models.students.spec import make_spec
 
     config = getattr(model, "config", None)
     if config is None:
@@ -233,7 +233,7 @@ def load_bench_model(spec: str, *, num_labels: int = 2, seq_len: int = 256, task
 
     from ..models.hf import position_limit, quiet_transformers
     from ..models.students.presets import STUDENTS, build_student, resolve_spec
-    from ..models.students.sizing import _known_teacher_config
+    from ..models.students.sizing import known_teacher_config
     from .evaluate import load_inference, resolve_model
 
     quiet_transformers()
@@ -243,7 +243,7 @@ def load_bench_model(spec: str, *, num_labels: int = 2, seq_len: int = 256, task
     if spec.startswith("shape:"):
         from transformers import AutoModelForSequenceClassification
 
-        config = _known_teacher_config(spec[len("shape:"):], num_labels)
+        config = known_teacher_config(spec[len("shape:"):], num_labels)
         if config is None:
             raise ConfigError(f"unknown teacher shape {spec!r} (known: shape:unixcoder-base, shape:codebert-base, "
                               "shape:modernbert-base, shape:minilm)")

@@ -466,13 +466,13 @@ def _meta_teacher(folder: Path, settings: dict[str, Any]) -> Any:
     from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
     from ..models.hf import hf_load, quiet_transformers
-    from ..models.teacher import Teacher, _has_sequence_classifier
+    from ..models.teacher import Teacher, has_sequence_classifier
 
     quiet_transformers()
     config = hf_load(AutoConfig.from_pretrained, str(folder), what="exported teacher config")
     tokenizer = hf_load(AutoTokenizer.from_pretrained, str(folder), what="exported teacher tokenizer")
     with torch.device("meta"):
-        if _has_sequence_classifier(config) and not settings.get("custom_head"):
+        if has_sequence_classifier(config) and not settings.get("custom_head"):
             model = AutoModelForSequenceClassification.from_config(config)
         else:
             model = AutoModel.from_config(config)
