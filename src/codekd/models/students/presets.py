@@ -165,6 +165,7 @@ __all__ = [
     "PRESET_TABLE",
     "STUDENTS",
     "STUDENT_SPEC_FILE",
+    "StudentConfigSpec",  # from .spec; plugins register presets with it from here (README)
     "build_student",
     "get_preset",
     "load_student",
