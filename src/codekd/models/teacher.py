@@ -53,7 +53,7 @@ from transformers.modeling_outputs import ModelOutput
 from ..errors import ConfigError, ModelLoadError
 from .hf import hf_load, is_causal_config, position_limit, quiet_transformers, resolve_model_name
 from .lora import is_peft_model, save_lora
-from .students import gru as _gru  # noqa: F401  (registers codekd-bigru: a codekd BiGRU folder can be a teacher too)
+from .students import gru  # noqa: F401  (registers codekd-bigru: a codekd BiGRU folder can be a teacher too)
 
 PairMode = Literal["joint", "separate"]
 UNIXCODER_TOKEN = "<encoder-only>"

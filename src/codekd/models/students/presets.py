@@ -16,7 +16,7 @@ from ...errors import ConfigError, ModelLoadError
 from ...io import read_json
 from ...registry import Registry
 from ..hf import hf_load, quiet_transformers
-from . import gru as _gru  # noqa: F401  (registers codekd-bigru with the Auto classes)
+from . import gru  # noqa: F401  (registers codekd-bigru with the Auto classes)
 from .budget import size_for_budget
 from .spec import Family, StudentConfigSpec, make_spec
 
