@@ -36,8 +36,9 @@ per-channel weights (:data:`INT8_SCHEMES`); ``qdq-*`` schemes are static QDQ gra
 example inputs (onnxruntime's ``quantize_dynamic`` writes QOperator only). The default was chosen by
 measurement (benchmarks/RESULTS.md).
 
-Sessions (:func:`codekd.evaluation.inference.ort_session`): options set explicitly: graph optimisation level ``ORT_ENABLE_ALL``,
-``intra_op_num_threads`` = the given threads, ``inter_op_num_threads`` = 1, sequential execution.
+Sessions (:func:`codekd.evaluation.inference.ort_session`): options set explicitly: graph optimisation
+level ``ORT_ENABLE_ALL``, ``intra_op_num_threads`` = the given threads, ``inter_op_num_threads`` = 1,
+sequential execution.
 
 Parity: the exported model and the PyTorch model are run over the test split (of ``--data`` or the
 run's data) with the same tokenisation; the prediction agreement and the difference of the task's
