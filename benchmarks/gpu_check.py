@@ -24,7 +24,7 @@ def make_teacher(data: str, out: str, *, vocab_size: int = 51416, tiny: bool = F
     from transformers import AutoTokenizer, RobertaModel
 
     from codekd.models.hf import quiet_transformers
-    from codekd.models.students.sizing import _known_teacher_config
+    from codekd.models.students.sizing import known_teacher_config
     from codekd.vocab import train_vocab
 
     quiet_transformers()
@@ -32,7 +32,7 @@ def make_teacher(data: str, out: str, *, vocab_size: int = 51416, tiny: bool = F
     vocab = out_p.parent / (out_p.name + "-vocab")
     train_vocab(data, task, vocab_size, vocab, max_length=1024 if not tiny else 128)
     tok = AutoTokenizer.from_pretrained(str(vocab))
-    cfg = _known_teacher_config("unixcoder-base", 2)
+    cfg = known_teacher_config("unixcoder-base", 2)
     cfg.vocab_size = len(tok)
     cfg.pad_token_id = tok.pad_token_id
     if tiny:

@@ -10,7 +10,8 @@ from fixtures_models import single_thread, tiny_eval_runs  # noqa: F401  (single
 
 from codekd.cli import main
 from codekd.errors import CodekdError
-from codekd.evaluation.evaluate import evaluate, evaluate_many, resolve_model
+from codekd.evaluation.evaluate import evaluate, evaluate_many
+from codekd.evaluation.inference import resolve_model
 from codekd.evaluation.metrics import agreement
 
 

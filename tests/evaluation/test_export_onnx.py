@@ -9,8 +9,9 @@ import pytest
 from fixtures_models import single_thread, tiny_eval_runs  # noqa: F401  (single_thread: autouse)
 
 from codekd.cli import main
-from codekd.evaluation.evaluate import evaluate, load_inference
-from codekd.evaluation.export import ExportError, Thresholds, export_model, ort_session
+from codekd.evaluation.evaluate import evaluate
+from codekd.evaluation.export import ExportError, Thresholds, export_model
+from codekd.evaluation.inference import load_inference, ort_session
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ from fixtures_models import single_thread  # noqa: F401  (autouse)
 from codekd.errors import ConfigError
 from codekd.evaluation.bench import parse_runtimes, parse_seq_lens, ratios, spread
 from codekd.evaluation.export import (DEFAULT_INT8_SCHEME, INT8_SCHEMES, ExportError, calibration_feeds,
-                                      describe_session_options, eager_attention, export_onnx, op_counts, resolve_int8_scheme,
-                                      ort_session, quantize_int8, session_options)
+                                      eager_attention, export_onnx, op_counts, resolve_int8_scheme, quantize_int8)
+from codekd.evaluation.inference import describe_session_options, ort_session, session_options
 from codekd.models.students.roberta import build_roberta
 
 VOCAB = 120

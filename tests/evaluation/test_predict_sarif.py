@@ -15,7 +15,7 @@ from fixtures_models import TINY_STUDENTS, single_thread, tiny_eval_runs  # noqa
 from codekd.cli import main
 from codekd.data.builders.exception_mining import extract_examples
 from codekd.errors import CodekdError
-from codekd.evaluation import evaluate as ev
+from codekd.evaluation import inference as ev
 from codekd.evaluation.predict import except_clause_units, lint, predict
 from codekd.evaluation.sarif import to_sarif
 

@@ -26,7 +26,7 @@ from codekd.models.students import (
     students_table,
     teacher_reference,
 )
-from codekd.models.students.sizing import roberta_params
+from codekd.models.students.spec import roberta_params
 
 
 def tiny_gru(vocab=60, hidden=8, layers=3, labels=3, seed=0):

@@ -181,7 +181,7 @@ def test_attentions_need_eager(tiny_roberta_dir, codes):
 
 
 def test_custom_head_when_no_sequence_classifier(tiny_roberta_dir, tmp_path, monkeypatch, codes):
-    monkeypatch.setattr(teacher_mod, "_has_sequence_classifier", lambda config: False)
+    monkeypatch.setattr(teacher_mod, "has_sequence_classifier", lambda config: False)
     teacher = Teacher.load(tiny_roberta_dir, num_labels=4)
     assert teacher.head is not None and teacher.head.inputs == 1
     out = teacher(**teacher.encode(codes[:2]))

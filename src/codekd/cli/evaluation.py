@@ -1,8 +1,12 @@
 """`codekd evaluate`, `codekd bench`, `codekd export` and `codekd predict`: thin layers over
-:mod:`codekd.evaluation` (evaluate, bench, export, predict)."""
+:mod:`codekd.evaluation` (evaluate, bench, export, predict).
+
+Those four are imported in the commands: they load models, so they import torch and transformers
+(seconds), which the CLI does not pay for at start-up or for ``--help``."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any, List, Optional
@@ -10,6 +14,9 @@ from typing import Any, List, Optional
 import typer
 from rich.table import Table
 
+from ..errors import ConfigError, OutputError
+from ..evaluation.sarif import to_sarif
+from ..io import atomic_write_text
 from .common import console, print_json
 
 
@@ -196,7 +203,6 @@ def export_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print export.json."),
 ) -> None:
     """Export to ONNX (+ int8), fuse BERT/RoBERTa graphs (checked), verify dynamic shapes, and refuse the export when parity on test data fails."""
-    from ..errors import ConfigError
     from ..evaluation.export import Thresholds, export_model
 
     if not onnx:
@@ -256,9 +262,6 @@ def predict_cmd(
 
     Pair models (clone detection) read their pairs with --pairs FILE. Files that do not parse are
     skipped and named on standard error (and in SARIF as notifications)."""
-    import json
-
-    from ..errors import ConfigError
     from ..evaluation.predict import lint as run_lint
     from ..evaluation.predict import predict, predict_pairs
 
@@ -292,8 +295,6 @@ def predict_cmd(
     elif fmt == "jsonl":
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     elif fmt == "sarif":
-        from ..evaluation.sarif import to_sarif
-
         text = json.dumps(to_sarif(res, target), indent=2, ensure_ascii=False) + "\n"
     else:
         text = None
@@ -306,8 +307,6 @@ def predict_cmd(
                           "label for" if nil else ""))
     if text is not None:
         if out is not None:
-            from ..io import atomic_write_text
-
             _check_replaceable(out)
             atomic_write_text(out, text)
             _note(f"wrote {len(rows)} {'findings' if lint else 'predictions'} to {out}")
@@ -320,8 +319,6 @@ def predict_cmd(
 
 def _is_predict_output(text: str) -> bool:
     """Whether ``text`` is what ``codekd predict`` writes (JSON lines, SARIF or --json)."""
-    import json
-
     try:
         doc = json.loads(text)
     except json.JSONDecodeError:
@@ -342,8 +339,6 @@ def _is_predict_output(text: str) -> bool:
 
 def _check_replaceable(out: Path) -> None:
     """codekd never replaces a file of yours: an existing --out must be an earlier predict output."""
-    from ..errors import OutputError
-
     if not out.is_file() or out.stat().st_size == 0:
         return
     if out.stat().st_size > 512_000_000:

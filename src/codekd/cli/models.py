@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from . import students
+
 
 def register(app: typer.Typer) -> None:
     """Attach the model-related sub-apps (students, teacher) to the main app."""
-    from . import students as _students
-
-    app.add_typer(_students.app, name="students", help="Student presets, custom sizes, parameter and FLOP calculator.")
+    app.add_typer(students.app, name="students", help="Student presets, custom sizes, parameter and FLOP calculator.")

@@ -1,7 +1,9 @@
 """`codekd students ...`: presets, custom sizes, parameter / size / FLOP calculator.
 
 Thin wrappers over :mod:`codekd.models.students` (``students_table``, ``student_row``,
-``size_for_budget``, ``custom_spec``).
+``size_for_budget``, ``custom_spec``). Those are imported in the commands: importing
+:mod:`codekd.models.students` imports torch and transformers (seconds), which the CLI does not
+pay for at start-up.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import sys
 from typing import Any, Optional
 
 import typer
+
+from ..errors import ConfigError
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -117,9 +121,9 @@ def size_cmd(
     teacher: str = typer.Option("unixcoder-base", "--teacher", help=TEACHER_HELP),
 ) -> None:
     """Size a custom student: by --budget (searches a grid), or by --layers and --hidden (plus --heads, --ffn)."""
-    from ..errors import ConfigError
-    from ..models.students.presets import custom_spec
-    from ..models.students.sizing import size_for_budget, student_row, teacher_reference
+    from ..models.students.budget import size_for_budget
+    from ..models.students.sizing import student_row, teacher_reference
+    from ..models.students.spec import custom_spec
 
     if budget is not None:
         if any(v is not None for v in (layers, hidden, heads, ffn)):

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..data.loaders import TaskData, check_trainable, load_task_data
 from ..data.normalize import normalize_code
+from ..io import atomic_write_json
 from ..tasks import get_task
 from .metrics import classification_metrics, headline
 
@@ -111,8 +112,6 @@ def run_baseline(cfg: Any, *, fast: bool = True, out: str | Path | None = None) 
     """The TF-IDF baseline on a run's data, task, normalisation, fraction and data seed, written
     atomically to ``OUT/baseline.json`` (``cfg.out`` unless ``out``). An existing file with the same
     input and mode is reused. The returned record adds ``file`` (where it is)."""
-    from ..io import atomic_write_json
-
     path = Path(out if out is not None else cfg.out) / BASELINE_FILE
     mode = "fast" if fast else "full"
     if path.is_file():

@@ -25,7 +25,7 @@ Protocol (the reason the numbers can be compared):
 
 Models (``MODEL...``): a student preset (``gru-7m``, ``roberta-0.6m``, ``budget:5M``; random
 weights), ``shape:NAME`` for a random-weight model of a known teacher's shape (``unixcoder-base``,
-``codebert-base``, ``modernbert-base``, ``minilm``), or anything :func:`codekd.evaluation.evaluate.resolve_model`
+``codebert-base``, ``modernbert-base``, ``minilm``), or anything :func:`codekd.evaluation.inference.resolve_model`
 accepts (run folder, student / teacher folder, the ``minilm`` alias, an export folder). The first
 model is the baseline of every ratio (normally the teacher).
 
@@ -60,7 +60,17 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 import numpy as np
 
+from ..data.loaders import load_task_data
+from ..data.normalize import normalize_code
+from ..engine.batching import TextEncoder
 from ..errors import ConfigError
+from ..io import atomic_write_json
+from ..models.hf import position_limit, quiet_transformers
+from ..models.students.presets import STUDENTS, build_student, resolve_spec
+from ..models.students.sizing import config_flops, flops_per_example, known_teacher_config, size_mb
+from ..models.students.spec import make_spec
+from .export import INT8_SCHEMES, calibration_feeds, export_onnx, quantize_int8, resolve_int8_scheme
+from .inference import describe_session_options, load_inference, ort_session, resolve_model, session_options, versions
 
 LATENCY_BATCH = 1
 THROUGHPUT_BATCH = 32
@@ -86,20 +96,6 @@ def ram_gb() -> float | None:
     except OSError:
         pass
     return None
-
-
-def versions(packages: Sequence[str] = ("codekd", "torch", "transformers", "onnx", "onnxruntime", "numpy")
-             ) -> dict[str, str]:
-    """Python and the installed versions of ``packages`` (those not installed are left out)."""
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version()}
-    for pkg in packages:
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    return out
 
 
 def environment(threads: int) -> dict[str, Any]:
@@ -164,9 +160,6 @@ def _state_size_mb(model: Any, dtype: Any, folder: Path) -> float:
 
 def model_flops(model: Any, seq_len: int, num_labels: int) -> int | None:
     """Analytic FLOPs per example of a loaded model (students and BERT/RoBERTa/ModernBERT shapes)."""
-    from ..models.students.presets import make_spec
-    from ..models.students.sizing import config_flops, flops_per_example
-
     config = getattr(model, "config", None)
     if config is None:
         return None
@@ -204,8 +197,6 @@ def _fixed_length(enc: dict[str, Any], seq_len: int, pad_id: int) -> dict[str, A
 
 
 def _student_encoder(tokenizer: Any) -> Callable[[list[tuple[str, ...]], int], dict[str, Any]]:
-    from ..engine.batching import TextEncoder
-
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 1
 
     def encode(codes: list[tuple[str, ...]], seq_len: int) -> dict[str, Any]:
@@ -231,11 +222,6 @@ def load_bench_model(spec: str, *, num_labels: int = 2, seq_len: int = 256, task
     """Build or load one model named on the command line (see the module docstring)."""
     import torch
 
-    from ..models.hf import position_limit, quiet_transformers
-    from ..models.students.presets import STUDENTS, build_student, resolve_spec
-    from ..models.students.sizing import _known_teacher_config
-    from .evaluate import load_inference, resolve_model
-
     quiet_transformers()
     torch.manual_seed(seed)
     encoder = None
@@ -243,7 +229,7 @@ def load_bench_model(spec: str, *, num_labels: int = 2, seq_len: int = 256, task
     if spec.startswith("shape:"):
         from transformers import AutoModelForSequenceClassification
 
-        config = _known_teacher_config(spec[len("shape:"):], num_labels)
+        config = known_teacher_config(spec[len("shape:"):], num_labels)
         if config is None:
             raise ConfigError(f"unknown teacher shape {spec!r} (known: shape:unixcoder-base, shape:codebert-base, "
                               "shape:modernbert-base, shape:minilm)")
@@ -329,9 +315,6 @@ def _onnx_rows(bm: BenchModel, folder: Path, threads: int, providers: Sequence[s
                int8_scheme: str | None = None) -> list[BenchModel]:
     """Export ``bm`` to ONNX (fp32, fused when BERT-style; + int8) in ``folder`` and return the
     onnxruntime rows asked for in ``runtimes``."""
-    from .export import (INT8_SCHEMES, calibration_feeds, describe_session_options, export_onnx, resolve_int8_scheme,
-                         ort_session, quantize_int8, session_options)
-
     family = "gru" if bm.module.config.model_type == "codekd-bigru" else bm.module.config.model_type
     fp32 = folder / "model.onnx"
     int8 = folder / "model.int8.onnx"
@@ -367,9 +350,6 @@ def _onnx_rows(bm: BenchModel, folder: Path, threads: int, providers: Sequence[s
 def _codes_from_data(data: str | os.PathLike[str] | None, task: str | None, n: int) -> list[tuple[str, ...]] | None:
     if data is None:
         return None
-    from ..data.loaders import load_task_data
-    from ..data.normalize import normalize_code
-
     if not task:
         raise ConfigError("--data needs --task (which loader to use)")
     td = load_task_data(data, task, splits=("test",))
@@ -513,8 +493,6 @@ def benchmark(
                     r.flops_by_len = bm.flops_by_len
                 entries.extend(rows_i)
             if "int8" not in bm.sizes_mb:
-                from ..models.students.sizing import size_mb
-
                 bm.sizes_mb["int8"] = size_mb(bm.params, "int8")
                 bm.size_notes["int8"] = "analytic (1 byte per parameter)"
 
@@ -565,8 +543,6 @@ def benchmark(
         "seconds": round(time.perf_counter() - t_start, 2),
     }
     if out is not None:
-        from ..io import atomic_write_json
-
         p = Path(out)
         p.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(p, result)

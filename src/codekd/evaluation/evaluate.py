@@ -11,7 +11,7 @@ better than a constant answer, not above a TF-IDF ``baseline.json`` of the same 
 :func:`evaluate_many` evaluates several runs (for example one per seed) and aggregates every
 figure to mean and sample std.
 
-What can be evaluated (``RUN_OR_MODEL``), see :func:`resolve_model`:
+What can be evaluated (``RUN_OR_MODEL``), see :func:`codekd.evaluation.inference.resolve_model`:
 
 * a run folder (``config.yaml`` + ``best/``, written by ``codekd distill`` or ``codekd teacher
   finetune``): its ``best/`` model, and its config's data, task, normalisation and max length as
@@ -30,319 +30,27 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, ModelLoadError
+from ..data.loaders import load_task_data
+from ..errors import ConfigError
+from ..io import atomic_write_json
+from ..tasks import get_task
 from .baseline import find_baseline
+from .inference import DEFAULT_LABEL, InferenceModel, ModelRef, load_inference, resolve_model, versions
 from .metrics import (aggregate, agreement, classification_metrics, flatten_numeric, headline, per_class_report,
                       retention)
 from .sanity import degeneracy, is_degenerate, warnings_for
 
-RUN_CONFIG = "config.yaml"
-BEST = "best"
-EXPORT_FILE = "export.json"
 EVALUATION_FILE = "evaluation.json"
-_DEFAULT_LABEL = re.compile(r"^LABEL_\d+$")
 
-
-# ------------------------------------------------------------------------------------ references
-
-@dataclass
-class ModelRef:
-    """What a user-given ``RUN_OR_MODEL`` points at.
-
-    ``kind`` is ``student``, ``teacher`` or ``onnx``; ``path`` is the folder (or alias) to load;
-    ``run_dir`` and ``config`` are set for run folders; ``onnx_file`` and ``export`` for exports.
-    """
-
-    source: str
-    kind: str
-    path: str
-    run_dir: Path | None = None
-    config: Any = None  # codekd.config.RunConfig
-    onnx_file: Path | None = None
-    export: dict[str, Any] | None = None
-
-    @property
-    def folder(self) -> Path | None:
-        p = Path(self.path)
-        return p if p.is_dir() else None
-
-
-def _load_run_config(run_dir: Path) -> Any:
-    from ..config import load_run_config
-
-    return load_run_config(run_dir / RUN_CONFIG)
-
-
-def _folder_kind(folder: Path) -> str:
-    from ..models.students.presets import STUDENT_SPEC_FILE
-    from ..models.teacher import TEACHER_FILE
-
-    if (folder / STUDENT_SPEC_FILE).is_file():
-        return "student"
-    if (folder / TEACHER_FILE).is_file():
-        return "teacher"
-    try:
-        cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        cfg = {}
-    return "student" if cfg.get("model_type") == "codekd-bigru" else "teacher"
-
-
-def _export_meta(path: Path) -> dict[str, Any]:
-    from ..io import read_json
-
-    meta = read_json(path, "export settings", error=ModelLoadError)
-    if not isinstance(meta, dict):
-        raise ModelLoadError("export settings must be a JSON object", path=path)
-    return meta
-
-
-def resolve_model(source: str | os.PathLike[str]) -> ModelRef:
-    """Classify a run folder, model folder, export folder, ``.onnx`` file, alias or hub id."""
-    src = str(source)
-    p = Path(src)
-    if p.is_file() and p.suffix == ".onnx":
-        meta_file = p.parent / EXPORT_FILE
-        if not meta_file.is_file():
-            raise ModelLoadError(f"{p.name} has no {EXPORT_FILE} beside it (export folders are written by "
-                                 "'codekd export'; the tokenizer and settings live there)", path=p)
-        return ModelRef(src, "onnx", str(p.parent), onnx_file=p, export=_export_meta(meta_file))
-    if p.is_dir():
-        if (p / EXPORT_FILE).is_file():
-            meta = _export_meta(p / EXPORT_FILE)
-            files = meta.get("files") or {}
-            name = files.get("fp32") or files.get("int8")
-            if not name or not (p / name).is_file():
-                raise ModelLoadError("export folder holds no ONNX model (was the export refused?)", path=p)
-            return ModelRef(src, "onnx", str(p), onnx_file=p / name, export=meta)
-        if (p / RUN_CONFIG).is_file():
-            best = p / BEST
-            if not (best / "config.json").is_file():
-                raise ModelLoadError("run folder has no best/ model (has the run finished?)", path=p)
-            cfg = _load_run_config(p)
-            kind = "teacher" if cfg.kind == "finetune" else _folder_kind(best)
-            return ModelRef(src, kind, str(best), run_dir=p, config=cfg)
-        if (p / "config.json").is_file():
-            # a run's best/ folder: pick up the run around it
-            parent = p.parent
-            if p.name == BEST and (parent / RUN_CONFIG).is_file():
-                cfg = _load_run_config(parent)
-                return ModelRef(src, _folder_kind(p), str(p), run_dir=parent, config=cfg)
-            return ModelRef(src, _folder_kind(p), str(p))
-        raise ModelLoadError("not a run, model or export folder (no config.yaml, config.json or export.json)", path=p)
-    if p.suffix == ".onnx" or src.startswith((".", "/", "~")):
-        raise ModelLoadError("no such file or folder", path=p)
-    from ..models.hf import MODEL_ALIASES, hub_model_available
-
-    if src.lower() not in MODEL_ALIASES and not hub_model_available(src):
-        raise ModelLoadError("no such run, model or export folder (nor a hub model in the local Hugging Face cache; "
-                             "loading is offline)", path=p)
-    return ModelRef(src, "teacher", src)  # alias or hub id
-
-
-# ------------------------------------------------------------------------------------ inference
-
-@dataclass
-class InferenceModel:
-    """A loaded model with its tokenisation settings; PyTorch or onnxruntime behind one interface."""
-
-    ref: ModelRef
-    side: Any                 # codekd.engine.sides.ModelSide
-    module: Any               # torch.nn.Module (a placeholder for onnxruntime)
-    num_labels: int
-    max_length: int
-    normalization: str
-    task: str | None
-    data: str | None
-    family: str
-    device: Any
-    label_names: list[str] | None = None
-    runtime: str = "pytorch"  # pytorch | onnxruntime
-    info: dict[str, Any] = field(default_factory=dict)
-
-    def split_logits(self, split: Any, batch_size: int = 64, max_examples: int | None = None) -> np.ndarray:
-        """Logits for every row of a :class:`~codekd.data.loaders.Split` (row order)."""
-        import torch
-
-        from ..engine.batching import code_lengths
-        from ..engine.sides import predict_logits
-
-        with torch.inference_mode():
-            return predict_logits(self.side, self.module, split, self.normalization, batch_size, self.device,
-                                  lengths=code_lengths(split, self.normalization), max_examples=max_examples)
-
-    def logits(self, codes: Sequence[tuple[str, ...]], batch_size: int = 32) -> np.ndarray:
-        """Logits for raw (un-normalised) code tuples: ``(func,)`` or ``(func1, func2)``."""
-        import torch
-
-        from ..data.normalize import normalize_code
-        from ..engine.batching import to_device
-
-        out: list[np.ndarray] = []
-        order = np.argsort([-sum(len(c) for c in tup) for tup in codes], kind="stable")
-        self.module.eval()
-        with torch.inference_mode():
-            for i in range(0, len(codes), batch_size):
-                idx = order[i:i + batch_size]
-                batch = [tuple(normalize_code(c, self.normalization) for c in codes[j]) for j in idx]
-                enc = to_device(self.side.encode(batch), self.device)
-                out.append(self.side.forward(self.module, enc, False).logits.float().cpu().numpy())
-        if not out:
-            return np.zeros((0, self.num_labels), dtype=np.float32)
-        logits = np.concatenate(out)
-        result = np.empty_like(logits)
-        result[order] = logits
-        return result
-
-
-def default_device(device: str | None = None) -> Any:
-    import torch
-
-    if device:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def _tokenizer_max_length(tokenizer: Any) -> int | None:
-    ml = getattr(tokenizer, "model_max_length", None)
-    return int(ml) if ml and ml < 1_000_000 else None
-
-
-def _config_label_names(config: Any, n: int) -> list[str] | None:
-    id2label = getattr(config, "id2label", None) or {}
-    names = [str(id2label.get(i, id2label.get(str(i), ""))) for i in range(n)]
-    if not all(names) or all(_DEFAULT_LABEL.match(x) for x in names):
-        return None
-    return names
-
-
-def _run_label_names(cfg: Any) -> list[str] | None:
-    """The label list of a run's dataset (labels.json or the task's labels), if still readable."""
-    if cfg is None:
-        return None
-    from ..data.loaders import read_label_names
-    from ..errors import CodekdError
-    from ..tasks import get_task
-
-    try:
-        task = get_task(cfg.task)
-        if task.labels_from_data:
-            return list(read_label_names(Path(cfg.data)))
-        return list(task.labels) or None
-    except CodekdError:
-        return None
-
-
-def load_inference(
-    source: str | os.PathLike[str] | ModelRef,
-    *,
-    task: str | None = None,
-    num_labels: int | None = None,
-    max_length: int | None = None,
-    normalization: str | None = None,
-    device: str | None = None,
-    int8: bool = False,
-    threads: int | None = None,
-) -> InferenceModel:
-    """Load ``source`` for inference (see :func:`resolve_model` for what it may be).
-
-    ``task`` / ``normalization`` / ``max_length`` default to the run's (or the export's) settings,
-    else to the task given, ``whitespace`` and the model's own limit. ``num_labels`` is checked
-    against the model when given (a new, random head is never silently used for a fine-tuned model).
-    ``int8`` picks the int8 file of an export folder.
-    """
-    from ..engine.sides import student_side, teacher_side
-    from ..tasks import get_task
-
-    ref = source if isinstance(source, ModelRef) else resolve_model(source)
-    if ref.kind == "onnx":
-        from .export import load_onnx_inference
-
-        return load_onnx_inference(ref, task=task, num_labels=num_labels, max_length=max_length,
-                                   normalization=normalization, int8=int8, threads=threads)
-    cfg = ref.config
-    task_name = task or (cfg.task if cfg is not None else None)
-    task_obj = get_task(task_name) if task_name else None
-    norm = normalization or (cfg.normalization if cfg is not None else "whitespace")
-    dev = default_device(device)
-    info: dict[str, Any] = {}
-    if num_labels is None and task_obj is not None and task_obj.labels:
-        num_labels = len(task_obj.labels)
-    if ref.kind == "student":
-        from ..models.students.presets import load_student
-
-        model, tokenizer = load_student(ref.path)
-        if tokenizer is None:
-            raise ModelLoadError("the student folder has no tokenizer (tokenizer_config.json)", path=ref.path)
-        n = int(model.config.num_labels)
-        if num_labels is not None and n != num_labels:
-            raise ConfigError(f"the student has {n} labels but the task data has {num_labels}", path=ref.path)
-        ml = max_length or (cfg.train.max_length if cfg is not None else None) or _tokenizer_max_length(tokenizer) or 512
-        side = student_side(model, tokenizer, ml)
-        ml = side.encode.max_length  # capped by the position table
-        family = "gru" if model.config.model_type == "codekd-bigru" else model.config.model_type
-        module = model
-        names = _config_label_names(model.config, n)
-    else:
-        from ..models.teacher import TEACHER_FILE, Teacher
-
-        saved: dict[str, Any] = {}
-        folder = ref.folder
-        if folder is not None and (folder / TEACHER_FILE).is_file():
-            from ..io import read_json
-
-            saved = read_json(folder / TEACHER_FILE, "teacher settings", error=ModelLoadError)
-            saved = saved if isinstance(saved, dict) else {}
-            if num_labels is not None and int(saved.get("num_labels", num_labels)) != num_labels:
-                raise ConfigError(f"the teacher was fine-tuned with {saved['num_labels']} labels but the task data "
-                                  f"has {num_labels}", path=ref.path)
-        elif folder is not None:
-            try:
-                hf_cfg = json.loads((folder / "config.json").read_text())
-                n_cfg = len(hf_cfg.get("id2label") or {}) or int(hf_cfg.get("num_labels", 0) or 0)
-            except (OSError, json.JSONDecodeError, ValueError):
-                n_cfg = 0
-            if num_labels is None and n_cfg:
-                num_labels = n_cfg  # a plain classifier folder: its own head
-            elif n_cfg and n_cfg != num_labels:
-                info["new_head"] = True
-        is_pair = task_obj.is_pair if task_obj is not None else None
-        pair_mode = cfg.teacher.pair_mode if cfg is not None else None
-        ml_req = max_length or (cfg.train.max_length if cfg is not None and cfg.kind == "finetune" else None)
-        teacher = Teacher.load(ref.path, num_labels, is_pair=is_pair, pair_mode=pair_mode, max_length=ml_req)
-        if not saved and ref.run_dir is None and folder is None:
-            info["new_head"] = True  # an alias or hub id: its classification head is freshly initialised
-        side = teacher_side(teacher)
-        module = teacher
-        n = teacher.num_labels
-        ml = teacher.max_length
-        family = teacher.config.model_type
-        names = _config_label_names(teacher.config, n)
-    if cfg is not None:
-        info["run_settings"] = norm == cfg.normalization and (max_length is None or max_length == cfg.train.max_length)
-    module.to(dev).eval()
-    names = names or _run_label_names(cfg) or (list(task_obj.labels) if task_obj is not None and task_obj.labels else None)
-    if names is not None and len(names) != n:
-        names = None
-    return InferenceModel(ref=ref, side=side, module=module, num_labels=n, max_length=int(ml), normalization=norm,
-                          task=task_name, data=cfg.data if cfg is not None else None, family=family, device=dev,
-                          label_names=names, info=info)
-
-
-# ------------------------------------------------------------------------------------ evaluation
 
 def _versions() -> dict[str, str]:
-    from .bench import versions
-
     return versions(("codekd", "torch", "transformers", "onnxruntime", "scikit-learn"))
 
 
@@ -396,8 +104,6 @@ class _SplitCache:
         self._data: dict[tuple, Any] = {}
 
     def get(self, path: str, task: str, split: str, fraction: float | None, seed: int) -> Any:
-        from ..data.loaders import load_task_data
-
         key = (str(Path(path).resolve()), task, split, fraction if split != "test" else None, seed)
         if key not in self._data:
             self._data[key] = load_task_data(path, task, splits=(split,), fraction=key[3], seed=seed)
@@ -452,8 +158,6 @@ def evaluate(
     JSON to ``out`` (a file, or a folder that gets ``evaluation.json``), by default into the run
     folder; ``write=False`` only returns it.
     """
-    from ..tasks import get_task
-
     t0 = time.perf_counter()
     cache = _cache if _cache is not None else {}
     splits: _SplitCache = cache.setdefault("splits", _SplitCache())
@@ -477,7 +181,7 @@ def evaluate(
     tdata = splits.get(data_path, task_obj.name, split, fraction, seed)
     inf = load_inference(ref, task=task_obj.name, num_labels=tdata.num_labels, max_length=max_length,
                          normalization=normalization, device=device)
-    if inf.label_names and ref.config is None and any(not _DEFAULT_LABEL.match(x) for x in inf.label_names) \
+    if inf.label_names and ref.config is None and any(not DEFAULT_LABEL.match(x) for x in inf.label_names) \
             and list(inf.label_names) != list(tdata.labels):
         raise ConfigError(f"the model's labels ({', '.join(inf.label_names[:5])}...) are not the data's "
                           f"({', '.join(list(tdata.labels)[:5])}...): it was trained for another label set",
@@ -550,8 +254,6 @@ def evaluate(
     if write:
         path = _resolve_out(out, ref, split)
         if path is not None:
-            from ..io import atomic_write_json
-
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_json(path, result)
             result["written"] = str(path)
@@ -613,8 +315,6 @@ def evaluate_many(
                                  "headline_metric": results[0]["headline_metric"],
                                  "models": [r["model"]["source"] for r in results], **agg}
         if aggregate_out is not None:
-            from ..io import atomic_write_json
-
             p = Path(aggregate_out)
             p = p if p.suffix.lower() == ".json" else p / "evaluation_aggregate.json"
             p.parent.mkdir(parents=True, exist_ok=True)
@@ -623,5 +323,4 @@ def evaluate_many(
     return combined
 
 
-__all__ = ["ModelRef", "InferenceModel", "resolve_model", "load_inference", "model_logits", "evaluate",
-           "evaluate_many", "summary_row", "default_device", "EVALUATION_FILE", "EXPORT_FILE"]
+__all__ = ["model_logits", "evaluate", "evaluate_many", "summary_row", "EVALUATION_FILE"]

@@ -36,8 +36,9 @@ per-channel weights (:data:`INT8_SCHEMES`); ``qdq-*`` schemes are static QDQ gra
 example inputs (onnxruntime's ``quantize_dynamic`` writes QOperator only). The default was chosen by
 measurement (benchmarks/RESULTS.md).
 
-Sessions (:func:`ort_session`): options set explicitly: graph optimisation level ``ORT_ENABLE_ALL``,
-``intra_op_num_threads`` = the given threads, ``inter_op_num_threads`` = 1, sequential execution.
+Sessions (:func:`codekd.evaluation.inference.ort_session`): options set explicitly: graph optimisation
+level ``ORT_ENABLE_ALL``, ``intra_op_num_threads`` = the given threads, ``inter_op_num_threads`` = 1,
+sequential execution.
 
 Parity: the exported model and the PyTorch model are run over the test split (of ``--data`` or the
 run's data) with the same tokenisation; the prediction agreement and the difference of the task's
@@ -51,7 +52,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import os
 import shutil
@@ -68,11 +68,18 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before onnxruntime is imp
 
 import numpy as np
 
-from ..errors import CodekdError, ConfigError, ModelLoadError
+from ..data.loaders import load_task_data
+from ..errors import CodekdError, ConfigError
+from ..io import atomic_write_json
+from ..models.students.presets import load_student
+from ..models.teacher import Teacher
+from ..tasks import get_task
+from .inference import (EXPORT_FILE, InferenceModel, ModelRef, load_inference, load_onnx_inference, ort_feed,
+                        ort_session, resolve_model, versions)
+from .metrics import agreement, classification_metrics, headline
 
 FP32_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
-EXPORT_FILE = "export.json"
 EXPORT_FORMAT = 1
 DEFAULT_OPSET = 18
 EXAMPLE_SHAPE = (2, 16)
@@ -256,43 +263,6 @@ def fuse_transformer(path: str | os.PathLike[str], *, num_heads: int, hidden_siz
             "nodes_after": sum(after.values()), "fused": fused}
 
 
-def session_options(threads: int | None = None) -> Any:
-    """onnxruntime session options, every one that matters for speed set explicitly: graph optimisation
-    ``ORT_ENABLE_ALL``, ``intra_op_num_threads`` = ``threads`` (0: onnxruntime's default), inter-op 1,
-    sequential execution."""
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.intra_op_num_threads = int(threads or 0)
-    so.inter_op_num_threads = 1
-    return so
-
-
-def describe_session_options(so: Any) -> dict[str, Any]:
-    """The settings of :func:`session_options` as plain values (recorded with every ONNX bench row)."""
-    return {"graph_optimization_level": str(so.graph_optimization_level).split(".")[-1],
-            "execution_mode": str(so.execution_mode).split(".")[-1],
-            "intra_op_num_threads": int(so.intra_op_num_threads), "inter_op_num_threads": int(so.inter_op_num_threads)}
-
-
-def ort_session(path: str | os.PathLike[str], *, threads: int | None = None, providers: Sequence[str] | None = None):
-    """An onnxruntime session (CPU by default) with :func:`session_options` (``threads`` intra-op threads)."""
-    import onnxruntime as ort
-
-    return ort.InferenceSession(str(path), session_options(threads), providers=list(providers or ["CPUExecutionProvider"]))
-
-
-def _ort_feed(session: Any, inputs: dict[str, Any]) -> dict[str, np.ndarray]:
-    feed = {}
-    for i in session.get_inputs():
-        v = inputs[i.name]
-        feed[i.name] = (v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)).astype(np.int64)
-    return feed
-
-
 def verify_shapes(wrapper: Any, path: Path, vocab_size: int, input_names: Sequence[str], *, pad_id: int = 1,
                   shapes: Sequence[tuple[int, int]] = VERIFY_SHAPES, atol: float = 1e-3) -> dict[str, Any]:
     """Run the ONNX file and the PyTorch wrapper at shapes other than the export example; raise on mismatch."""
@@ -307,7 +277,7 @@ def verify_shapes(wrapper: Any, path: Path, vocab_size: int, input_names: Sequen
         with torch.no_grad():
             ref = wrapper(*(inputs[n] for n in input_names)).float().numpy()
         try:
-            got = sess.run(["logits"], _ort_feed(sess, inputs))[0]
+            got = sess.run(["logits"], ort_feed(sess, inputs))[0]
         except Exception as exc:  # a shape baked into the graph
             raise ExportError(f"the exported graph rejects batch {shape[0]} x length {shape[1]} "
                               f"(graph inputs {graph_inputs}): {str(exc).splitlines()[0][:200]}") from None
@@ -444,107 +414,13 @@ def quantize_int8(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, s
     return {"scheme": name, "format": fmt, "per_channel": per_channel}
 
 
-# ------------------------------------------------------------------------------------ runtime side
-
-def onnx_side(session: Any, encode: Any) -> Any:
-    """A :class:`~codekd.engine.sides.ModelSide` whose forward runs an onnxruntime session."""
-    import torch
-
-    from ..engine.sides import ModelSide
-    from ..methods.base import Outputs
-
-    def forward(_m: Any, enc: dict[str, Any], hidden: bool) -> Any:
-        logits = session.run(["logits"], _ort_feed(session, enc))[0]
-        return Outputs(logits=torch.from_numpy(np.ascontiguousarray(logits)))
-
-    return ModelSide("onnx", torch.nn.Identity(), encode, forward)
-
-
-def _meta_teacher(folder: Path, settings: dict[str, Any]) -> Any:
-    """A :class:`~codekd.models.teacher.Teacher` built on the meta device: its tokenisation, no weights."""
-    import torch
-    from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
-
-    from ..models.hf import hf_load, quiet_transformers
-    from ..models.teacher import Teacher, _has_sequence_classifier
-
-    quiet_transformers()
-    config = hf_load(AutoConfig.from_pretrained, str(folder), what="exported teacher config")
-    tokenizer = hf_load(AutoTokenizer.from_pretrained, str(folder), what="exported teacher tokenizer")
-    with torch.device("meta"):
-        if _has_sequence_classifier(config) and not settings.get("custom_head"):
-            model = AutoModelForSequenceClassification.from_config(config)
-        else:
-            model = AutoModel.from_config(config)
-    return Teacher(model, tokenizer, num_labels=int(settings["num_labels"]), is_pair=bool(settings.get("is_pair")),
-                   pair_mode=settings.get("pair_mode", "joint"), unixcoder=bool(settings.get("unixcoder")),
-                   max_length=int(settings["max_length"]))
-
-
-def export_encoder(folder: Path, meta: dict[str, Any], max_length: int | None = None) -> tuple[Any, int]:
-    """The tokenisation of an export folder: ``(encode, max_length)``."""
-    from transformers import AutoTokenizer
-
-    from ..engine.batching import TextEncoder
-    from ..models.hf import hf_load
-
-    ml = int(max_length or meta["max_length"])
-    if meta["kind"] == "teacher":
-        settings = dict(meta.get("teacher") or {})
-        settings.setdefault("num_labels", meta["num_labels"])
-        settings["max_length"] = ml
-        teacher = _meta_teacher(folder, settings)
-
-        def encode(codes: Sequence[tuple[str, ...]]) -> dict[str, Any]:
-            a = [c[0] for c in codes]
-            b = [c[1] for c in codes] if codes and len(codes[0]) > 1 else None
-            return teacher.encode(a, b)
-
-        return encode, teacher.max_length
-    tok = hf_load(AutoTokenizer.from_pretrained, str(folder), what="exported student tokenizer")
-    return TextEncoder(tok, ml), ml
-
-
-def load_onnx_inference(ref: Any, *, task: str | None = None, num_labels: int | None = None,
-                        max_length: int | None = None, normalization: str | None = None, int8: bool = False,
-                        threads: int | None = None, providers: Sequence[str] | None = None) -> Any:
-    """An :class:`~codekd.evaluation.evaluate.InferenceModel` running an exported ``.onnx`` file."""
-    import torch
-
-    from .evaluate import InferenceModel
-
-    folder = Path(ref.path)
-    meta = ref.export or json.loads((folder / EXPORT_FILE).read_text())
-    onnx_file = ref.onnx_file
-    if int8:
-        name = (meta.get("files") or {}).get("int8")
-        if not name or not (folder / name).is_file():
-            raise ModelLoadError("this export has no int8 model (export with --int8)", path=folder)
-        onnx_file = folder / name
-    n = int(meta["num_labels"])
-    if num_labels is not None and n != num_labels:
-        raise ConfigError(f"the exported model has {n} labels but the task data has {num_labels}", path=folder)
-    encode, ml = export_encoder(folder, meta, max_length)
-    session = ort_session(onnx_file, threads=threads, providers=providers)
-    side = onnx_side(session, encode)
-    precision = "int8" if onnx_file.name == (meta.get("files") or {}).get("int8") else "fp32"
-    labels = meta.get("labels")
-    return InferenceModel(ref=ref, side=side, module=side.model, num_labels=n, max_length=int(ml),
-                          normalization=normalization or meta.get("normalization", "whitespace"),
-                          task=task or meta.get("task"), data=meta.get("data"), family=meta.get("family", ""),
-                          device=torch.device("cpu"), label_names=list(labels) if labels else None,
-                          runtime=f"onnxruntime {precision}", info={"onnx_file": str(onnx_file)})
-
-
 # ------------------------------------------------------------------------------------ the command
 
 def _versions() -> dict[str, str]:
-    from .bench import versions
-
     return versions(("codekd", "torch", "transformers", "onnx", "onnxruntime", "onnxscript"))
 
 
-def _default_export_dir(ref: Any) -> Path:
+def _default_export_dir(ref: ModelRef) -> Path:
     if ref.run_dir is not None:
         return Path(ref.run_dir) / "onnx"
     folder = ref.folder
@@ -554,14 +430,226 @@ def _default_export_dir(ref: Any) -> Path:
 
 
 def _parity(task: Any, ref_logits: np.ndarray, got: np.ndarray, labels: np.ndarray, num_labels: int) -> dict[str, Any]:
-    from .metrics import agreement, classification_metrics, headline
-
     m_ref = classification_metrics(ref_logits, labels, num_labels)
     m_got = classification_metrics(got, labels, num_labels)
     return {"examples": int(len(labels)), "agreement": agreement(ref_logits, got),
             "headline_pytorch": headline(task, m_ref), "headline_onnx": headline(task, m_got),
             "metric_diff": abs(headline(task, m_got) - headline(task, m_ref)),
             "max_abs_logit_diff": float(np.abs(ref_logits - got).max()) if len(labels) else 0.0}
+
+
+@dataclass
+class _Subject:
+    """What is exported of a loaded model: the module, its tokenizer and config, the graph's inputs."""
+
+    module: Any                    # a Teacher (its forward returns .logits, custom heads included) or a student
+    tokenizer: Any
+    config: Any
+    input_names: list[str]
+    family: str
+    teacher_settings: dict[str, Any] | None = None  # a teacher's tokenisation settings (export.json "teacher")
+
+    @property
+    def pad_id(self) -> int:
+        return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 1
+
+    @property
+    def vocab_size(self) -> int:
+        return int(getattr(self.config, "vocab_size", len(self.tokenizer)))
+
+
+@dataclass
+class _ExportFolder:
+    """The export folder and its ``export.json`` (``meta``), written at every status change."""
+
+    path: Path
+    meta: dict[str, Any]
+    t0: float  # time.perf_counter() when the export started: export.json records the seconds so far
+
+    def write(self, status: str) -> None:
+        self.meta["status"] = status
+        self.meta["seconds"] = round(time.perf_counter() - self.t0, 3)
+        atomic_write_json(self.path / EXPORT_FILE, self.meta)
+
+    def refuse(self, status: str, error: str) -> None:
+        """Record why the export (``refused``) or its int8 model (``int8_refused``) was refused."""
+        self.meta["error"] = error
+        self.write(status)
+
+
+@dataclass
+class _ParityCheck:
+    """The PyTorch model's logits on the parity split, against which each exported file is run."""
+
+    task: Any
+    split: Any  # codekd.data.loaders.Split
+    labels: np.ndarray
+    ref_logits: np.ndarray
+    num_labels: int
+    normalization: str
+    batch_size: int
+    max_examples: int | None
+    threads: int | None
+
+    def run(self, folder: _ExportFolder, onnx_name: str) -> dict[str, Any]:
+        """The parity figures of ``onnx_name`` in the export folder (run as an export is loaded)."""
+        dest = folder.path
+        eref = ModelRef(str(dest), "onnx", str(dest), onnx_file=dest / onnx_name, export=folder.meta)
+        oinf = load_onnx_inference(eref, num_labels=self.num_labels, threads=self.threads)
+        oinf.normalization = self.normalization
+        got = oinf.split_logits(self.split, self.batch_size, max_examples=self.max_examples)
+        return _parity(self.task, self.ref_logits, got, self.labels, self.num_labels)
+
+
+def _load_for_export(model: str | os.PathLike[str], *, data: str | os.PathLike[str] | None, task: str | None,
+                     split: str, max_length: int | None, normalization: str | None
+                     ) -> tuple[Any, str, Any, InferenceModel]:
+    """``(task, data path, data, model)``: the model to export loaded on the CPU, and the data whose
+    ``split`` its parity is checked on (the run's by default)."""
+    ref = resolve_model(model)
+    if ref.kind == "onnx":
+        raise ConfigError("this is already an export (give the run or model folder)", path=ref.path)
+    cfg = ref.config
+    task_name = task or (cfg.task if cfg is not None else None)
+    data_path = str(data) if data is not None else (cfg.data if cfg is not None else None)
+    if not task_name or not data_path:
+        raise ConfigError("export checks parity on test data: pass --data and --task (or export a run folder)")
+    task_obj = get_task(task_name)
+    tdata = load_task_data(data_path, task_obj, splits=(split,))
+    inf = load_inference(ref, task=task_obj.name, num_labels=tdata.num_labels, max_length=max_length,
+                         normalization=normalization, device="cpu")
+    return task_obj, data_path, tdata, inf
+
+
+def _fresh_export_dir(out: str | os.PathLike[str] | None, ref: ModelRef) -> Path:
+    """The export folder (``out``, else beside the model), made, without the files of an earlier export."""
+    dest = Path(out) if out is not None else _default_export_dir(ref)
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in (FP32_FILE, INT8_FILE, EXPORT_FILE):
+        (dest / f).unlink(missing_ok=True)
+    return dest
+
+
+def _export_subject(inf: InferenceModel) -> _Subject:
+    """What of the loaded student or teacher goes into the graph; a separately-encoding pair teacher is refused."""
+    module = inf.module
+    if inf.ref.kind == "teacher":
+        teacher = module
+        if teacher.separate:
+            raise ConfigError("a teacher that encodes pairs separately (pair_mode=separate) is not exportable "
+                              "as one graph; export a joint-pair or single-function model")
+        sample = teacher.encode(["a b"], ["c"] if teacher.is_pair else None)
+        input_names = ["input_ids", "attention_mask"] + (["token_type_ids"] if "token_type_ids" in sample else [])
+        settings = {"num_labels": teacher.num_labels, "is_pair": teacher.is_pair, "pair_mode": teacher.pair_mode,
+                    "unixcoder": teacher.unixcoder, "max_length": teacher.max_length,
+                    "custom_head": teacher.head is not None, "source": teacher.source}
+        return _Subject(teacher, teacher.tokenizer, teacher.config, input_names, teacher.config.model_type, settings)
+    config = module.config
+    family = "gru" if config.model_type == "codekd-bigru" else config.model_type
+    return _Subject(module, inf.side.encode.tokenizer, config, ["input_ids", "attention_mask"], family)
+
+
+def _write_model_files(dest: Path, ref: ModelRef, subject: _Subject, names: list[str]) -> None:
+    """The tokenizer, the config (the data's label names as id2label) and codekd's settings file."""
+    config = subject.config
+    config.id2label = {i: n for i, n in enumerate(names)}
+    config.label2id = {n: i for i, n in enumerate(names)}
+    subject.tokenizer.save_pretrained(dest)
+    config.save_pretrained(dest)
+    if ref.folder is not None:
+        for extra in ("codekd_student.json", "codekd_teacher.json"):
+            if (ref.folder / extra).is_file():
+                shutil.copy2(ref.folder / extra, dest / extra)
+
+
+def _manifest(inf: InferenceModel, subject: _Subject, task: Any, data_path: str, split: str, names: list[str],
+              num_labels: int, thresholds: Thresholds) -> dict[str, Any]:
+    """``export.json`` as the export starts (status ``exporting``); the steps add their figures."""
+    ref = inf.ref
+    return {
+        "format": EXPORT_FORMAT, "status": "exporting", "kind": ref.kind, "family": subject.family,
+        "source": ref.source, "run": str(ref.run_dir) if ref.run_dir else None, "task": task.name,
+        "data": str(Path(data_path).resolve()), "split": split, "labels": names, "num_labels": num_labels,
+        "normalization": inf.normalization, "max_length": inf.max_length, "input_names": subject.input_names,
+        "output_names": ["logits"], "files": {}, "sizes_bytes": {},
+        "params": int(sum(p.numel() for p in subject.module.parameters())), "thresholds": thresholds.__dict__,
+        "teacher": subject.teacher_settings, "versions": _versions(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _export_fp32(folder: _ExportFolder, subject: _Subject, *, model_dir: str, kind: str, exporter: str, opset: int,
+                 fuse: bool) -> Path:
+    """The fp32 graph (:func:`export_onnx`: fused where BERT-style, checked at other shapes). A graph
+    that fails its checks is removed, the export recorded as refused, and the error raised."""
+    fp32 = folder.path / FP32_FILE
+    try:
+        info = export_onnx(subject.module, fp32, vocab_size=subject.vocab_size, family=subject.family,
+                           input_names=subject.input_names, exporter=exporter, opset=opset, pad_id=subject.pad_id,
+                           model_dir=model_dir, kind=kind, fuse=fuse)
+    except ExportError as exc:
+        fp32.unlink(missing_ok=True)
+        folder.refuse("refused", str(exc))
+        raise
+    meta = folder.meta
+    meta.update(exporter=info["exporter"], opset=info["opset"], fusion=info["fusion"], verify=info["verify"],
+                export_seconds=info["seconds"])
+    meta["files"]["fp32"] = FP32_FILE
+    meta["sizes_bytes"]["fp32"] = fp32.stat().st_size
+    return fp32
+
+
+def _parity_check(inf: InferenceModel, tdata: Any, split: str, task: Any, *, batch_size: int,
+                  max_examples: int | None, threads: int | None) -> _ParityCheck:
+    """The PyTorch model run over ``split`` of the data: the reference of every parity check."""
+    labels = tdata[split].labels
+    ref_logits = inf.split_logits(tdata[split], batch_size, max_examples=max_examples)
+    return _ParityCheck(task=task, split=tdata[split], labels=labels[: len(ref_logits)], ref_logits=ref_logits,
+                        num_labels=tdata.num_labels, normalization=inf.normalization, batch_size=batch_size,
+                        max_examples=max_examples, threads=threads)
+
+
+def _check_fp32(folder: _ExportFolder, parity: _ParityCheck, thresholds: Thresholds, fp32: Path) -> None:
+    """The fp32 graph's parity; one below the thresholds is removed and the export refused (raised)."""
+    meta = folder.meta
+    meta["parity"] = {"fp32": parity.run(folder, FP32_FILE)}
+    p = meta["parity"]["fp32"]
+    if p["agreement"] < thresholds.min_agreement or p["metric_diff"] > thresholds.max_metric_diff:
+        fp32.unlink(missing_ok=True)
+        meta["files"].pop("fp32")
+        msg = (f"fp32 export refused: agreement {p['agreement']:.4f} (min {thresholds.min_agreement}), "
+               f"{parity.task.metric} diff {p['metric_diff']:.4f} (max {thresholds.max_metric_diff})")
+        folder.refuse("refused", msg)
+        raise ExportError(msg, path=folder.path)
+
+
+def _quantise(folder: _ExportFolder, fp32: Path, scheme: str, subject: _Subject) -> Path:
+    """The int8 model of the fp32 graph (:func:`quantize_int8`; static schemes calibrated on random ids)."""
+    meta = folder.meta
+    q = folder.path / INT8_FILE
+    calib = calibration_feeds(fp32, subject.vocab_size, pad_id=subject.pad_id) if INT8_SCHEMES[scheme][0] == "qdq" \
+        else None
+    meta["int8"] = quantize_int8(fp32, q, scheme=scheme, calibration=calib)
+    if calib:
+        meta["int8"]["calibration"] = f"{len(calib)} batches of random token ids"
+    meta["files"]["int8"] = INT8_FILE
+    meta["sizes_bytes"]["int8"] = q.stat().st_size
+    return q
+
+
+def _check_int8(folder: _ExportFolder, parity: _ParityCheck, thresholds: Thresholds, q: Path) -> None:
+    """The int8 model's parity; one below the thresholds is removed (the fp32 model is kept) and refused (raised)."""
+    meta = folder.meta
+    meta["parity"]["int8"] = pi = parity.run(folder, INT8_FILE)
+    if pi["agreement"] < thresholds.int8_min_agreement or pi["metric_diff"] > thresholds.int8_max_metric_diff:
+        q.unlink(missing_ok=True)
+        meta["files"].pop("int8")
+        meta["sizes_bytes"].pop("int8")
+        msg = (f"int8 export refused: agreement {pi['agreement']:.4f} (min {thresholds.int8_min_agreement}), "
+               f"{parity.task.metric} diff {pi['metric_diff']:.4f} (max {thresholds.int8_max_metric_diff}); "
+               "the fp32 model is kept")
+        folder.refuse("int8_refused", msg)
+        raise ExportError(msg, path=folder.path)
 
 
 def export_model(
@@ -593,147 +681,32 @@ def export_model(
     Raises :class:`ExportError` when a shape check or a parity check fails (the failed file is
     removed; ``export.json`` records why).
     """
-    from ..data.loaders import load_task_data
-    from ..io import atomic_write_json
-    from ..tasks import get_task
-    from .evaluate import load_inference, resolve_model
-
     t0 = time.perf_counter()
     scheme_name = resolve_int8_scheme(int8_scheme)[0]
-    ref = resolve_model(model)
-    if ref.kind == "onnx":
-        raise ConfigError("this is already an export (give the run or model folder)", path=ref.path)
-    cfg = ref.config
-    task_name = task or (cfg.task if cfg is not None else None)
-    data_path = str(data) if data is not None else (cfg.data if cfg is not None else None)
-    if not task_name or not data_path:
-        raise ConfigError("export checks parity on test data: pass --data and --task (or export a run folder)")
-    task_obj = get_task(task_name)
-    tdata = load_task_data(data_path, task_obj, splits=(split,))
-    inf = load_inference(ref, task=task_obj.name, num_labels=tdata.num_labels, max_length=max_length,
-                         normalization=normalization, device="cpu")
+    task_obj, data_path, tdata, inf = _load_for_export(model, data=data, task=task, split=split,
+                                                       max_length=max_length, normalization=normalization)
+    ref = inf.ref
     if inf.info.get("new_head"):
         warnings.warn(f"{ref.source}: the classification head is freshly initialised; the export has random "
                       "predictions", stacklevel=2)
     names = list(tdata.labels)
-    dest = Path(out) if out is not None else _default_export_dir(ref)
-    dest.mkdir(parents=True, exist_ok=True)
-    for f in (FP32_FILE, INT8_FILE, EXPORT_FILE):
-        (dest / f).unlink(missing_ok=True)
-
-    kind = ref.kind
-    module = inf.module
-    if kind == "teacher":
-        teacher = module
-        if teacher.separate:
-            raise ConfigError("a teacher that encodes pairs separately (pair_mode=separate) is not exportable "
-                              "as one graph; export a joint-pair or single-function model")
-        hf_model = teacher  # Teacher.forward returns .logits (custom heads included)
-        tokenizer = teacher.tokenizer
-        config = teacher.config
-        sample = teacher.encode(["a b"], ["c"] if teacher.is_pair else None)
-        input_names = ["input_ids", "attention_mask"] + (["token_type_ids"] if "token_type_ids" in sample else [])
-        family = config.model_type
-        teacher_settings = {"num_labels": teacher.num_labels, "is_pair": teacher.is_pair,
-                            "pair_mode": teacher.pair_mode, "unixcoder": teacher.unixcoder,
-                            "max_length": teacher.max_length, "custom_head": teacher.head is not None,
-                            "source": teacher.source}
-    else:
-        hf_model = module
-        tokenizer = inf.side.encode.tokenizer
-        config = module.config
-        input_names = ["input_ids", "attention_mask"]
-        family = "gru" if config.model_type == "codekd-bigru" else config.model_type
-        teacher_settings = None
-    config.id2label = {i: n for i, n in enumerate(names)}
-    config.label2id = {n: i for i, n in enumerate(names)}
-    tokenizer.save_pretrained(dest)
-    config.save_pretrained(dest)
-    if ref.folder is not None:
-        for extra in ("codekd_student.json", "codekd_teacher.json"):
-            if (ref.folder / extra).is_file():
-                shutil.copy2(ref.folder / extra, dest / extra)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 1
-    vocab = int(getattr(config, "vocab_size", len(tokenizer)))
-
-    meta: dict[str, Any] = {
-        "format": EXPORT_FORMAT, "status": "exporting", "kind": kind, "family": family, "source": ref.source,
-        "run": str(ref.run_dir) if ref.run_dir else None, "task": task_obj.name,
-        "data": str(Path(data_path).resolve()), "split": split, "labels": names, "num_labels": tdata.num_labels,
-        "normalization": inf.normalization, "max_length": inf.max_length, "input_names": input_names,
-        "output_names": ["logits"], "files": {}, "sizes_bytes": {},
-        "params": int(sum(p.numel() for p in hf_model.parameters())), "thresholds": thresholds.__dict__,
-        "teacher": teacher_settings, "versions": _versions(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-
-    def write(status: str) -> None:
-        meta["status"] = status
-        meta["seconds"] = round(time.perf_counter() - t0, 3)
-        atomic_write_json(dest / EXPORT_FILE, meta)
-
-    fp32 = dest / FP32_FILE
-    try:
-        info = export_onnx(hf_model, fp32, vocab_size=vocab, family=family, input_names=input_names,
-                           exporter=exporter, opset=opset, pad_id=pad_id, model_dir=str(ref.path), kind=kind,
-                           fuse=fuse)
-    except ExportError as exc:
-        fp32.unlink(missing_ok=True)
-        meta["error"] = str(exc)
-        write("refused")
-        raise
-    meta.update(exporter=info["exporter"], opset=info["opset"], fusion=info["fusion"], verify=info["verify"],
-                export_seconds=info["seconds"])
-    meta["files"]["fp32"] = FP32_FILE
-    meta["sizes_bytes"]["fp32"] = fp32.stat().st_size
-
-    # ---- parity on the data
-    labels = tdata[split].labels
-    ref_logits = inf.split_logits(tdata[split], batch_size, max_examples=max_examples)
-    labels = labels[: len(ref_logits)]
-    write("checking")
-    from .evaluate import ModelRef
-
-    def parity_for(precision: str) -> dict[str, Any]:
-        eref = ModelRef(str(dest), "onnx", str(dest), onnx_file=dest / (FP32_FILE if precision == "fp32" else INT8_FILE),
-                        export=meta)
-        oinf = load_onnx_inference(eref, num_labels=tdata.num_labels, threads=threads)
-        oinf.normalization = inf.normalization
-        got = oinf.split_logits(tdata[split], batch_size, max_examples=max_examples)
-        return _parity(task_obj, ref_logits, got, labels, tdata.num_labels)
-
-    meta["parity"] = {"fp32": parity_for("fp32")}
-    p = meta["parity"]["fp32"]
-    if p["agreement"] < thresholds.min_agreement or p["metric_diff"] > thresholds.max_metric_diff:
-        fp32.unlink(missing_ok=True)
-        meta["files"].pop("fp32")
-        msg = (f"fp32 export refused: agreement {p['agreement']:.4f} (min {thresholds.min_agreement}), "
-               f"{task_obj.metric} diff {p['metric_diff']:.4f} (max {thresholds.max_metric_diff})")
-        meta["error"] = msg
-        write("refused")
-        raise ExportError(msg, path=dest)
+    dest = _fresh_export_dir(out, ref)
+    subject = _export_subject(inf)
+    _write_model_files(dest, ref, subject, names)
+    folder = _ExportFolder(dest, _manifest(inf, subject, task_obj, data_path, split, names, tdata.num_labels,
+                                           thresholds), t0)
+    fp32 = _export_fp32(folder, subject, model_dir=str(ref.path), kind=ref.kind, exporter=exporter, opset=opset,
+                        fuse=fuse)
+    parity = _parity_check(inf, tdata, split, task_obj, batch_size=batch_size, max_examples=max_examples,
+                           threads=threads)
+    folder.write("checking")
+    _check_fp32(folder, parity, thresholds, fp32)
     if int8:
-        q = dest / INT8_FILE
-        calib = calibration_feeds(fp32, vocab, pad_id=pad_id) if INT8_SCHEMES[scheme_name][0] == "qdq" else None
-        meta["int8"] = quantize_int8(fp32, q, scheme=scheme_name, calibration=calib)
-        if calib:
-            meta["int8"]["calibration"] = f"{len(calib)} batches of random token ids"
-        meta["files"]["int8"] = INT8_FILE
-        meta["sizes_bytes"]["int8"] = q.stat().st_size
-        meta["parity"]["int8"] = pi = parity_for("int8")
-        if pi["agreement"] < thresholds.int8_min_agreement or pi["metric_diff"] > thresholds.int8_max_metric_diff:
-            q.unlink(missing_ok=True)
-            meta["files"].pop("int8")
-            meta["sizes_bytes"].pop("int8")
-            msg = (f"int8 export refused: agreement {pi['agreement']:.4f} (min {thresholds.int8_min_agreement}), "
-                   f"{task_obj.metric} diff {pi['metric_diff']:.4f} (max {thresholds.int8_max_metric_diff}); "
-                   "the fp32 model is kept")
-            meta["error"] = msg
-            write("int8_refused")
-            raise ExportError(msg, path=dest)
-    write("ok")
-    meta["folder"] = str(dest)
-    return meta
+        q = _quantise(folder, fp32, scheme_name, subject)
+        _check_int8(folder, parity, thresholds, q)
+    folder.write("ok")
+    folder.meta["folder"] = str(dest)
+    return folder.meta
 
 
 # ------------------------------------------------------------------------------------ child process
@@ -743,13 +716,9 @@ def _child(argv: list[str]) -> int:
     model_dir, kind, out, opset, names = argv
     input_names = names.split(",")
     if kind == "teacher":
-        from ..models.teacher import Teacher
-
         model = Teacher.load(model_dir)
         vocab = int(model.config.vocab_size)
     else:
-        from ..models.students.presets import load_student
-
         model, _ = load_student(model_dir, with_tokenizer=False)
         vocab = int(model.config.vocab_size)
     model.eval()
@@ -766,7 +735,6 @@ if __name__ == "__main__":  # pragma: no cover - exercised through export_onnx(e
     sys.exit(2)
 
 
-__all__ = ["ExportError", "Thresholds", "export_model", "export_onnx", "quantize_int8", "ort_session",
-           "session_options", "describe_session_options", "fuse_transformer", "op_counts", "is_fusable",
-           "eager_attention", "resolve_int8_scheme", "calibration_feeds", "INT8_SCHEMES", "DEFAULT_INT8_SCHEME",
-           "load_onnx_inference", "logits_wrapper", "verify_shapes", "onnx_side", "FP32_FILE", "INT8_FILE"]
+__all__ = ["ExportError", "Thresholds", "export_model", "export_onnx", "quantize_int8", "fuse_transformer",
+           "op_counts", "is_fusable", "eager_attention", "resolve_int8_scheme", "calibration_feeds", "INT8_SCHEMES",
+           "DEFAULT_INT8_SCHEME", "logits_wrapper", "verify_shapes", "example_inputs", "FP32_FILE", "INT8_FILE"]

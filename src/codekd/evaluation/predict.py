@@ -238,7 +238,7 @@ def predict(
     ``top`` (the ``top_k`` most likely labels) and, for exception models, ``actual``.
     """
     from ..tasks import get_task
-    from .evaluate import load_inference, resolve_model
+    from .inference import load_inference, resolve_model
 
     ref = resolve_model(model)
     task_name = task or (ref.config.task if ref.config is not None else None) or (ref.export or {}).get("task")
@@ -355,7 +355,7 @@ def _same_task(ref: Any, task: str | None) -> None:
 
 def _load_for(model: str | os.PathLike[str], task: str | None, **kw: Any) -> tuple[Any, Any, str | None, list[str]]:
     from ..tasks import get_task
-    from .evaluate import load_inference, resolve_model
+    from .inference import load_inference, resolve_model
 
     ref = resolve_model(model)
     task_name = task or (ref.config.task if ref.config is not None else None) or (ref.export or {}).get("task")

@@ -52,6 +52,8 @@ from transformers.modeling_outputs import ModelOutput
 
 from ..errors import ConfigError, ModelLoadError
 from .hf import hf_load, is_causal_config, position_limit, quiet_transformers, resolve_model_name
+from .lora import is_peft_model, save_lora
+from .students import gru  # noqa: F401  (registers codekd-bigru: a codekd BiGRU folder can be a teacher too)
 
 PairMode = Literal["joint", "separate"]
 UNIXCODER_TOKEN = "<encoder-only>"
@@ -157,7 +159,7 @@ def has_unixcoder_token(tokenizer: Any) -> bool:
         return False
 
 
-def _has_sequence_classifier(config: Any) -> bool:
+def has_sequence_classifier(config: Any) -> bool:
     """Whether ``AutoModelForSequenceClassification`` has a class for this config."""
     from transformers import AutoModelForSequenceClassification
 
@@ -351,8 +353,6 @@ class Teacher(nn.Module):
         quiet_transformers()
         from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
-        from .students import gru as _gru  # noqa: F401  (a codekd BiGRU folder can be a teacher too)
-
         src = resolve_model_name(name_or_path)
         saved: dict[str, Any] = {}
         saved_file = Path(src) / TEACHER_FILE
@@ -385,7 +385,7 @@ class Teacher(nn.Module):
             raise ConfigError(f"the teacher's trained classification head has {trained} labels but the task data has "
                               f"{int(requested_labels)}: it was fine-tuned for another label set, and a new head would be "
                               "random (fine-tune a teacher on this task: codekd teacher finetune)", path=str(name_or_path))
-        if requested_labels is None and "num_labels" not in saved and _has_sequence_classifier(config) and \
+        if requested_labels is None and "num_labels" not in saved and has_sequence_classifier(config) and \
                 any(a.endswith("ForSequenceClassification") for a in (getattr(config, "architectures", None) or [])):
             num_labels = int(config.num_labels)  # a plain fine-tuned HF classifier folder keeps its own head
         tokenizer = hf_load(AutoTokenizer.from_pretrained, src, what="teacher tokenizer",
@@ -413,7 +413,7 @@ class Teacher(nn.Module):
 
         saved_head = saved.get("head")
         separate = is_pair and pair_mode == "separate"
-        has_seq_cls = _has_sequence_classifier(config)
+        has_seq_cls = has_sequence_classifier(config)
         use_custom_head = separate or not has_seq_cls or pooling == "mean" or (pooling == "last" and not causal)
         if saved_head is not None and not use_custom_head:
             # saved as encoder + codekd head, now asked for a plain classifier: use the encoder
@@ -477,8 +477,6 @@ class Teacher(nn.Module):
         quiet_transformers()
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
-        from .lora import is_peft_model, save_lora
-
         lora = None
         if is_peft_model(self.model):  # adapters in out/lora, the merged model in out (plain HF folder)
             merged, lora = save_lora(self.model, out, source=self.source, info=self.lora)
@@ -742,6 +740,7 @@ __all__ = [
     "Teacher",
     "TeacherOutput",
     "UNIXCODER_TOKEN",
+    "has_sequence_classifier",
     "has_unixcoder_token",
     "last_token_index",
     "last_token_states",

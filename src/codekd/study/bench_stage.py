@@ -12,21 +12,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..data.loaders import load_task_data
+from ..engine.teacher_cache import resolve_teacher_dir
+from ..evaluation.bench import benchmark
+from ..evaluation.evaluate import evaluate
 from .spec import Job, StudySpec
 from .store import Store
 
 
 def _teacher_dir(job_or_path: str) -> str | None:
-    from ..engine.teacher_cache import resolve_teacher_dir
-
     d = resolve_teacher_dir(job_or_path)
     return str(d) if d else None
 
 
 def bench_study(spec: StudySpec, jobs: list[Job], store: Store, *, progress: bool = True,
                 root: Path | None = None) -> dict[str, Any]:
-    from ..evaluation.bench import benchmark
-
     done = {j["key"]: j for j in store.jobs(status="done")}
     results = {}
     out_dir = store.path.parent / "bench"  # the database sits in the study's output root
@@ -77,8 +77,6 @@ def bench_study(spec: StudySpec, jobs: list[Job], store: Store, *, progress: boo
 
 
 def _labels(cfg) -> tuple[str, ...]:
-    from ..data.loaders import load_task_data
-
     return load_task_data(cfg.data, cfg.task, splits=("valid",)).labels
 
 
@@ -88,7 +86,5 @@ def _teacher_score(teacher_dir: str, cfg, task: str, jobs: list[Job], done: dict
         if j.kind == "teacher" and j.task == task and j.teacher == name and j.key in done:
             m = done[j.key].get("metrics") or {}
             return {"test_headline": m.get("test_headline")}
-    from ..evaluation.evaluate import evaluate
-
     res = evaluate(teacher_dir, data=cfg.data, task=task, split="test", normalization=cfg.normalization, write=False)
     return {"test_headline": res.get("headline")}

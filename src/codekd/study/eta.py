@@ -16,6 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from ..data.loaders import load_task_data
+from ..engine.runs import student_spec
+from ..methods import METHODS
+from ..models.students.sizing import flops_per_example, teacher_reference
 from .spec import Job
 
 FALLBACK_STUDENT_SLOWDOWN = 8.0  # seconds per FLOP, student vs teacher, before a student run has been timed
@@ -32,8 +36,6 @@ def _train_examples(job: Job, counts: dict[tuple[str, Any], int]) -> int:
     key = (cfg.data, cfg.fraction, cfg.task)
     if key not in counts:
         try:
-            from ..data.loaders import load_task_data
-
             split = load_task_data(cfg.data, cfg.task, splits=("train",), fraction=cfg.fraction,
                                    seed=cfg.data_seed)["train"]
             counts[key] = len(split)
@@ -50,8 +52,6 @@ def _teacher_flops(source: str | None, seq_len: int, cache: dict[str, float]) ->
         return 0.0
     if source not in cache:
         try:
-            from ..models.students.sizing import teacher_reference
-
             cache[source] = float(teacher_reference(str(source), seq_len=seq_len).flops or 0.0)
         except Exception:
             cache[source] = 0.0
@@ -62,9 +62,6 @@ def job_costs(jobs: Sequence[Job], teacher_bases: dict[str, str]) -> dict[str, J
     """The analytic cost of each job (by key). ``teacher_bases`` maps a study teacher's name to
     what its size can be read from (its base model or folder), since a fine-tuned teacher's folder
     does not exist before its job has run."""
-    from ..methods import METHODS
-    from ..models.students.sizing import flops_per_example
-
     counts: dict[tuple[str, Any], int] = {}
     tcache: dict[str, float] = {}
     out: dict[str, JobCost] = {}
@@ -82,8 +79,6 @@ def job_costs(jobs: Sequence[Job], teacher_bases: dict[str, str]) -> dict[str, J
             out[job.key] = JobCost(float(n) * tf, 0.0)
         else:
             try:
-                from ..engine.runs import student_spec
-
                 sf = float(flops_per_example(student_spec(cfg), seq))
             except Exception:
                 sf = 0.0

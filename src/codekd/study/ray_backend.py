@@ -1,7 +1,7 @@
 """Fan a study's jobs out as Ray tasks (one GPU per job where the cluster has GPUs).
 
 The driver submits every job whose dependencies are done, records results in the study database as
-they come back, and submits what became ready. Workers run :func:`codekd.study.runner.execute_job`
+they come back, and submits what became ready. Workers run :func:`codekd.study.jobs.execute_job`
 on the job they are given; run folders must be on a file system the workers and the driver share
 (as on any cluster that trains from shared storage). Works unchanged against a local instance
 (``address=None``) and a cluster (``address="ray://host:10001"`` or ``"auto"``).
@@ -13,7 +13,7 @@ import os
 import time
 from typing import Any
 
-from .runner import ready_to_run, summarise_error, job_output_done, recorded_output
+from .jobs import execute_job, job_output_done, ready_to_run, recorded_output, summarise_error
 from .spec import Job
 from .store import Store
 
@@ -34,8 +34,6 @@ def _node_name() -> str:
 
 
 def _remote_execute(job: Job, db: str | None = None) -> dict[str, Any]:
-    from .runner import execute_job
-
     t0 = time.perf_counter()
     node = None
     try:

@@ -11,92 +11,17 @@ database at once, so an interrupted study loses nothing it had finished.
 from __future__ import annotations
 
 import time
-import traceback
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..errors import ConfigError
+from .bench_stage import bench_study
+from .eta import StudyEta, format_eta, job_costs
+from .jobs import (execute_job, exit_code, failure_reason, job_output_done, ready_to_run, recorded_output,
+                   summarise_error)
+from .ray_backend import run_ray
 from .spec import Job, StudySpec, expand, load_study, study_db_path
 from .store import Store
-
-
-def job_output_done(job: Job) -> bool:
-    from ..engine.trainer import finished_metrics
-
-    if job.kind == "cache":
-        return (Path(job.out) / "meta.json").is_file()
-    return finished_metrics(job.out, job.cfg) is not None
-
-
-def recorded_output(job: Job) -> tuple[dict[str, Any], float]:
-    """What a job that finished but was never recorded (killed in between) left: its metrics (a
-    cache's meta.json) and its seconds, for the store."""
-    from ..engine.trainer import finished_metrics
-    from ..errors import CodekdError
-    from ..io import read_json
-
-    try:
-        if job.kind == "cache":
-            meta = read_json(Path(job.out) / "meta.json", "teacher cache metadata")
-            meta = meta if isinstance(meta, dict) else {}
-            return {"status": "done", "cache": meta}, float(meta.get("seconds") or 0.0)
-        m = finished_metrics(job.out) or {"status": "done"}
-        return m, float(m.get("train_seconds") or 0.0)
-    except (CodekdError, TypeError, ValueError):
-        return {"status": "done"}, 0.0
-
-
-def failure_reason(error: str | None) -> str:
-    """The one-line reason of a recorded failure (its first line)."""
-    return (error or "failed").strip().splitlines()[0] if (error or "").strip() else "failed"
-
-
-def execute_job(job: Job, progress: bool = False) -> dict[str, Any]:
-    """Run one job in this process; returns its metrics (what the store records)."""
-    from ..engine.runs import distill, finetune_teacher
-    from ..engine.teacher_cache import build_teacher_cache
-    from ..plugins import load_plugins
-
-    load_plugins()  # user tasks / students / methods, also in a Ray worker's process
-
-    cfg = job.cfg
-    if job.kind == "teacher":
-        return finetune_teacher(cfg, progress=progress)
-    if job.kind == "cache":
-        meta = build_teacher_cache(cfg.teacher.path, cfg.data, cfg.task, job.out, splits=["train"],
-                                   normalization=cfg.normalization, max_length=cfg.train.max_length,
-                                   batch_size=cfg.train.eval_batch_size, pooled=job.cache_pooled,
-                                   token_layers=job.cache_token_layers, progress=progress,
-                                   precision=cfg.train.mixed_precision, fraction=cfg.fraction,
-                                   data_seed=cfg.data_seed)
-        return {"status": "done", "cache": meta}
-    return distill(cfg, progress=progress)
-
-
-def summarise_error(exc: BaseException) -> str:
-    """First line: the one-line reason (a codekd error as it reads; else the exception's type and
-    first line); then, for anything but a codekd error, the end of the traceback."""
-    from ..errors import CodekdError
-    from ..io import storage_error
-
-    fault = storage_error(exc) if isinstance(exc, Exception) else None
-    if fault is not None:
-        exc = fault
-    if isinstance(exc, CodekdError):
-        return " ".join(str(exc).split("\n"))
-    first = (str(exc).strip().splitlines() or [""])[0]
-    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    return f"{type(exc).__name__}: {first}\n" + "".join(tb[-6:])
-
-
-def _exit_code(exc: BaseException) -> int:
-    from ..errors import CodekdError
-    from ..io import storage_error
-
-    fault = storage_error(exc) if isinstance(exc, Exception) else None
-    if fault is not None:
-        return fault.exit_code
-    return exc.exit_code if isinstance(exc, CodekdError) else 1
 
 
 def plan(path: str | Path, overrides: Sequence[str] = ()) -> tuple[StudySpec, list[Job], dict[str, str]]:
@@ -130,15 +55,11 @@ def run_study(path: str | Path, *, overrides: Sequence[str] = (), backend: str =
         counts = _run_local(jobs, store, progress=progress, retry_failed=retry_failed, stop_after_jobs=stop_after_jobs,
                             teacher_bases=teacher_bases(spec, root))
     elif backend == "ray":
-        from .ray_backend import run_ray
-
         counts = run_ray(jobs, store, address=address, retry_failed=retry_failed, init_kwargs=ray_init or {})
     else:
         raise ConfigError(f"unknown backend {backend!r} (local or ray)")
     do_bench = spec.bench.enabled if bench is None else bench
     if do_bench and not counts.get("interrupted"):
-        from .bench_stage import bench_study
-
         bench_study(spec, jobs, store, progress=progress)
     failed = {r["key"]: r for r in store.jobs(status="failed")}
     failures = []
@@ -149,16 +70,6 @@ def run_study(path: str | Path, *, overrides: Sequence[str] = (), backend: str =
                              "exit_code": counts.get("exit_codes", {}).get(j.key, 1)})
     counts.pop("exit_codes", None)
     return {**counts, "db": str(store.path), "jobs": len(jobs), "failures": failures}
-
-
-def ready_to_run(job: Job, store: Store) -> tuple[bool, str | None]:
-    for dep in job.depends_on:
-        s = store.status(dep)
-        if s == "failed":
-            return False, f"dependency failed: {dep}"
-        if s != "done":
-            return False, f"dependency not done: {dep}"
-    return True, None
 
 
 def teacher_bases(spec: StudySpec, root: Path) -> dict[str, str]:
@@ -175,8 +86,6 @@ def teacher_bases(spec: StudySpec, root: Path) -> dict[str, str]:
 def _run_local(jobs: list[Job], store: Store, *, progress: bool, retry_failed: bool,
                stop_after_jobs: int | None, teacher_bases: dict[str, str] | None = None) -> dict[str, Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from .eta import StudyEta, format_eta, job_costs
 
     counts: dict[str, Any] = {"done": 0, "failed": 0, "skipped": 0, "ran": 0, "interrupted": False}
     eta_model = StudyEta(job_costs(jobs, teacher_bases or {}))
@@ -217,7 +126,7 @@ def _run_local(jobs: list[Job], store: Store, *, progress: bool, retry_failed: b
             except Exception as exc:  # a failed run must not stop the others
                 store.mark_failed(job.key, summarise_error(exc), time.perf_counter() - t0)
                 counts["failed"] += 1
-                counts.setdefault("exit_codes", {})[job.key] = _exit_code(exc)
+                counts.setdefault("exit_codes", {})[job.key] = exit_code(exc)
             else:
                 dt = time.perf_counter() - t0
                 eta_model.observe(job.key, dt)

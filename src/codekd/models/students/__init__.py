@@ -1,4 +1,4 @@
-"""Students: RoBERTa and BiGRU presets, custom sizes, the parameter/FLOP calculator.
+"""Students: RoBERTa and BiGRU specs and presets, custom sizes and budgets, the parameter/FLOP calculator.
 
 Importing this package registers the BiGRU (``model_type = "codekd-bigru"``) with ``AutoConfig``,
 ``AutoModel`` and ``AutoModelForSequenceClassification``, so saved students load with the Auto classes.
@@ -14,16 +14,14 @@ from .gru import (
     build_gru,
     reverse_within_length,
 )
+from .budget import parse_budget, size_for_budget
 from .presets import (
     PRESET_TABLE,
     STUDENTS,
-    StudentConfigSpec,
     build_student,
-    custom_spec,
     get_preset,
     load_student,
     load_student_spec,
-    make_spec,
     preset_names,
     resolve_spec,
     save_student,
@@ -34,13 +32,12 @@ from .sizing import (
     built_params,
     count_params,
     flops_per_example,
-    parse_budget,
-    size_for_budget,
     size_mb,
     student_row,
     students_table,
     teacher_reference,
 )
+from .spec import StudentConfigSpec, custom_spec, make_spec
 
 __all__ = [
     "BiGRUConfig",

@@ -1,14 +1,8 @@
-"""Student presets (SPEC section 4), custom sizes, building, saving and loading students.
+"""Student presets (SPEC section 4): the named shapes, resolving a name / mapping / budget to a
+:class:`~codekd.models.students.spec.StudentConfigSpec`, and building, saving and loading students.
 
-A student is described by a :class:`StudentConfigSpec` (family, vocabulary, depth, width, heads,
-FFN, positions, dropout). The preset's ``vocab_size`` is only a default: the real vocabulary of a
-student is the size of its trained tokenizer, so :func:`build_student` takes it from the tokenizer
-when one is given.
-
-BiGRU shape convention: ``hidden`` is the per-direction GRU size *and* the embedding width; layer
-outputs are ``2 * hidden`` wide; positions are a learned table of ``max_positions`` rows (512).
-With this reading the SPEC table's BiGRU counts are met exactly (gru-1.5m: 1,500,930 parameters
-with 2 labels; gru-7m: 7,102,722; gru-30m: 30,499,842).
+The preset's ``vocab_size`` is only a default: the real vocabulary of a student is the size of its
+trained tokenizer, so :func:`build_student` takes it from the tokenizer when one is given.
 """
 
 from __future__ import annotations
@@ -16,167 +10,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal, Mapping
-
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from typing import Any, Mapping
 
 from ...errors import ConfigError, ModelLoadError
 from ...io import read_json
 from ...registry import Registry
-
-Family = Literal["roberta", "gru"]
-
-
-def default_heads(hidden: int) -> int:
-    """A sensible head count for a width: the most heads (<= 12) whose head size is at least 16."""
-    for heads in (12, 8, 6, 5, 4, 3, 2, 1):
-        if hidden % heads == 0 and hidden // heads >= 16:
-            return heads
-    return 1
-
-
-class StudentConfigSpec(BaseModel):
-    """The shape of a student; validated, immutable, YAML/JSON friendly."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = "custom"
-    family: Family
-    vocab_size: int
-    layers: int
-    hidden: int
-    heads: int | None = None
-    ffn: int | None = None
-    max_positions: int = 512
-    dropout: float = 0.1
-    description: str = ""
-
-    @field_validator("vocab_size", "layers", "hidden", "max_positions")
-    @classmethod
-    def _positive(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError("must be >= 1")
-        return v
-
-    @field_validator("dropout")
-    @classmethod
-    def _dropout(cls, v: float) -> float:
-        if not 0.0 <= v < 1.0:
-            raise ValueError("must be in [0, 1)")
-        return v
-
-    @model_validator(mode="before")
-    @classmethod
-    def _defaults(cls, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            data = dict(data)
-            fam = str(data.get("family", "")).lower()
-            if fam == "bigru":
-                data["family"] = fam = "gru"
-            if fam == "roberta" and isinstance(data.get("hidden"), int):
-                if data.get("heads") is None:
-                    data["heads"] = default_heads(data["hidden"])
-                if data.get("ffn") is None:
-                    data["ffn"] = 4 * data["hidden"]
-        return data
-
-    @model_validator(mode="after")
-    def _family_fields(self) -> "StudentConfigSpec":
-        if self.family == "roberta":
-            if self.heads is None or self.heads < 1 or self.hidden % self.heads:
-                raise ValueError(f"hidden ({self.hidden}) must be a multiple of heads ({self.heads})")
-            if self.ffn is None or self.ffn < 1:
-                raise ValueError("ffn must be >= 1")
-        elif self.heads is not None or self.ffn is not None:
-            raise ValueError("a BiGRU student has no heads or ffn; leave them out")
-        return self
-
-    # ------------------------------------------------------------------ helpers
-    def replace(self, **changes: Any) -> "StudentConfigSpec":
-        """A copy with some fields changed (validated again)."""
-        data = self.model_dump()
-        data.update(changes)
-        return make_spec(**data)
-
-    def num_params(self, num_labels: int = 2, vocab_size: int | None = None, pad_token_id: int = 1) -> int:
-        """Analytic parameter count (see :func:`codekd.models.students.sizing.count_params`)."""
-        from .sizing import count_params
-
-        return count_params(self, num_labels, vocab_size=vocab_size, pad_token_id=pad_token_id)
-
-    def build(
-        self,
-        num_labels: int,
-        vocab_size: int | None = None,
-        pad_token_id: int = 1,
-        *,
-        bos_token_id: int | None = 0,
-        eos_token_id: int | None = 2,
-        attn_implementation: str | None = None,
-    ):
-        """Build a randomly initialised student (``RobertaForSequenceClassification`` or BiGRU)."""
-        if num_labels < 1:
-            raise ConfigError(f"num_labels must be >= 1, got {num_labels}")
-        vocab = int(vocab_size) if vocab_size is not None else self.vocab_size
-        if self.family == "roberta":
-            from .roberta import build_roberta
-
-            return build_roberta(
-                vocab_size=vocab, hidden=self.hidden, layers=self.layers, heads=int(self.heads or 1),
-                ffn=int(self.ffn or 4 * self.hidden), num_labels=num_labels, max_positions=self.max_positions,
-                dropout=self.dropout, pad_token_id=pad_token_id, bos_token_id=bos_token_id,
-                eos_token_id=eos_token_id, attn_implementation=attn_implementation,
-            )
-        from .gru import build_gru
-
-        return build_gru(
-            vocab_size=vocab, hidden=self.hidden, layers=self.layers, num_labels=num_labels,
-            max_positions=self.max_positions, dropout=self.dropout, pad_token_id=pad_token_id,
-            bos_token_id=bos_token_id, eos_token_id=eos_token_id,
-        )
-
-    def summary(self) -> str:
-        if self.family == "roberta":
-            shape = f"L{self.layers} H{self.hidden} A{self.heads} F{self.ffn}"
-        else:
-            shape = f"L{self.layers} H{self.hidden} (x2 directions)"
-        return f"{self.name}: {self.family} vocab {self.vocab_size} {shape}"
-
-
-def make_spec(**fields: Any) -> StudentConfigSpec:
-    """Build a :class:`StudentConfigSpec`, turning validation errors into one ConfigError line."""
-    try:
-        return StudentConfigSpec(**fields)
-    except ValidationError as exc:
-        parts = []
-        for err in exc.errors():
-            loc = ".".join(str(x) for x in err.get("loc", ())) or "student"
-            parts.append(f"{loc}: {err.get('msg')}")
-        raise ConfigError("invalid student config: " + "; ".join(parts)) from None
-
-
-def custom_spec(
-    family: str,
-    *,
-    layers: int,
-    hidden: int,
-    vocab_size: int,
-    heads: int | None = None,
-    ffn: int | None = None,
-    max_positions: int = 512,
-    dropout: float = 0.1,
-    name: str | None = None,
-) -> StudentConfigSpec:
-    """A student of any size. RoBERTa defaults: ``heads`` from :func:`default_heads`, ``ffn = 4 * hidden``."""
-    fam = family.lower()
-    if fam in {"bigru", "gru"}:
-        fam = "gru"
-    if fam == "gru":
-        heads = ffn = None
-    label = name or f"custom-{fam}-L{layers}-H{hidden}"
-    return make_spec(name=label, family=fam, vocab_size=vocab_size, layers=layers, hidden=hidden, heads=heads,
-                     ffn=ffn, max_positions=max_positions, dropout=dropout)
-
+from ..hf import hf_load, quiet_transformers
+from . import gru  # noqa: F401  (registers codekd-bigru with the Auto classes)
+from .budget import size_for_budget
+from .spec import Family, StudentConfigSpec, make_spec
 
 # ---------------------------------------------------------------------------------- presets
 STUDENTS: Registry[StudentConfigSpec] = Registry("student preset")
@@ -222,8 +64,6 @@ def resolve_spec(student: "str | StudentConfigSpec | Mapping[str, Any]") -> Stud
         return student
     if isinstance(student, str):
         if student.lower().startswith("budget:"):
-            from .sizing import size_for_budget
-
             parts = student.split(":")
             family = parts[2] if len(parts) > 2 else "roberta"
             return size_for_budget(parts[1], vocab_size=5000, family=family)
@@ -231,8 +71,6 @@ def resolve_spec(student: "str | StudentConfigSpec | Mapping[str, Any]") -> Stud
     if isinstance(student, Mapping):
         data = dict(student)
         if "budget" in data:
-            from .sizing import size_for_budget
-
             return size_for_budget(data.pop("budget"), vocab_size=int(data.pop("vocab_size", 5000)),
                                    family=data.pop("family", "roberta"), **data)
         base = data.pop("preset", None)
@@ -272,8 +110,6 @@ STUDENT_SPEC_FILE = "codekd_student.json"
 def save_student(model: Any, tokenizer: Any, folder: str | os.PathLike[str],
                  spec: StudentConfigSpec | None = None) -> Path:
     """Save a student and its tokenizer as one Hugging Face folder (plus ``codekd_student.json`` if a spec is given)."""
-    from ..hf import quiet_transformers
-
     quiet_transformers()
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -295,9 +131,6 @@ def load_student(folder: str | os.PathLike[str], *, attn_implementation: str | N
     encoder weights are loaded and its LM head dropped).
     """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from . import gru as _gru  # noqa: F401  (registers codekd-bigru with the Auto classes)
-    from ..hf import hf_load
 
     path = Path(folder)
     if not (path / "config.json").is_file():
@@ -332,14 +165,11 @@ __all__ = [
     "PRESET_TABLE",
     "STUDENTS",
     "STUDENT_SPEC_FILE",
-    "StudentConfigSpec",
+    "StudentConfigSpec",  # from .spec; plugins register presets with it from here (README)
     "build_student",
-    "custom_spec",
-    "default_heads",
     "get_preset",
     "load_student",
     "load_student_spec",
-    "make_spec",
     "preset_names",
     "resolve_spec",
     "save_student",

@@ -1,20 +1,6 @@
-"""Analytic size and cost of students (and reference teachers): parameters, bytes, FLOPs, budgets.
+"""Analytic size and cost of students (and reference teachers): parameters, bytes, FLOPs, the table.
 
-Parameter formulas (``V`` vocab, ``H`` hidden, ``L`` layers, ``F`` FFN, ``P`` usable positions,
-``C`` labels, ``p`` pad id). They equal ``sum(p.numel() for p in model.parameters())`` of the built
-model exactly (tested).
-
-RoBERTa student (``RobertaForSequenceClassification``, no pooler, ``type_vocab_size = 1``)::
-
-    embeddings  V*H + (P + p + 1)*H + 1*H + 2H            (word, position, token type, LayerNorm)
-    per layer   4*(H*H + H) + 2H + (H*F + F) + (F*H + H) + 2H   = 4H^2 + 2HF + 9H + F
-    head        (H*H + H) + (H*C + C)                       (dense, out_proj)
-
-BiGRU student (``hidden`` = per-direction size = embedding width; first layer input H, later 2H)::
-
-    embeddings  V*H + P*H + 2H
-    per layer   2 * (3H*in + 3H*H + 6H)                     (two directions, 3 gates, 2 bias vectors)
-    head        (2H*2H + 2H) + (2H*C + C)
+Parameter counts are the exact formulas of :mod:`codekd.models.students.spec`.
 
 FLOPs per example at sequence length ``T`` count every matrix multiply-add as 2 FLOPs. Embedding
 lookups, biases, LayerNorm, softmax, activations and GRU gate element-wise ops are treated as free
@@ -42,49 +28,22 @@ quantized (STACK-NOTES.md).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 from ...errors import ConfigError
-from .presets import StudentConfigSpec, make_spec, preset_names, resolve_spec
+from ..hf import hf_load, is_causal_config, quiet_transformers, resolve_model_name
+from .presets import preset_names, resolve_spec
+from .spec import StudentConfigSpec
 
 BYTES_PER_PARAM = {"fp32": 4, "float32": 4, "fp16": 2, "float16": 2, "bf16": 2, "bfloat16": 2, "int8": 1}
 
 
 # ------------------------------------------------------------------------------ parameters
-def roberta_params(*, vocab_size: int, hidden: int, layers: int, ffn: int, num_labels: int,
-                   position_rows: int, type_vocab_size: int = 1) -> int:
-    """Parameters of a BERT/RoBERTa-shaped sequence classifier (no pooler + 2-layer head, or
-    pooler + 1-layer classifier: the two have the same count)."""
-    h, f, c = hidden, ffn, num_labels
-    emb = vocab_size * h + position_rows * h + type_vocab_size * h + 2 * h
-    layer = 4 * h * h + 2 * h * f + 9 * h + f
-    head = (h * h + h) + (h * c + c)
-    return emb + layers * layer + head
-
-
-def gru_params(*, vocab_size: int, hidden: int, layers: int, num_labels: int, max_positions: int) -> int:
-    h, c = hidden, num_labels
-    emb = vocab_size * h + max_positions * h + 2 * h
-    total = emb
-    for i in range(layers):
-        inp = h if i == 0 else 2 * h
-        total += 2 * (3 * h * inp + 3 * h * h + 6 * h)
-    total += (2 * h) * (2 * h) + 2 * h + (2 * h) * c + c
-    return total
-
-
 def count_params(spec: StudentConfigSpec | str, num_labels: int = 2, *, vocab_size: int | None = None,
                  pad_token_id: int = 1) -> int:
     """Exact analytic parameter count of a student (equals the built model's ``numel`` sum)."""
-    spec = resolve_spec(spec)
-    vocab = spec.vocab_size if vocab_size is None else int(vocab_size)
-    if spec.family == "roberta":
-        return roberta_params(vocab_size=vocab, hidden=spec.hidden, layers=spec.layers, ffn=int(spec.ffn or 0),
-                              num_labels=num_labels, position_rows=spec.max_positions + pad_token_id + 1)
-    return gru_params(vocab_size=vocab, hidden=spec.hidden, layers=spec.layers, num_labels=num_labels,
-                      max_positions=spec.max_positions)
+    return resolve_spec(spec).num_params(num_labels, vocab_size=vocab_size, pad_token_id=pad_token_id)
 
 
 def built_params(spec: StudentConfigSpec | str, num_labels: int = 2, *, vocab_size: int | None = None) -> int:
@@ -187,7 +146,7 @@ _DECODER_SHAPES: dict[str, tuple[str, dict[str, Any]]] = {
 _PLAIN_MLP_DECODERS = {"starcoder2", "gpt2", "gpt_bigcode", "gpt_neox", "phi", "falcon"}
 
 
-def _known_teacher_config(name: str, num_labels: int):
+def known_teacher_config(name: str, num_labels: int):
     """HF configs of well-known teachers' shapes (no download needed)."""
     from transformers import BertConfig, ModernBertConfig, RobertaConfig
 
@@ -235,8 +194,6 @@ def config_flops(config: Any, seq_len: int, num_labels: int) -> int | None:
         return transformer_flops(hidden=h, layers=n, ffn=f, seq_len=seq_len, num_labels=num_labels, ffn_matmul_factor=3)
     if mt in {"bert", "roberta", "xlm-roberta", "camembert", "electra", "data2vec-text", "roberta-prelayernorm"}:
         return transformer_flops(hidden=h, layers=n, ffn=f, seq_len=seq_len, num_labels=num_labels)
-    from ..hf import is_causal_config
-
     heads = getattr(config, "num_attention_heads", None)
     if heads and is_causal_config(config):
         return decoder_flops(hidden=h, layers=n, ffn=f, seq_len=seq_len, num_labels=num_labels, heads=heads,
@@ -249,8 +206,6 @@ def config_flops(config: Any, seq_len: int, num_labels: int) -> int | None:
 def _params_from_config(config: Any, num_labels: int) -> int:
     import torch
     from transformers import AutoModel, AutoModelForSequenceClassification
-
-    from ..hf import quiet_transformers
 
     quiet_transformers()
     config.num_labels = num_labels
@@ -266,110 +221,15 @@ def teacher_reference(teacher: str, *, seq_len: int = 512, num_labels: int = 2) 
     """Size of a teacher for ratios: a known shape (``unixcoder-base``, ``codebert-base``,
     ``modernbert-base``, ``minilm``) or any local folder / cached hub id (its config is read; no
     weights are loaded). The count includes a ``num_labels`` classification head."""
-    config = _known_teacher_config(teacher, num_labels)
+    config = known_teacher_config(teacher, num_labels)
     if config is None:
         from transformers import AutoConfig
-
-        from ..hf import hf_load, resolve_model_name
 
         config = hf_load(AutoConfig.from_pretrained, resolve_model_name(teacher), what="teacher config")
     params = _params_from_config(config, num_labels)
     flops = config_flops(config, seq_len, num_labels)
     return TeacherRef(name=teacher, params=params, flops=flops, seq_len=seq_len,
                       arch=getattr(config, "model_type", ""))
-
-
-# ------------------------------------------------------------------------------ budgets
-_BUDGET_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([kmgb]?)\s*$", re.IGNORECASE)
-
-
-def parse_budget(budget: str | int | float) -> int:
-    """``"5M"`` -> 5_000_000, ``"500k"``, ``"1.5m"``, ``"2e6"``, ``"1,000,000"``, ``"1G"``/``"1B"``."""
-    if isinstance(budget, (int, float)) and not isinstance(budget, bool):
-        value = float(budget)
-    else:
-        text = str(budget).replace(",", "").replace("_", "")
-        m = _BUDGET_RE.match(text)
-        if not m:
-            raise ConfigError(f"cannot read parameter budget {budget!r} (examples: 5M, 500k, 1.5m, 2e6)")
-        mult = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "b": 1e9}[m.group(2).lower()]
-        value = float(m.group(1)) * mult
-    if value < 1:
-        raise ConfigError(f"parameter budget must be positive, got {budget!r}")
-    return int(round(value))
-
-
-def _target_layers(family: str, budget: int) -> int:
-    if family == "roberta":
-        return 3 if budget <= 2e6 else 4 if budget <= 10e6 else 6 if budget <= 50e6 else 12
-    return 2 if budget <= 3e6 else 3 if budget <= 15e6 else 6
-
-
-def _roberta_grid(max_positions: int) -> Iterable[tuple[int, int, int, int]]:
-    for layers in range(2, 13):
-        for hidden in range(64, 1025, 16):
-            for heads in sorted({h for h in (2, 4, 5, 6, 8, 12, 16) if hidden % h == 0 and 16 <= hidden // h <= 128}):
-                ratios = (4,) if hidden > 256 else (2, 3, 4)
-                for r in ratios:
-                    yield layers, hidden, heads, r * hidden
-
-
-def size_for_budget(budget: str | int | float, vocab_size: int, family: str = "roberta", *, num_labels: int = 2,
-                    max_positions: int = 512, dropout: float = 0.1, name: str | None = None,
-                    tolerance: float = 0.03) -> StudentConfigSpec:
-    """A student config whose parameter count is close to ``budget`` for a given vocabulary.
-
-    Searches layers 2..12 (GRU 1..8), hidden in steps of 16 (RoBERTa: heads dividing hidden with a
-    head size of 16-128, FFN = 4H, or 2H/3H for H <= 256). Among the candidates within
-    ``tolerance`` (default 3%) of the budget, the one closest to a typical depth for that size (the
-    SPEC presets' depths: RoBERTa 3/4/6/12, GRU 2/3/6) wins, preferring FFN = 4H and 64-wide heads,
-    then the smallest distance; if none is within the tolerance, the closest candidate wins.
-    """
-    target = parse_budget(budget)
-    fam = family.lower()
-    fam = "gru" if fam in {"gru", "bigru"} else fam
-    if fam not in {"roberta", "gru"}:
-        raise ConfigError(f"unknown student family {family!r} (known: roberta, gru)")
-    if vocab_size < 1:
-        raise ConfigError(f"vocab_size must be >= 1, got {vocab_size}")
-    want_layers = _target_layers(fam, target)
-    best: tuple | None = None
-    if fam == "roberta":
-        for layers, hidden, heads, ffn in _roberta_grid(max_positions):
-            p = roberta_params(vocab_size=vocab_size, hidden=hidden, layers=layers, ffn=ffn, num_labels=num_labels,
-                               position_rows=max_positions + 2)
-            rel = abs(p - target) / target
-            key = (rel > tolerance, abs(layers - want_layers) if rel <= tolerance else 0, ffn != 4 * hidden,
-                       abs(hidden // heads - 64), rel)
-            if best is None or key < best[0]:
-                best = (key, dict(layers=layers, hidden=hidden, heads=heads, ffn=ffn), p)
-    else:
-        for layers in range(1, 9):
-            for hidden in range(32, 1025, 16):
-                p = gru_params(vocab_size=vocab_size, hidden=hidden, layers=layers, num_labels=num_labels,
-                               max_positions=max_positions)
-                rel = abs(p - target) / target
-                key = (rel > tolerance, abs(layers - want_layers) if rel <= tolerance else 0, 0, 0, rel)
-                if best is None or key < best[0]:
-                    best = (key, dict(layers=layers, hidden=hidden), p)
-    assert best is not None
-    _, shape, params = best
-    if params > 1.25 * target:
-        raise ConfigError(
-            f"no {fam} student fits a budget of {target:,} parameters with vocab {vocab_size:,}: the smallest "
-            f"candidate has {params:,} (the embedding table is most of it); use a smaller vocabulary or a larger budget"
-        )
-    label = name or f"{fam}-budget-{_short(target)}"
-    return make_spec(name=label, family=fam, vocab_size=vocab_size, max_positions=max_positions, dropout=dropout,
-                     description=f"sized for a budget of {target:,} parameters ({params:,} with {num_labels} labels)",
-                     **shape)
-
-
-def _short(n: float) -> str:
-    for div, suf in ((1e9, "b"), (1e6, "m"), (1e3, "k")):
-        if n >= div:
-            return f"{n / div:g}{suf}"
-    return str(int(n))
 
 
 # ------------------------------------------------------------------------------ the table
@@ -431,10 +291,7 @@ __all__ = [
     "count_params",
     "decoder_flops",
     "flops_per_example",
-    "gru_params",
-    "parse_budget",
-    "roberta_params",
-    "size_for_budget",
+    "known_teacher_config",
     "size_mb",
     "student_row",
     "students_table",
