@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from codekd.evaluation.metrics import (aggregate, agreement, classification_metrics, expected_calibration_error,
+from codekd.metrics import (aggregate, agreement, classification_metrics, expected_calibration_error,
                                        flatten_numeric, per_class_report, retention, top_k_accuracy)
 
 

@@ -12,7 +12,7 @@ from codekd.cli import main
 from codekd.errors import CodekdError
 from codekd.evaluation.evaluate import evaluate, evaluate_many
 from codekd.evaluation.inference import resolve_model
-from codekd.evaluation.metrics import agreement
+from codekd.metrics import agreement
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from codekd.evaluation.sanity import (MAJORITY_MARGIN, ONE_CLASS_SHARE, degeneracy, is_degenerate, warnings_for,
+from codekd.sanity import (MAJORITY_MARGIN, ONE_CLASS_SHARE, degeneracy, is_degenerate, warnings_for,
                                       with_baseline)
 
 NAMES = ["ValueError", "KeyError", "OSError", "TypeError"]

@@ -115,7 +115,7 @@ def _store_with_runs(tmp_path: Path, teacher_sanity: dict | None):
 def test_report_lists_degenerate_teachers_and_models_below_the_baseline(tmp_path, monkeypatch):
     import numpy as np
 
-    from codekd.evaluation.sanity import degeneracy
+    from codekd.sanity import degeneracy
     from codekd.study import plots
     from codekd.study.report import write_report
 

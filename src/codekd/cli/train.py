@@ -12,7 +12,7 @@ from ..config import load_run_config
 from ..engine.dist import is_main_process
 from ..errors import ConfigError
 from ..evaluation.baseline import find_baseline, run_baseline
-from ..evaluation.sanity import warnings_for
+from ..sanity import warnings_for
 from ..recipes import teacher_recipe
 from .common import console
 

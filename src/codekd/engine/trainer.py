@@ -56,8 +56,8 @@ from torch import nn
 from ..config import RunConfig, dump_yaml
 from ..data.loaders import Split, TaskData
 from ..errors import ConfigError
-from ..evaluation.metrics import classification_metrics, headline, selection_score
-from ..evaluation.sanity import degeneracy
+from ..metrics import classification_metrics, headline, selection_score
+from ..sanity import degeneracy
 from ..io import atomic_dir, atomic_write_json, atomic_write_text, read_json, tidy
 from ..methods.base import Method, Outputs
 from ..tasks import Task

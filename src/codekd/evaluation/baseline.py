@@ -21,7 +21,7 @@ from ..data.loaders import TaskData, check_trainable, load_task_data
 from ..data.normalize import normalize_code
 from ..io import atomic_write_json
 from ..tasks import get_task
-from .metrics import classification_metrics, headline
+from ..metrics import classification_metrics, headline
 
 TOKEN_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*|\d+|[^\sA-Za-z0-9_]"
 # The fast mode (``teacher finetune`` runs it by default): one C, the saga solver with a looser

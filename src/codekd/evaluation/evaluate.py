@@ -5,7 +5,7 @@ accuracy, precision, recall, F1 (binary for binary tasks, macro for multi-class)
 expected calibration error, the task's headline metric and, for multi-class tasks, a per-class
 report. Given a teacher it also reports the teacher's metrics on the same split, the retention
 ratio (student headline / teacher headline) and the prediction agreement with the teacher.
-Every model also gets degeneracy checks (:mod:`codekd.evaluation.sanity`: one predicted class, no
+Every model also gets degeneracy checks (:mod:`codekd.sanity`: one predicted class, no
 better than a constant answer, not above a TF-IDF ``baseline.json`` of the same input) and one-line
 ``warnings``; ``teacher_degenerate`` says a retention ratio is against a useless teacher.
 :func:`evaluate_many` evaluates several runs (for example one per seed) and aggregates every
@@ -43,9 +43,9 @@ from ..io import atomic_write_json
 from ..tasks import get_task
 from .baseline import find_baseline
 from .inference import DEFAULT_LABEL, InferenceModel, ModelRef, load_inference, resolve_model, versions
-from .metrics import (aggregate, agreement, classification_metrics, flatten_numeric, headline, per_class_report,
+from ..metrics import (aggregate, agreement, classification_metrics, flatten_numeric, headline, per_class_report,
                       retention)
-from .sanity import degeneracy, is_degenerate, warnings_for
+from ..sanity import degeneracy, is_degenerate, warnings_for
 
 EVALUATION_FILE = "evaluation.json"
 

@@ -76,7 +76,7 @@ from ..models.teacher import Teacher
 from ..tasks import get_task
 from .inference import (EXPORT_FILE, InferenceModel, ModelRef, load_inference, load_onnx_inference, ort_feed,
                         ort_session, resolve_model, versions)
-from .metrics import agreement, classification_metrics, headline
+from ..metrics import agreement, classification_metrics, headline
 
 FP32_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"

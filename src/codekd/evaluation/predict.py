@@ -40,7 +40,8 @@ import numpy as np
 
 from ..data.builders.exception_mining import HOLE, extract_examples, hole_text
 from ..data.pysource import def_text, parse_module, scan_defs
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
+from ..tasks import get_task
 
 LANGUAGES = {".py": "python", ".c": "c", ".h": "c", ".java": "java"}
 DEFAULT_PATTERNS: dict[str, tuple[str, ...]] = {
@@ -237,7 +238,6 @@ def predict(
     prediction has ``file``, ``line``, ``end_line``, ``function``, ``label``, ``probability``,
     ``top`` (the ``top_k`` most likely labels) and, for exception models, ``actual``.
     """
-    from ..tasks import get_task
     from .inference import load_inference, resolve_model
 
     ref = resolve_model(model)
@@ -354,7 +354,6 @@ def _same_task(ref: Any, task: str | None) -> None:
 
 
 def _load_for(model: str | os.PathLike[str], task: str | None, **kw: Any) -> tuple[Any, Any, str | None, list[str]]:
-    from ..tasks import get_task
     from .inference import load_inference, resolve_model
 
     ref = resolve_model(model)
@@ -465,7 +464,6 @@ def read_pairs(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
     Returns ``[{"id", "code1", "code2", "file1", "file2"}]`` (``file*`` None for code); a bad line
     is a :class:`~codekd.errors.DataError` naming the file and line."""
-    from ..errors import DataError
 
     p = Path(path)
     if not p.is_file():
@@ -523,7 +521,6 @@ def predict_pairs(
     Returns ``{"model", "runtime", "task", "labels", "pairs", "predictions": [...]}``; each
     prediction has ``id``, ``file1`` / ``file2`` (None for inline code), ``label``,
     ``probability`` and ``top``."""
-    from ..tasks import get_task
 
     ref, inf, task_name, names = _load_for(model, task, max_length=max_length, normalization=normalization,
                                            int8=int8, device=device, threads=threads)

@@ -11,7 +11,7 @@ Writes into ``--out``:
   and the TF-IDF baseline and the majority class (a constant answer) as horizontal lines when known.
 
 A "Warnings" section lists degenerate teachers and students (one predicted class, or no better than
-a constant answer: the ``sanity`` entry of each run's metrics, see :mod:`codekd.evaluation.sanity`)
+a constant answer: the ``sanity`` entry of each run's metrics, see :mod:`codekd.sanity`)
 and models not above the task's TF-IDF baseline. The baseline is ``write_report(baseline=...)``, else
 a ``baseline.json`` in a fine-tuned teacher's run folder scored on the same data and normalisation.
 """
@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import CodekdError
 from ..evaluation.baseline import find_baseline
-from ..evaluation.sanity import is_degenerate, score_kind, warnings_for
+from ..sanity import is_degenerate, score_kind, warnings_for
 from ..io import atomic_write_text
 from ..tasks import get_task
 from .store import Store

@@ -47,6 +47,8 @@ from pydantic import Field
 from ..config import RunConfig, StrictModel, TrainConfig, load_yaml, set_dotted, validate
 from ..errors import ConfigError
 from ..methods import METHODS
+from ..methods.base import MethodContext
+from ..methods.compat import check_run_config
 from ..methods.sources import TeacherSource
 from ..tasks import get_task
 
@@ -93,8 +95,6 @@ def _token_layers_read(spec: "StudySpec", task: str, teacher_src: str) -> tuple[
     """The teacher layers whose token states the study's token-reading methods (CKD) read, over
     every student: what a token-state teacher cache must hold."""
     from ..engine.runs import student_spec
-    from ..methods import METHODS
-    from ..methods.base import MethodContext
 
     shape = _teacher_shape(teacher_src)
     if shape is None:
@@ -294,7 +294,6 @@ def load_study(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
             raise ConfigError(f"teacher {tname!r}: give 'path' (fine-tuned) or 'base' with finetune: true", path=path)
         if t.base is not None and not t.finetune and t.path is None:
             raise ConfigError(f"teacher {tname!r}: 'base' needs finetune: true (or give a fine-tuned 'path')", path=path)
-    from ..methods import METHODS
 
     for m in spec.methods:
         METHODS.get(m)
@@ -317,7 +316,6 @@ def load_study(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
 def _check_sections(spec: StudySpec, source: str | Path) -> None:
     """The free-form sections of a study (train settings, method parameters) validated as the runs
     will validate them, so a typo or a wrong type fails at plan time, naming the field."""
-    from ..methods import METHODS
 
     validate(TrainConfig, spec.train, source=source, prefix="train")
     for tname, t in spec.teachers.items():
@@ -353,8 +351,6 @@ def _method_params(cls: Any, params: dict[str, Any], paper_faithful: bool, where
 
 def expand(spec: StudySpec, root: Path) -> list[Job]:
     """All jobs of a study in dependency order (teachers, caches, students)."""
-    from ..methods import METHODS
-    from ..methods.compat import check_run_config
 
     out_root = _out_root(spec, root)
     jobs: list[Job] = []

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..tasks import Task
+from .tasks import Task
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
