@@ -9,6 +9,33 @@ from pathlib import Path
 from fixtures_data import write_jsonl
 
 
+
+def write_wordpiece_vocab(folder: Path, texts, size: int) -> int:
+    """``folder/vocab.txt``: an uncased WordPiece vocabulary of the five BERT specials, every character
+    (alone and as ``##`` continuation) and the most frequent words (ties by the word), up to ``size``.
+
+    Built by counting, not by tokenizers' WordPieceTrainer, whose ties fall differently in every process
+    (a random hash order): a session-scoped fixture teacher then had another vocabulary every session,
+    and tolerances measured on one session failed on another."""
+    from collections import Counter
+
+    from tokenizers import normalizers, pre_tokenizers
+
+    norm, pre = normalizers.BertNormalizer(lowercase=True), pre_tokenizers.BertPreTokenizer()
+    words = Counter(w for t in texts for w, _ in pre.pre_tokenize_str(norm.normalize_str(t)))
+    chars = sorted({c for w in words for c in w})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars, *(f"##{c}" for c in chars)]
+    seen = set(vocab)
+    for w, _ in sorted(words.items(), key=lambda kv: (-kv[1], kv[0])):
+        if len(vocab) >= size:
+            break
+        if w not in seen:
+            vocab.append(w)
+            seen.add(w)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.txt").write_text("".join(f"{t}\n" for t in vocab), encoding="utf-8")
+    return len(vocab)
+
 def real_python_functions(limit: int = 60) -> list[str]:
     """Source of real stdlib functions (json, textwrap, shlex, fnmatch)."""
     import fnmatch
@@ -55,12 +82,7 @@ def tiny_bert_teacher(folder: Path, num_labels: int = 3, max_length: int = 128, 
 
     quiet_transformers()
     folder.mkdir(parents=True, exist_ok=True)
-    wp = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    wp.normalizer = normalizers.BertNormalizer(lowercase=True)
-    wp.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    wp.train_from_iterator(real_python_functions(), trainers.WordPieceTrainer(
-        vocab_size=400, show_progress=False, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
-    wp.model.save(str(folder))
+    write_wordpiece_vocab(folder, real_python_functions(), 400)
     tok = BertTokenizerFast(vocab=str(folder / "vocab.txt"), model_max_length=max_length)
     torch.manual_seed(0)
     cfg = BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=layers, num_attention_heads=2,
@@ -152,14 +174,9 @@ def build_wordpiece_tokenizer(folder: Path, *, max_length: int = 64):
 
     _quiet()
     folder.mkdir(parents=True, exist_ok=True)
-    wp = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    wp.normalizer = normalizers.BertNormalizer(lowercase=True)
-    wp.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    wp.train_from_iterator(CODES * 4, trainers.WordPieceTrainer(
-        vocab_size=200, show_progress=False, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
-    wp.model.save(str(folder))
+    size = write_wordpiece_vocab(folder, CODES * 4, 200)
     tok = BertTokenizerFast(vocab=str(folder / "vocab.txt"), model_max_length=max_length)
-    assert len(tok) == wp.get_vocab_size() > 20
+    assert len(tok) == size > 20
     ids = tok("def add")["input_ids"]
     assert tok.convert_ids_to_tokens(ids) == ["[CLS]", "def", "add", "[SEP]"]
     return tok

@@ -9,14 +9,17 @@ import pytest
 
 from codekd.config import load_run_config
 from codekd.engine.runs import distill
-from codekd.engine.teacher_cache import build_teacher_cache, cache_can_serve
+from codekd.engine.teacher_cache import build_teacher_cache
 from codekd.errors import ConfigError
 from codekd.methods import METHODS, get_method
+from codekd.methods.sources import TeacherSource
 from codekd.study.report import feature_methods, findings
 
 NAMES = METHODS.names()
 RUNS = [(n, f) for n in NAMES for f in get_method(n).families if f != "teacher"]
-CACHED = [n for n in NAMES if get_method(n).needs.teacher and cache_can_serve(get_method(n).needs, tokens=True)]
+# a cache with pooled states and token states (of every layer): what it can serve, by the one owner of that decision
+FULL_CACHE = TeacherSource.cache(pooled=True, token_layers=None)
+CACHED = [n for n in NAMES if get_method(n).needs.teacher and FULL_CACHE.can_serve(get_method(n)) is None]
 TINY = {"gru": ["student.preset=gru-1.5m", "student.hidden=16", "student.layers=2"],
         "roberta": ["student.preset=roberta-0.6m", "student.hidden=32", "student.heads=2", "student.ffn=64",
                     "student.layers=2"]}
