@@ -117,13 +117,21 @@ def _nodes_alive(address: str) -> int:
     return int(p.stdout.strip().splitlines()[-1]) if p.returncode == 0 and p.stdout.strip() else 0
 
 
+def _still_training(out: str | None) -> bool:
+    log = Path(out) / "log.jsonl" if out else None
+    if log is None or not log.is_file():
+        return False
+    events = [line for line in log.read_text().splitlines() if line.strip()]
+    return any('"event": "step"' in e for e in events) and not any('"event": "done"' in e for e in events)
+
+
 def _rows(db: Path) -> list[dict]:
     if not db.exists():
         return []
     try:
         with sqlite3.connect(db, timeout=5) as c:
             c.row_factory = sqlite3.Row
-            return [dict(r) for r in c.execute("SELECT key, status, node, nodes FROM jobs")]
+            return [dict(r) for r in c.execute("SELECT key, status, node, nodes, out FROM jobs")]
     except sqlite3.OperationalError:
         return []
 
@@ -153,7 +161,10 @@ def test_study_on_two_ray_nodes_survives_losing_one(exc_data, bert_teacher, tmp_
         deadline = time.time() + 180
         while driver.poll() is None and time.time() < deadline:
             rows = _rows(db)
-            running_there = [r for r in rows if r["status"] == "running" and r["node"] == "second"]
+            # a job the second node is still working on: its row says running there and its own log has no
+            # "done" yet (a row can still say running while a finished job's result is on its way to the driver)
+            running_there = [r for r in rows if r["status"] == "running" and r["node"] == "second"
+                             and _still_training(r["out"])]
             if running_there:
                 os.killpg(second.pid, signal.SIGKILL)  # the node is lost: raylet, workers and all
                 second.wait(timeout=10)

@@ -51,6 +51,7 @@ from tokenizers import AddedToken
 from transformers.modeling_outputs import ModelOutput
 
 from ..errors import ConfigError, ModelLoadError
+from .heads import classification_loss
 from .hf import hf_load, is_causal_config, position_limit, quiet_transformers, resolve_model_name
 from .lora import is_peft_model, save_lora
 from .students import gru  # noqa: F401  (registers codekd-bigru: a codekd BiGRU folder can be a teacher too)
@@ -703,10 +704,7 @@ class Teacher(nn.Module):
                 logits = out.logits
         loss = None
         if labels is not None:
-            if self.num_labels == 1:
-                loss = nn.functional.mse_loss(logits.squeeze(-1), labels.to(logits.dtype))
-            else:
-                loss = nn.functional.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1))
+            loss = classification_loss(logits, labels, self.num_labels)
         return TeacherOutput(
             loss=loss,
             logits=logits,

@@ -37,6 +37,8 @@ from transformers import (AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModel
 from transformers import initialization as init
 from transformers.modeling_outputs import ModelOutput
 
+from ..heads import classification_loss
+
 
 class BiGRUConfig(PreTrainedConfig):
     """Configuration of the codekd BiGRU student (``model_type = "codekd-bigru"``).
@@ -256,10 +258,7 @@ class BiGRUForSequenceClassification(BiGRUPreTrainedModel):
         logits = self.classifier(base.pooler_output)
         loss = None
         if labels is not None:
-            if self.num_labels == 1:
-                loss = nn.functional.mse_loss(logits.squeeze(-1), labels.to(logits.dtype))
-            else:
-                loss = nn.functional.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1))
+            loss = classification_loss(logits, labels, self.num_labels)
         out = BiGRUOutput(
             loss=loss,
             logits=logits,
