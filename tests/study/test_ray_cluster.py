@@ -77,6 +77,25 @@ def _ray_start(name: str, temp: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen(cmd, env=_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def _kill_node(proc: subprocess.Popen) -> None:
+    """SIGKILL every process of a node at once, as when its machine goes down: its session (``ray start``
+    was started in a new one), not only its process group (Ray's workers run in process groups of their
+    own, so a worker outlived a killpg long enough to finish its job and hand the result to the driver)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getsid(int(entry.name)) == proc.pid:
+                    pids.append(int(entry.name))
+            except (ProcessLookupError, PermissionError):
+                pass
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def _stop(proc: subprocess.Popen) -> None:
     """Stop one node by its own process group: SIGTERM, then SIGKILL what is left."""
     try:
@@ -166,7 +185,7 @@ def test_study_on_two_ray_nodes_survives_losing_one(exc_data, bert_teacher, tmp_
             running_there = [r for r in rows if r["status"] == "running" and r["node"] == "second"
                              and _still_training(r["out"])]
             if running_there:
-                os.killpg(second.pid, signal.SIGKILL)  # the node is lost: raylet, workers and all
+                _kill_node(second)  # the node is lost: raylet, workers and all
                 second.wait(timeout=10)
                 killed_while = running_there[0]["key"]
                 break
