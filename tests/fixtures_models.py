@@ -9,7 +9,6 @@ from pathlib import Path
 from fixtures_data import write_jsonl
 
 
-
 def write_wordpiece_vocab(folder: Path, texts, size: int) -> int:
     """``folder/vocab.txt``: an uncased WordPiece vocabulary of the five BERT specials, every character
     (alone and as ``##`` continuation) and the most frequent words (ties by the word), up to ``size``.
@@ -35,6 +34,7 @@ def write_wordpiece_vocab(folder: Path, texts, size: int) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "vocab.txt").write_text("".join(f"{t}\n" for t in vocab), encoding="utf-8")
     return len(vocab)
+
 
 def real_python_functions(limit: int = 60) -> list[str]:
     """Source of real stdlib functions (json, textwrap, shlex, fnmatch)."""
@@ -75,7 +75,6 @@ def exception_dataset(root: Path, n_train: int = 48, n_eval: int = 12) -> Path:
 def tiny_bert_teacher(folder: Path, num_labels: int = 3, max_length: int = 128, layers: int = 2) -> Path:
     """A MiniLM-shaped (BERT, uncased WordPiece) teacher with ``layers`` layers (default 2) of width 32."""
     import torch
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
     from codekd.models.hf import quiet_transformers
@@ -169,7 +168,6 @@ def build_bpe_tokenizer(folder: Path, *, max_length: int = 64, unixcoder: bool =
 
 def build_wordpiece_tokenizer(folder: Path, *, max_length: int = 64):
     """A tiny uncased BERT WordPiece tokenizer."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
     from transformers import BertTokenizerFast
 
     _quiet()
