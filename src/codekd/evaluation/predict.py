@@ -34,7 +34,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -238,33 +238,16 @@ def predict(
     prediction has ``file``, ``line``, ``end_line``, ``function``, ``label``, ``probability``,
     ``top`` (the ``top_k`` most likely labels) and, for exception models, ``actual``.
     """
-    from .inference import load_inference, resolve_model
-
-    ref = resolve_model(model)
-    task_name = task or (ref.config.task if ref.config is not None else None) or (ref.export or {}).get("task")
-    if task_name:
-        t = get_task(task_name)
-        if t.is_pair:
-            raise ConfigError(f"task {t.name!r} takes function pairs, not a folder: give them with --pairs FILE "
-                              "(JSON lines with func1/func2 code or file1/file2 paths)")
-    _same_task(ref, task)
-    inf = load_inference(ref, task=task_name, max_length=max_length, normalization=normalization, int8=int8,
-                         device=device, threads=threads)
-    if task_name:
-        fixed = get_task(task_name).labels
-        if fixed and len(fixed) != inf.num_labels:
-            raise ConfigError(f"task {task_name!r} has {len(fixed)} labels but the model has {inf.num_labels}")
-    names = inf.label_names or [f"LABEL_{i}" for i in range(inf.num_labels)]
+    ref, inf, task_name, names = _load_for(model, task, check_task=_refuse_pair_task, max_length=max_length,
+                                           normalization=normalization, int8=int8, device=device, threads=threads)
     units, skipped, n_files = collect_units(target, task=task_name, unit=unit, patterns=patterns)
     preds: list[dict[str, Any]] = []
     if units:
         probs = _softmax(inf.logits([(u.code,) for u in units], batch_size).astype(np.float64))
-        k = max(1, min(top_k, probs.shape[1]))
         for u, p in zip(units, probs):
-            order = np.argsort(-p, kind="stable")
+            top = _top(p, names, top_k)
             rec = {"file": u.path, "line": u.line, "end_line": u.end_line, "function": u.name,
-                   "label": names[int(order[0])], "probability": float(p[order[0]]),
-                   "top": [{"label": names[int(i)], "probability": float(p[i])} for i in order[:k]]}
+                   "label": top[0]["label"], "probability": top[0]["probability"], "top": top}
             if task_name == "exception":
                 rec["actual"] = u.actual
             preds.append(rec)
@@ -353,11 +336,25 @@ def _same_task(ref: Any, task: str | None) -> None:
                           f"(leave out --task, or give a {task} model)", path=ref.source)
 
 
-def _load_for(model: str | os.PathLike[str], task: str | None, **kw: Any) -> tuple[Any, Any, str | None, list[str]]:
+def _refuse_pair_task(task_name: str | None) -> None:
+    """A folder is scanned function by function: a pair task's model is pointed to ``--pairs``."""
+    t = get_task(task_name) if task_name else None
+    if t is not None and t.is_pair:
+        raise ConfigError(f"task {t.name!r} takes function pairs, not a folder: give them with --pairs FILE "
+                          "(JSON lines with func1/func2 code or file1/file2 paths)")
+
+
+def _load_for(model: str | os.PathLike[str], task: str | None, *,
+              check_task: Callable[[str | None], None] | None = None,
+              **kw: Any) -> tuple[Any, Any, str | None, list[str]]:
+    """The model, its inference runtime, its task and label names; ``check_task`` sees the task
+    before anything is loaded."""
     from .inference import load_inference, resolve_model
 
     ref = resolve_model(model)
     task_name = task or (ref.config.task if ref.config is not None else None) or (ref.export or {}).get("task")
+    if check_task is not None:
+        check_task(task_name)
     _same_task(ref, task)
     inf = load_inference(ref, task=task_name, **kw)
     if task_name:

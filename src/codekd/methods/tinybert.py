@@ -24,9 +24,8 @@ from typing import Sequence
 import torch
 
 from .base import Outputs, register_method
-from .feature import FeatureMethod, MappedStates
+from .feature import FeatureMethod, FeatureParams, MappedStates
 from .golden import Golden
-from .params import Alpha, AlignMode, LayerMapSpec, MethodParams, Temperature, Weight
 
 
 def hidden_mse(student_states: Sequence[torch.Tensor], teacher_states: Sequence[torch.Tensor],
@@ -55,12 +54,7 @@ class TinyBERTHidden(FeatureMethod):
     projection = "student"
     formula = "regresses the teacher's token states position by position"
 
-    class Params(MethodParams):
-        temperature: Temperature = 4.0
-        alpha: Alpha = 0.7
-        beta: Weight = 1.0
-        layer_map: LayerMapSpec = "uniform"
-        align: AlignMode = "offsets"
+    class Params(FeatureParams):
         include_embeddings: bool = True
 
     paper = Params(temperature=1.0, alpha=1.0, align="position")
