@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ConfigError
-from ..models.students.presets import resolve_spec
 from ..tasks import get_task
 from .base import get_method
 from .sources import TeacherSource
@@ -20,6 +19,10 @@ from .sources import TeacherSource
 
 def student_family(preset: Any) -> str:
     """``"roberta"`` or ``"gru"`` for a student preset (name, budget string or mapping)."""
+    # lazy: the presets registry imports the student models (transformers), and `import codekd.methods`
+    # (which imports this module with every method) must not pay for that
+    from ..models.students.presets import resolve_spec
+
     return resolve_spec(preset).family
 
 
