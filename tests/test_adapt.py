@@ -90,3 +90,47 @@ def test_adapt_refuses_bad_input(tmp_path, exc_data, bert_teacher):
     with pytest.raises(DataError):
         adapt(tmp_path / "empty", tmp_path / "o2", teacher=bert_teacher, public=exc_data, progress=False,
               say=lambda _t: None)
+
+
+def _rows(path):
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def test_held_out_near_copies_of_public_code_are_removed(tmp_path):
+    """A held-out function copied from a public training function (one name changed) is not unseen code:
+    it leaves valid/test, listed with its match; a function of its own stays; training rows all stay."""
+    from codekd.adapt import unseen_held_out
+
+    copied = textwrap.dedent("""
+        def parse_entries(text, table, strict=False):
+            entries = []
+            for line in text.splitlines():
+                name, _, value = line.partition('=')
+                try:
+                    entries.append((name.strip(), table[value.strip()]))
+                except __HOLE__:
+                    if strict:
+                        raise
+            return entries
+        """)
+    own_func = "def g(path):\n    try:\n        return open(path).read()\n    except __HOLE__:\n        return ''\n"
+    public, own = tmp_path / "public", tmp_path / "own"
+    for d in (public, own):
+        d.mkdir()
+        (d / "labels.json").write_text(json.dumps(LABELS))
+    (public / "train.jsonl").write_text(json.dumps({"idx": "p1", "func": copied, "target": "KeyError",
+                                                    "project": "lib"}) + "\n")
+    row = {"idx": "o1", "func": copied.replace("entries", "items"), "target": "KeyError", "project": "mine"}
+    (own / "train.jsonl").write_text(json.dumps({**row, "idx": "o0"}) + "\n")
+    (own / "valid.jsonl").write_text(json.dumps(row) + "\n" + json.dumps({**row, "idx": "o2", "func": own_func,
+                                                                          "target": "OSError"}) + "\n")
+    (own / "test.jsonl").write_text(json.dumps({**row, "idx": "o3", "func": own_func, "target": "OSError"}) + "\n")
+    r = unseen_held_out(own, public, tmp_path / "data")
+    assert [x["idx"] for x in _rows(r["dir"] / "valid.jsonl")] == ["o2"]
+    assert [x["idx"] for x in _rows(r["dir"] / "test.jsonl")] == ["o3"]
+    assert [x["idx"] for x in _rows(r["dir"] / "train.jsonl")] == ["o0"]  # your training rows are not touched
+    (gone,) = r["removed"]
+    assert gone["idx"] == "o1" and gone["public_idx"] == "p1" and 0.7 <= gone["jaccard"] < 1.0
+    assert r["counts"] == {"valid": {"mined": 2, "kept": 1}, "test": {"mined": 1, "kept": 1}}
+    strict = unseen_held_out(own, public, tmp_path / "data", threshold=1.0)  # another bound: computed again
+    assert strict["counts"]["valid"]["kept"] == 2

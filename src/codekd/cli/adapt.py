@@ -32,6 +32,10 @@ def adapt_cmd(
                                   "catch other types join the students' training data, labelled by the teacher."),
     group_by: str = typer.Option("top-dir", "--group-by", help="Split groups: top-dir (each top-level folder), file, "
                                  "or none (random by function: optimistic scores)."),
+    near_threshold: float = typer.Option(0.7, "--near-threshold", min=0.01, max=1.0, help="Held-out functions "
+                                         "whose token 3-gram Jaccard similarity with a public training function "
+                                         "is at least this are near copies (a vendored or copied library the "
+                                         "public teacher saw): removed from valid and test."),
     seed: int = typer.Option(0, "--seed", help="Split and training seed."),
     export: bool = typer.Option(True, "--export/--no-export", help="Export the best student to ONNX (OUT/export)."),
     set_: List[str] = typer.Option([], "--set", help="Override of the students' run config, e.g. "
@@ -44,7 +48,7 @@ def adapt_cmd(
     summary = adapt(code, out, teacher=teacher, public=public, teacher_minutes=teacher_minutes, students=student,
                     method=method, minutes=minutes, continue_teacher=continue_teacher,
                     continue_minutes=continue_minutes, transfer=transfer,
-                    group_by=group_by, seed=seed, export=export, student_sets=set_,
+                    group_by=group_by, seed=seed, export=export, student_sets=set_, near_threshold=near_threshold,
                     say=lambda text: console.print(text, markup=False))
     console.print(table_text(summary), markup=False)
     console.print(summary["verdict"], markup=False)

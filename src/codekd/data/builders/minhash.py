@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["BANDS", "NUM_PERM", "SHINGLE", "dedup_features", "deduplicate", "jaccard"]
+__all__ = ["BANDS", "NUM_PERM", "SHINGLE", "NearIndex", "dedup_features", "deduplicate", "jaccard"]
 
 NUM_PERM = 64
 BANDS = 16
@@ -99,7 +99,7 @@ def deduplicate(cands: Sequence[Any], threshold: float, stats: Any) -> list[Any]
             stats.near_duplicates_token_equal += 1
             continue
         seen_norm.add(c.norm_key)
-        keys = [bytes([b]) + c.sig[b * _ROWS:(b + 1) * _ROWS].tobytes() for b in range(BANDS)]
+        keys = _band_keys(c.sig)
         near = set()
         for k in keys:
             near.update(buckets.get(k, ()))
@@ -121,3 +121,38 @@ def deduplicate(cands: Sequence[Any], threshold: float, stats: Any) -> list[Any]
             buckets.setdefault(k, []).append(i)
     stats.near_duplicates_removed = stats.near_duplicates_token_equal + stats.near_duplicates_minhash
     return kept
+
+
+class NearIndex:
+    """MinHash LSH over a corpus of texts: the most similar corpus text of a query (exact Jaccard of the
+    token 3-gram sets of :func:`dedup_features`, over the LSH candidates), for leakage checks."""
+
+    def __init__(self, texts: Sequence[str]):
+        self._shingles: list[np.ndarray] = []
+        self._buckets: dict[bytes, list[int]] = {}
+        for i, text in enumerate(texts):
+            _, _, sig, sh = dedup_features(text)
+            self._shingles.append(sh)
+            for k in _band_keys(sig):
+                self._buckets.setdefault(k, []).append(i)
+
+    def __len__(self) -> int:
+        return len(self._shingles)
+
+    def nearest(self, text: str) -> tuple[int | None, float]:
+        """(index of the most similar corpus text among the LSH candidates, its Jaccard similarity);
+        (None, 0.0) when no corpus text shares a band with the query."""
+        _, _, sig, sh = dedup_features(text)
+        near: set[int] = set()
+        for k in _band_keys(sig):
+            near.update(self._buckets.get(k, ()))
+        best, best_j = None, 0.0
+        for j in sorted(near):
+            sim = jaccard(self._shingles[j], sh)
+            if sim > best_j:
+                best, best_j = j, sim
+        return best, best_j
+
+
+def _band_keys(sig: np.ndarray) -> list[bytes]:
+    return [bytes([b]) + sig[b * _ROWS:(b + 1) * _ROWS].tobytes() for b in range(BANDS)]
