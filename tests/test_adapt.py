@@ -67,7 +67,12 @@ def test_adapt_end_to_end_and_resume(tmp_path, exc_data, bert_teacher):
               say=lambda _t: None)
     s = adapt(code, tmp_path / "out", **kw)
     names = [r["model"] for r in s["table"]]
-    assert names[0].startswith("majority class") and "TF-IDF + logistic regression, your train split" in names
+    assert names[0].startswith("majority class")
+    tfidf = [n for n in names if n.startswith("TF-IDF")]  # your split / public + yours x the teacher's input / whole
+    assert len(tfidf) == 4 and sum("your train split" in n for n in tfidf) == 2
+    assert sum("whole function" in n for n in tfidf) == 2
+    bar = max(r["test_top1"] for r in s["table"] if r["model"].startswith("TF-IDF"))
+    assert s["above_tfidf"] == (max(r["test_top1"] for r in s["table"] if r["model"] == "gru-1.5m kd") > bar)
     assert "teacher, public" in names and "teacher, continued on your code" in names and "gru-1.5m kd" in names
     assert sum(bool(r.get("kept")) for r in s["table"]) == 1
     assert s["transfer_examples"] > 0 and s["counts"]["test"] > 0
