@@ -101,3 +101,30 @@ def test_bench_runtime_matrix_seq_lens_and_cpu_time(tmp_path):
     res = benchmark(["roberta-0.6m"], seq_len=16, threads=1, repeats=2, latency_calls=1, warmup=1, throughput_batch=2,
                     unstable_spread=0.5)
     assert res["rows"][0]["unstable"] is True
+
+
+def test_bench_torch_bf16_rows_run_the_same_module_under_autocast(monkeypatch):
+    """torch-bf16: a row per student, beside the fp32 one, whose forward really runs in bfloat16 (a hook on
+    a linear layer sees both dtypes); the teacher (first model) gets no bf16 row."""
+    import torch
+
+    from codekd.evaluation import bench as bench_mod
+
+    seen: list[torch.dtype] = []
+    real = bench_mod.load_bench_model
+
+    def hooked(spec, **kw):
+        bm = real(spec, **kw)
+        if bm.role == "student":
+            lin = next(m for m in bm.module.modules() if isinstance(m, torch.nn.Linear))
+            lin.register_forward_hook(lambda _m, _i, out: seen.append(out.dtype))
+        return bm
+
+    monkeypatch.setattr(bench_mod, "load_bench_model", hooked)
+    res = benchmark(["shape:minilm", "roberta-0.6m"], seq_len=16, threads=1, repeats=1, latency_calls=1, warmup=1,
+                    throughput_batch=2, runtimes="torch-bf16,torch", unstable_spread=1e9)
+    assert res["settings"]["runtimes"] == ["torch", "torch-bf16"]
+    assert [(r["model"], r["runtime"]) for r in res["rows"]] == [
+        ("minilm-shape (random)", "pytorch"), ("roberta-0.6m", "pytorch"), ("roberta-0.6m", "pytorch bf16")]
+    assert res["rows"][2]["info"]["autocast"] == "bfloat16"
+    assert torch.float32 in seen and torch.bfloat16 in seen

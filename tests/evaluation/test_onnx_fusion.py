@@ -113,6 +113,7 @@ def test_int8_scheme_names():
 def test_bench_matrix_parsers_and_spread():
     assert parse_runtimes("onnx-int8, torch") == ("torch", "onnx-int8")
     assert parse_runtimes(["pytorch", "ort", "int8"]) == ("torch", "onnx", "onnx-int8")
+    assert parse_runtimes("bf16,onnx") == ("torch-bf16", "onnx")
     with pytest.raises(ConfigError, match="unknown runtime"):
         parse_runtimes("tensorrt")
     assert parse_seq_lens("128,256,512") == (128, 256, 512) and parse_seq_lens(64) == (64,)

@@ -151,7 +151,7 @@ def bench_cmd(
     batch: int = typer.Option(32, "--batch", help="Throughput batch size."),
     heavy_warmup_batch: int = typer.Option(8, help="Warm-up batch of heavy models (instead of --batch)."),
     onnx: bool = typer.Option(False, "--onnx", help="Also export students to ONNX fp32 + int8 and time them in onnxruntime."),
-    runtime: Optional[str] = typer.Option(None, "--runtime", help="Runtimes: torch,onnx,onnx-int8 (any subset; --onnx = all)."),
+    runtime: Optional[str] = typer.Option(None, "--runtime", help="Runtimes: torch,torch-bf16,onnx,onnx-int8 (any subset; --onnx = torch,onnx,onnx-int8). torch-bf16: the students under torch.autocast in bfloat16."),
     no_fuse: bool = typer.Option(False, "--no-fuse", help="ONNX rows without onnxruntime's transformer fusion."),
     int8_scheme: Optional[str] = typer.Option(None, help="int8 scheme of the onnx-int8 rows (default qoperator-per-tensor)."),
     unstable_spread: float = typer.Option(1.3, help="Mark rows whose max/min batch time over the rounds exceeds this."),

@@ -29,7 +29,10 @@ weights), ``shape:NAME`` for a random-weight model of a known teacher's shape (`
 accepts (run folder, student / teacher folder, the ``minilm`` alias, an export folder). The first
 model is the baseline of every ratio (normally the teacher).
 
-Runtimes (``runtimes="torch,onnx,onnx-int8"`` or a subset; ``onnx=True`` = all three): each student
+Runtimes (``runtimes="torch,torch-bf16,onnx,onnx-int8"`` or a subset; ``onnx=True`` = torch and the two
+ONNX ones): ``torch-bf16`` runs each student's PyTorch module under ``torch.autocast`` in bfloat16
+(oneDNN's AMX / AVX-512-BF16 kernels where the CPU has them; the same module as the fp32 row, so
+the weights stay fp32 and only the matrix products run in bf16). For the ONNX runtimes each student
 (``onnx_teachers=True``: every model) is exported to ONNX (BERT/RoBERTa graphs fused by
 onnxruntime's transformer optimizer, checked) and quantised to int8 (default scheme of
 :mod:`codekd.evaluation.export`); the sessions use explicit options (``ORT_ENABLE_ALL``, intra-op
@@ -123,7 +126,7 @@ class BenchModel:
 
     name: str
     role: str          # teacher | student
-    runtime: str       # pytorch | onnxruntime fp32 | onnxruntime int8
+    runtime: str       # pytorch | pytorch bf16 | onnxruntime fp32 | onnxruntime int8
     params: int
     flops: int | None
     sizes_mb: dict[str, float]
@@ -136,6 +139,7 @@ class BenchModel:
     onnx_path: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
     flops_by_len: dict[int, int | None] = field(default_factory=dict)
+    autocast: str | None = None  # "bfloat16": the module runs under torch.autocast in that dtype
 
 
 def _state_size_mb(model: Any, dtype: Any, folder: Path) -> float:
@@ -269,9 +273,10 @@ def load_bench_model(spec: str, *, num_labels: int = 2, seq_len: int = 256, task
                       inputs_kind=inputs_kind, vocab_size=vocab, encoder=encoder, info=info)
 
 
-RUNTIMES = ("torch", "onnx", "onnx-int8")
-_RUNTIME_ALIASES = {"torch": "torch", "pytorch": "torch", "onnx": "onnx", "onnx-fp32": "onnx", "ort": "onnx",
-                    "onnx-int8": "onnx-int8", "int8": "onnx-int8"}
+RUNTIMES = ("torch", "torch-bf16", "onnx", "onnx-int8")
+_RUNTIME_ALIASES = {"torch": "torch", "pytorch": "torch", "torch-bf16": "torch-bf16", "bf16": "torch-bf16",
+                    "onnx": "onnx", "onnx-fp32": "onnx", "ort": "onnx", "onnx-int8": "onnx-int8", "int8": "onnx-int8"}
+ONNX_RUNTIMES = ("onnx", "onnx-int8")
 
 
 def parse_runtimes(value: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -397,7 +402,8 @@ class _Runner:
             c0, t0 = time.process_time(), time.perf_counter()
             self.bm.session.run(["logits"], inp)
             return time.perf_counter() - t0, time.process_time() - c0
-        with torch.inference_mode():
+        dtype = getattr(torch, self.bm.autocast) if self.bm.autocast else None
+        with torch.inference_mode(), torch.autocast(self.device.split(":")[0], dtype=dtype, enabled=dtype is not None):
             if self.cuda:
                 torch.cuda.synchronize()
             c0, t0 = time.process_time(), time.perf_counter()
@@ -459,8 +465,8 @@ def benchmark(
     if not models:
         raise ConfigError("bench needs at least one model")
     seq_lens = parse_seq_lens(seq_len)
-    rts = parse_runtimes(runtimes if runtimes is not None else (RUNTIMES if onnx else ("torch",)))
-    onnx_rts = [r for r in rts if r != "torch"]
+    rts = parse_runtimes(runtimes if runtimes is not None else (("torch", *ONNX_RUNTIMES) if onnx else ("torch",)))
+    onnx_rts = [r for r in rts if r in ONNX_RUNTIMES]
     heavy_repeats = repeats if heavy_repeats is None else heavy_repeats
     say = progress or (lambda _msg: None)
     t_start = time.perf_counter()
@@ -484,6 +490,9 @@ def benchmark(
             bm.size_notes.update(fp32="measured (safetensors file)", fp16="measured (safetensors file)")
             if "torch" in rts or not (onnx_rts and (bm.role == "student" or onnx_teachers)):
                 entries.append(bm)
+            if "torch-bf16" in rts and (bm.role == "student" or onnx_teachers):
+                entries.append(BenchModel(**{**bm.__dict__, "runtime": "pytorch bf16", "autocast": "bfloat16",
+                                             "info": {**bm.info, "autocast": "bfloat16"}}))
             if onnx_rts and (bm.role == "student" or onnx_teachers):
                 say(f"exporting {spec} to ONNX ({', '.join(onnx_rts)})")
                 folder = tmp / f"m{i}"
@@ -641,4 +650,4 @@ def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-__all__ = ["benchmark", "ratios", "parse_runtimes", "parse_seq_lens", "spread", "RUNTIMES", "load_bench_model", "model_flops", "environment", "cpu_model", "BenchModel"]
+__all__ = ["benchmark", "ratios", "parse_runtimes", "parse_seq_lens", "spread", "RUNTIMES", "ONNX_RUNTIMES", "load_bench_model", "model_flops", "environment", "cpu_model", "BenchModel"]
