@@ -91,7 +91,9 @@ def goals(res: dict, seq_len: int = GOAL_SEQ, device: str = "cpu") -> dict:
     students = list(dict.fromkeys(r["model"] for r in res["rows"] if r["role"] == "student" and r["seq_len"] == seq_len))
     out = {"seq_len": seq_len, "students": []}
     for name in students:
-        per = {rt: ratios.get((device, seq_len, name, rt)) for rt in RT_NAMES}
+        # the goals compare like with like: bf16 rows run against the fp32 teacher, and AMX's bf16 peak is
+        # several times its fp32 one, so a bf16 speed-up can exceed the FLOP ratio; they are reported apart
+        per = {rt: ratios.get((device, seq_len, name, rt)) for rt in RT_NAMES if rt != "pytorch bf16"}
         per = {k: v for k, v in per.items() if v is not None}
         if not per:
             continue
@@ -194,7 +196,8 @@ def markdown(res: dict, command: str, idle: dict | None, title: str | None = Non
         if bf:
             ok_b = sum(st["bf16_vs_torch"] >= GOAL_INT8_X for st in bf)
             lines.append(f"* (not a goal of the issue) PyTorch bf16 autocast >= {GOAL_INT8_X}x PyTorch fp32 throughput: "
-                         f"{ok_b}/{len(bf)} students;")
+                         f"{ok_b}/{len(bf)} students; the bf16 rows are left out of 'best' (their speed-up over "
+                         "the fp32 teacher includes the CPU's higher bf16 peak, so it can exceed the FLOP ratio);")
         if gru is not None:
             lines.append(f"* {GOAL_GRU_B1[0]} batch-1 latency speed-up >= {GOAL_GRU_B1[1]:.0f}x in its best runtime: "
                          f"{gru['best_b1_x']:.1f}x ({RT_NAMES[gru['best_b1_runtime']]}) "
