@@ -34,7 +34,9 @@ for tag in list(info):
     quantize_int8(d / f"{tag}.onnx", d / f"{tag}-int8.onnx", scheme="qoperator-per-tensor")
 ids = torch.randint(5, bm.vocab_size, (B, L)); mask = torch.ones(B, L, dtype=torch.long)
 feeds = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
-runners = {}
+with torch.inference_mode():
+    tref = m(input_ids=ids, attention_mask=mask).logits.numpy()
+runners, parity = {}, {}
 def torch_run():
     with torch.inference_mode(): m(input_ids=ids, attention_mask=mask)
 runners["torch fp32"] = torch_run
@@ -44,9 +46,8 @@ for tag in info:
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL; so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         s = ort.InferenceSession(str(d / f"{tag}{q}.onnx"), so, providers=["CPUExecutionProvider"])
         names = [i.name for i in s.get_inputs()]; f = {k: v for k, v in feeds.items() if k in names}
-        ref = s.run(None, f)[0]
+        parity[f"onnx {tag}{q}"] = float(np.abs(s.run(None, f)[0] - tref).max())  # largest logit gap to PyTorch
         runners[f"onnx {tag}{q}"] = (lambda s=s, f=f: s.run(None, f))
-with torch.inference_mode(): tref = m(input_ids=ids, attention_mask=mask).logits.numpy()
 for fn in runners.values(): fn()
 times = {k: [] for k in runners}
 keys = list(runners)
@@ -58,7 +59,8 @@ for r in range(R):
         for _ in range(N): runners[k]()
         times[k].append((time.process_time() - c) / N)
 base = statistics.median(times["torch fp32"])
-out = {"student": name, "seq": L, "batch": B, "iters": N, "rounds": R, "fusion": info, "cpu_s_per_batch": {}}
+out = {"student": name, "seq": L, "batch": B, "iters": N, "rounds": R, "fusion": info, "max_abs_logit_diff": parity,
+       "cpu_s_per_batch": {}}
 for k in keys:
     t = times[k]
     out["cpu_s_per_batch"][k] = {"median": round(statistics.median(t), 4), "min": round(min(t), 4), "max": round(max(t), 4),

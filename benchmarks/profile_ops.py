@@ -6,7 +6,6 @@ import numpy as np, torch
 torch.set_num_threads(1)
 from codekd.evaluation.bench import load_bench_model
 from codekd.evaluation.export import export_onnx, quantize_int8
-from codekd.evaluation.inference import ort_session
 import onnxruntime as ort
 
 name = sys.argv[1] if len(sys.argv) > 1 else "roberta-1.5m"
