@@ -261,18 +261,25 @@ def _score(model: str | Path, data: Path, split: str) -> dict[str, float]:
     return {"accuracy": float(m["accuracy"]), "f1": float(m.get("f1", float("nan")))}
 
 
-def _baseline(data: Path, normalization: str, folder: Path, name: str) -> dict[str, Any]:
-    """The TF-IDF baseline (full mode: C chosen on valid) of ``data`` on ``normalization``, kept in
-    ``folder/name.json`` and reused while the data files and the input are the same."""
-    h = hashlib.sha1(normalization.encode())
+def _data_digest(data: Path) -> str:
+    """SHA-1 of a dataset folder's three split files (what a kept baseline was fitted and scored on)."""
+    h = hashlib.sha1()
     for split in ("train", "valid", "test"):
         h.update((data / f"{split}.jsonl").read_bytes())
+    return h.hexdigest()
+
+
+def _baseline(data: Path, digest: str, normalization: str, folder: Path, name: str) -> dict[str, Any]:
+    """The TF-IDF baseline (full mode: C chosen on valid) of ``data`` on ``normalization``, kept in
+    ``folder/name.json`` and reused while the data files (``digest``, :func:`_data_digest`) and the
+    input are the same."""
+    key = hashlib.sha1(normalization.encode() + digest.encode()).hexdigest()
     path = folder / f"{name.replace(':', '-').replace('=', '')}.json"
     if path.is_file():
         rec = json.loads(path.read_text())
-        if rec.get("key") == h.hexdigest():
+        if rec.get("key") == key:
             return rec
-    rec = {"key": h.hexdigest(), "data": str(data), "normalization": normalization,
+    rec = {"key": key, "data": str(data), "normalization": normalization,
            **tfidf_baseline(data, "exception", normalization=normalization)}
     atomic_write_json(path, rec)
     return rec
@@ -402,9 +409,10 @@ def adapt(code: str | Path, out: str | Path, *, teacher: str | Path | None = Non
     inputs = {f"teacher's input ({normalization})": normalization, "whole function": "whitespace"} \
         if normalization != "whitespace" else {"whole function": "whitespace"}
     bars: list[float] = []
-    for train_name, folder in (("your train split", own), ("public + your train", mixed)):
+    for train_name, folder, tag in (("your train split", own, "own"), ("public + your train", mixed, "mixed")):
+        digest = _data_digest(folder)  # one read of the split files for both inputs
         for input_name, norm in inputs.items():
-            b = _baseline(folder, norm, out / "baselines", f"{'own' if folder == own else 'mixed'}-{norm}")
+            b = _baseline(folder, digest, norm, out / "baselines", f"{tag}-{norm}")
             table.append({"model": f"TF-IDF + logistic regression, {train_name}, {input_name}",
                           "test_top1": b["test"]["accuracy"], "valid_top1": b["valid"]["accuracy"], "C": b["C"]})
             bars.append(b["test"]["accuracy"])

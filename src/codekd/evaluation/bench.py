@@ -453,8 +453,9 @@ def benchmark(
     """Measure ``models`` in one process, interleaved (see the module docstring). Returns (and writes
     to ``out``) ``{"environment", "settings", "rows", "ratios"}``.
 
-    ``runtimes``: ``"torch,onnx,onnx-int8"`` or a subset (``onnx=True`` is the same as all three);
-    the ONNX runtimes apply to students (``onnx_teachers``: to every model). ``seq_len``: one length
+    ``runtimes``: ``"torch,torch-bf16,onnx,onnx-int8"`` or a subset (``onnx=True`` is the same as
+    ``torch,onnx,onnx-int8``); the bf16 and ONNX runtimes apply to students (``onnx_teachers``: to
+    every model). ``seq_len``: one length
     or several (``"128,256,512"``), measured one after another on the same loaded models and
     sessions. Every timing records wall and process CPU time; a row whose throughput wall-time
     spread (max / min over the rounds) exceeds ``unstable_spread`` is marked ``unstable``.
